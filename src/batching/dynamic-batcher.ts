@@ -1,0 +1,148 @@
+import { InferaError } from '../errors';
+import { BatchPolicy, QueuedView } from './batch-policy';
+
+/** One queued request. T is what execution needs (decoded tensors), R what it returns. */
+export interface Pending<T, R> extends QueuedView {
+  payload: T;
+  deadline: number;
+  resolve: (r: R) => void;
+  reject: (e: unknown) => void;
+}
+
+export interface BatcherHooks {
+  onBatch?(rows: number, requests: number): void;
+  onReject?(reason: 'queue_full' | 'timeout' | 'shutdown'): void;
+}
+
+export interface DynamicBatcherOptions<T, R> {
+  policy: BatchPolicy;
+  maxQueueSize: number;
+  /** Batches executed at once; more wait in the queue and grow. */
+  maxInFlight: number;
+  /** Runs one batch and returns one result per request, in order. */
+  execute: (payloads: T[]) => Promise<R[]>;
+  now?: () => number;
+  hooks?: BatcherHooks;
+}
+
+/**
+ * A per-model-version queue driven by a pure policy. The loop runs on every
+ * submit, every completed batch and on the policy's wait timer.
+ * Invariant: a request leaves the queue exactly once (dispatched, expired or rejected).
+ */
+export class DynamicBatcher<T, R> {
+  private readonly queue: Pending<T, R>[] = [];
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private timerAt = Infinity;
+  private held = 0;
+  private closed = false;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: DynamicBatcherOptions<T, R>) {
+    this.now = opts.now ?? (() => performance.now());
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  get running(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Test switch: hold dispatch until `n` requests are queued, so concurrency
+   * tests need no sleeps. 0 releases.
+   */
+  holdUntil(n: number): void {
+    this.held = n;
+    this.pump();
+  }
+
+  submit(payload: T, view: { rows: number; key: string }, timeoutMs: number): Promise<R> {
+    if (this.closed) return Promise.reject(this.reject('shutdown', new InferaError('ENG_ERR_SHUTTING_DOWN')));
+    if (this.queue.length >= this.opts.maxQueueSize) {
+      return Promise.reject(this.reject('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.queue.length} requests waiting`, { retryAfterS: 1 })));
+    }
+    return new Promise<R>((resolve, reject) => {
+      const now = this.now();
+      this.queue.push({ payload, rows: view.rows, key: view.key, enqueuedAt: now, deadline: now + timeoutMs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private reject(reason: 'queue_full' | 'timeout' | 'shutdown', e: InferaError): InferaError {
+    this.opts.hooks?.onReject?.(reason);
+    return e;
+  }
+
+  private expire(now: number): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      const p = this.queue[i];
+      if (p.deadline <= now) {
+        this.queue.splice(i, 1);
+        p.reject(this.reject('timeout', new InferaError('ENG_ERR_TIMEOUT', `waited ${Math.round(now - p.enqueuedAt)} ms`, { retryAfterS: 1 })));
+      }
+    }
+  }
+
+  private pump(): void {
+    const now = this.now();
+    this.expire(now);
+    if (this.held > 0 && this.queue.length < this.held) return;
+    this.held = 0;
+    while (this.inFlight < this.opts.maxInFlight) {
+      const d = this.opts.policy.decide(this.queue, now);
+      if (d.kind === 'idle') break;
+      if (d.kind === 'wait') {
+        this.arm(now + d.waitMs);
+        break;
+      }
+      this.dispatch(this.queue.splice(0, d.count), d.rows);
+    }
+    if (this.queue.length > 0) this.arm(Math.min(...this.queue.map((q) => q.deadline)));
+  }
+
+  private arm(at: number): void {
+    if (this.timer && this.timerAt <= at) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.timerAt = Infinity;
+      this.pump();
+    }, Math.max(0, at - this.now()));
+  }
+
+  private dispatch(batch: Pending<T, R>[], rows: number): void {
+    this.inFlight += 1;
+    this.opts.hooks?.onBatch?.(rows, batch.length);
+    this.opts
+      .execute(batch.map((p) => p.payload))
+      .then(
+        (results) => {
+          if (results.length !== batch.length) throw new Error(`backend returned ${results.length} results for ${batch.length} requests`);
+          batch.forEach((p, i) => p.resolve(results[i]));
+        },
+      )
+      .catch((e) => batch.forEach((p) => p.reject(e)))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.pump();
+      });
+  }
+
+  /** Rejects everything still queued; in-flight batches finish. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    for (const p of this.queue.splice(0)) p.reject(this.reject('shutdown', new InferaError('ENG_ERR_SHUTTING_DOWN')));
+  }
+
+  /** Resolves when nothing is queued or running. */
+  async drained(): Promise<void> {
+    while (this.queue.length > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { DEFAULT_SERVER_OPTIONS, InferaServer, SERVER_VERSION } from '../server/server';
+import { createLogger } from '../config/logger';
+
+const program = new Command();
+program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
+
+const d = DEFAULT_SERVER_OPTIONS;
+program
+  .command('serve')
+  .description('serve the models of a repository over the Open Inference Protocol v2')
+  .addOption(new Option('-r, --repository <dir>', 'model repository').env('INFERA_REPOSITORY').default(path.resolve(__dirname, '../../../models')))
+  .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
+  .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
+  .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
+  .addOption(new Option('--max-body <bytes>', 'largest request body').env('INFERA_MAX_BODY').default(String(d.maxBodyBytes)))
+  .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
+  .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
+  .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
+  .action(async (o: Record<string, string>) => {
+    const logger = createLogger(o.logLevel);
+    const int = (name: string, v: string) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) program.error(`--${name} must be a non-negative integer, got '${v}'`);
+      return n;
+    };
+    const server = new InferaServer({
+      ...d,
+      repository: path.resolve(o.repository),
+      host: o.host,
+      port: int('port', o.port),
+      workers: Math.max(1, int('workers', o.workers)),
+      maxBodyBytes: int('max-body', o.maxBody),
+      adminToken: o.adminToken,
+      predictCacheSize: int('predict-cache', o.predictCache),
+      logger,
+    });
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal, inFlight: server.inFlight }, 'draining');
+      server.stop().then(() => process.exit(0), (e) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    await server.start();
+  });
+
+program.parseAsync(process.argv).catch((e) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,193 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { ModelConfig, VersionPolicy, parseModelConfig } from '../config/model-config';
+import { InferaError } from '../errors';
+import { Backend, ModelMetadata } from '../runtime/backend';
+import type { ModelMetrics } from '../monitoring/metrics';
+import { ModelVersion } from './model-version';
+import { checkModelName, resolveInside } from './paths';
+import { checkAgainstModelFile } from './metadata-check';
+
+export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
+
+export interface VersionEntry {
+  version: number;
+  state: ModelState;
+  reason?: string;
+  serving?: ModelVersion;
+}
+
+export interface ModelEntry {
+  name: string;
+  config?: ModelConfig;
+  state: ModelState;
+  reason?: string;
+  versions: Map<number, VersionEntry>;
+}
+
+export interface RepositoryOptions {
+  root: string;
+  backend: Backend;
+  /** Batches a version may run at once (the worker count). */
+  maxInFlight: number;
+  metrics?: ModelMetrics;
+  log?: (obj: Record<string, unknown>, msg: string) => void;
+}
+
+/** Integer version folders present on disk, ascending. */
+export function versionsOnDisk(dir: string): number[] {
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && /^[1-9][0-9]{0,8}$/.test(d.name))
+    .map((d) => Number(d.name))
+    .sort((a, b) => a - b);
+}
+
+export function selectVersions(available: number[], policy: VersionPolicy): number[] {
+  if ('latest' in policy) return available.slice(-policy.latest);
+  if ('specific' in policy) return available.filter((v) => policy.specific.includes(v));
+  return available;
+}
+
+/**
+ * The model repository on disk and the versions loaded from it. A model or
+ * version that fails to load is UNAVAILABLE with its reason; the others serve on.
+ * A reload that fails keeps the version that was serving.
+ */
+export class ModelRepository {
+  private readonly models = new Map<string, ModelEntry>();
+
+  constructor(private readonly opts: RepositoryOptions) {}
+
+  get root(): string {
+    return this.opts.root;
+  }
+
+  /** Model folders on disk (those with a model.json). */
+  scan(): string[] {
+    return fs
+      .readdirSync(this.opts.root, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && fs.existsSync(path.join(this.opts.root, d.name, 'model.json')))
+      .map((d) => d.name)
+      .filter((n) => {
+        try {
+          checkModelName(n);
+          return true;
+        } catch {
+          return false;
+        }
+      })
+      .sort();
+  }
+
+  async loadAll(): Promise<void> {
+    for (const name of this.scan()) await this.load(name);
+  }
+
+  /** Loads (or reloads) every selected version of one model. */
+  async load(name: string): Promise<ModelEntry> {
+    checkModelName(name);
+    const dir = resolveInside(this.opts.root, name);
+    const file = path.join(dir, 'model.json');
+    if (!fs.existsSync(file)) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `no model '${name}' in the repository (no ${name}/model.json)`);
+    const entry = this.models.get(name) ?? { name, state: 'LOADING' as ModelState, versions: new Map<number, VersionEntry>() };
+    this.models.set(name, entry);
+    let config: ModelConfig;
+    try {
+      config = parseModelConfig(JSON.parse(fs.readFileSync(file, 'utf8')), `${name}/model.json`, name);
+    } catch (e) {
+      const reason = e instanceof SyntaxError ? `${name}/model.json: ${e.message}` : (e as Error).message;
+      if (![...entry.versions.values()].some((v) => v.serving)) {
+        entry.state = 'UNAVAILABLE';
+        entry.reason = reason;
+      }
+      this.opts.log?.({ model: name, reason }, 'model config rejected');
+      return entry;
+    }
+    const wanted = selectVersions(versionsOnDisk(dir), config.version_policy);
+    for (const v of wanted) await this.loadVersion(entry, config, v);
+    for (const [v, ve] of entry.versions) {
+      if (!wanted.includes(v)) {
+        entry.versions.delete(v);
+        await ve.serving?.close();
+      }
+    }
+    entry.config = config;
+    const ready = [...entry.versions.values()].some((v) => v.state === 'READY');
+    entry.state = ready ? 'READY' : 'UNAVAILABLE';
+    entry.reason = ready ? undefined : wanted.length === 0 ? 'no version folder matches the version policy' : 'no version could be loaded';
+    return entry;
+  }
+
+  private async loadVersion(entry: ModelEntry, config: ModelConfig, version: number): Promise<void> {
+    const name = entry.name;
+    const prev = entry.versions.get(version);
+    const ve: VersionEntry = prev ?? { version, state: 'LOADING' };
+    entry.versions.set(version, ve);
+    const key = `${name}/${version}#${Date.now().toString(36)}`;
+    try {
+      const modelPath = resolveInside(this.opts.root, name, String(version), 'model.onnx');
+      if (!fs.existsSync(modelPath)) throw new Error(`${name}/${version}/model.onnx does not exist`);
+      const metadata: ModelMetadata = await this.opts.backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads });
+      checkAgainstModelFile(config, metadata, `${name}/model.json`);
+      const mv = new ModelVersion(name, version, config, metadata, this.opts.backend, this.opts.maxInFlight, this.opts.metrics, key);
+      const old = ve.serving;
+      ve.serving = mv;
+      ve.state = 'READY';
+      ve.reason = undefined;
+      this.opts.log?.({ model: name, version }, 'model version ready');
+      if (old) await old.close();
+    } catch (e) {
+      await this.opts.backend.unload(key);
+      const reason = (e as Error).message;
+      this.opts.log?.({ model: name, version, reason }, 'model version failed to load');
+      if (!ve.serving) {
+        ve.state = 'UNAVAILABLE';
+        ve.reason = reason;
+      }
+    }
+  }
+
+  async unload(name: string): Promise<void> {
+    checkModelName(name);
+    const entry = this.models.get(name);
+    if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `model '${name}' is not loaded`);
+    entry.state = 'UNLOADING';
+    this.models.delete(name);
+    await Promise.all([...entry.versions.values()].map((v) => v.serving?.close()));
+  }
+
+  list(): ModelEntry[] {
+    return [...this.models.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): ModelEntry | undefined {
+    return this.models.get(name);
+  }
+
+  /**
+   * The version that serves a request: the one asked for, or the highest ready one.
+   * @throws InferaError 404 for unknown models/versions, 503 when not ready.
+   */
+  resolve(name: string, version?: number): ModelVersion {
+    const entry = this.models.get(name);
+    if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${name}'`);
+    if (version !== undefined) {
+      const ve = entry.versions.get(version);
+      if (!ve) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);
+      if (!ve.serving) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' version ${version} is ${ve.state}: ${ve.reason ?? ''}`, { retryAfterS: 5 });
+      return ve.serving;
+    }
+    const ready = [...entry.versions.values()].filter((v) => v.serving).sort((a, b) => b.version - a.version);
+    if (ready.length === 0) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' is ${entry.state}: ${entry.reason ?? ''}`, { retryAfterS: 5 });
+    return ready[0].serving!;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all(this.list().flatMap((m) => [...m.versions.values()].map((v) => v.serving?.drain())));
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.models.keys()]) await this.unload(name);
+  }
+}

@@ -1,0 +1,32 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { InferaError } from '../errors';
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/** Model names: no separators, no '..', 1–64 characters. */
+export function checkModelName(name: string): string {
+  if (!NAME_RE.test(name) || name.includes('..')) throw new InferaError('ENG_ERR_BAD_NAME', `model name '${name}' must match ${NAME_RE.source} without '..'`);
+  return name;
+}
+
+/** Versions are positive integers written in plain decimal. */
+export function parseVersion(v: string): number {
+  if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new InferaError('ENG_ERR_BAD_NAME', `version '${v}' must be a positive integer`);
+  return Number(v);
+}
+
+/**
+ * Resolves a path inside the repository root and checks, after following
+ * symlinks, that it stays there.
+ * @throws InferaError ENG_ERR_BAD_NAME when it escapes the root.
+ */
+export function resolveInside(root: string, ...parts: string[]): string {
+  const realRoot = fs.realpathSync(root);
+  const p = path.resolve(realRoot, ...parts);
+  const real = fs.existsSync(p) ? fs.realpathSync(p) : p;
+  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
+    throw new InferaError('ENG_ERR_BAD_NAME', `path '${parts.join('/')}' leaves the model repository`);
+  }
+  return real;
+}

@@ -1,0 +1,81 @@
+import path from 'node:path';
+import { Piscina } from 'piscina';
+import { Tensor } from '../protocol/datatypes';
+import { Backend, LoadOptions, ModelMetadata } from './backend';
+import type { WireTensor, WorkerTask } from './onnx-worker';
+
+export interface OnnxBackendOptions {
+  /** Worker threads, each with its own sessions (2 on a 2-core machine). */
+  workers: number;
+}
+
+interface Loaded {
+  path: string;
+  intraOpThreads: number;
+}
+
+/**
+ * onnxruntime-node in a Piscina pool. Each worker lazily creates its own session
+ * per model version; unloads reach workers through an epoch carried by every task.
+ */
+export class OnnxBackend implements Backend {
+  readonly name = 'onnxruntime';
+  private readonly pool: Piscina;
+  private readonly loaded = new Map<string, Loaded>();
+  private epoch = 0;
+  private live: string[] = [];
+  readonly workers: number;
+
+  constructor(opts: OnnxBackendOptions) {
+    this.workers = opts.workers;
+    this.pool = new Piscina({
+      filename: path.resolve(__dirname, 'onnx-worker.js'),
+      minThreads: opts.workers,
+      maxThreads: opts.workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+    });
+  }
+
+  private bumpEpoch(): void {
+    this.epoch += 1;
+    this.live = [...this.loaded.keys()];
+  }
+
+  async load(key: string, modelPath: string, opts: LoadOptions): Promise<ModelMetadata> {
+    const task = { op: 'load' as const, key, path: modelPath, intraOpThreads: opts.intraOpThreads, epoch: this.epoch, live: [...this.live, key] };
+    // One load per worker, submitted together so that every idle worker takes one.
+    const results = await Promise.all(Array.from({ length: this.workers }, () => this.pool.run(task) as Promise<ModelMetadata>));
+    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads });
+    this.bumpEpoch();
+    return results[0];
+  }
+
+  async run(key: string, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
+    const m = this.loaded.get(key);
+    if (!m) throw new Error(`model '${key}' is not loaded`);
+    const wire: WireTensor[] = inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
+    const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
+    // Batches are fresh buffers owned by this call: move them instead of copying.
+    const transferList = uniqueBuffers(inputs);
+    return (await this.pool.run(task, { transferList })) as Tensor[];
+  }
+
+  async unload(key: string): Promise<void> {
+    if (this.loaded.delete(key)) this.bumpEpoch();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
+
+/** Buffers that can be transferred: whole, non-shared ArrayBuffers, each once. */
+function uniqueBuffers(inputs: Tensor[]): ArrayBuffer[] {
+  const seen = new Set<ArrayBuffer>();
+  for (const t of inputs) {
+    const b = t.data.buffer;
+    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) seen.add(b);
+  }
+  return [...seen];
+}

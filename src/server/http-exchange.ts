@@ -1,0 +1,121 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { InferaError, toInferaError } from '../errors';
+
+/**
+ * Owns the uWS rules for one request, so routes never touch the response:
+ * - onAborted is registered before anything can await;
+ * - request headers and URL are copied eagerly (the uWS request dies with the handler's first tick);
+ * - the body size is counted in onData and refused with 413 past the limit;
+ * - every write after an await is corked; large bodies honour backpressure via onWritable.
+ */
+export class HttpExchange {
+  readonly method: string;
+  readonly url: string;
+  readonly query: string;
+  readonly params: string[];
+  private readonly headers = new Map<string, string>();
+  private aborted = false;
+  private done = false;
+  readonly startedAt = performance.now();
+  status = 0;
+
+  constructor(private readonly res: HttpResponse, req: HttpRequest, paramCount: number, wantedHeaders: readonly string[]) {
+    /* Awaiting yields to C++, so onAborted must already be registered. */
+    res.onAborted(() => {
+      this.aborted = true;
+    });
+    this.method = req.getMethod().toUpperCase();
+    this.url = req.getUrl();
+    this.query = req.getQuery() ?? '';
+    this.params = Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
+    for (const h of wantedHeaders) {
+      const v = req.getHeader(h);
+      if (v !== '') this.headers.set(h, v);
+    }
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  /**
+   * Reads the whole body, refusing more than maxBytes.
+   * @returns a Promise of the body; rejects with ENG_ERR_BODY_TOO_LARGE (413).
+   */
+  body(maxBytes: number): Promise<Buffer> {
+    const declared = Number(this.headers.get('content-length') ?? NaN);
+    if (declared > maxBytes) return Promise.reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', `${declared} bytes, the limit is ${maxBytes}`));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let failed = false;
+      this.res.onData((chunk, isLast) => {
+        if (failed) return;
+        size += chunk.byteLength;
+        if (size > maxBytes) {
+          failed = true;
+          reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', `more than ${maxBytes} bytes`));
+          return;
+        }
+        // uWS reuses the chunk's memory after this callback returns: copy it.
+        chunks.push(Buffer.from(Buffer.from(chunk)));
+        if (isLast) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+      });
+    });
+  }
+
+  /** Sends a response once; later calls and calls after an abort are ignored. */
+  send(status: number, body: string | Uint8Array, headers: Record<string, string> = {}, closeConnection = false): void {
+    if (this.aborted || this.done) return;
+    this.done = true;
+    this.status = status;
+    this.res.cork(() => {
+      this.res.writeStatus(statusLine(status));
+      for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
+      if (closeConnection) {
+        this.res.end(body, true);
+        return;
+      }
+      const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+      const start = this.res.getWriteOffset();
+      const [ok, responded] = this.res.tryEnd(bytes, bytes.byteLength);
+      if (!ok && !responded) this.streamRest(bytes, start);
+    });
+  }
+
+  /** Backpressure: the rest of the body goes out as the socket drains. */
+  private streamRest(body: Uint8Array, start: number): void {
+    this.res.onWritable((offset) => {
+      if (this.aborted) return true;
+      const [ok] = this.res.tryEnd(body.subarray(offset - start), body.byteLength);
+      return ok;
+    });
+  }
+
+  json(status: number, value: unknown, headers: Record<string, string> = {}): void {
+    this.send(status, JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
+  }
+
+  /** The one way errors reach clients: non-2xx with {"error": "..."}. */
+  error(e: unknown): InferaError {
+    const err = toInferaError(e);
+    const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+    if (err.retryAfterS !== undefined) headers['Retry-After'] = String(err.retryAfterS);
+    // A refused body may still be streaming in: close so the connection is not reused mid-body.
+    this.send(err.status, JSON.stringify({ error: err.message }), headers, err.code === 'ENG_ERR_BODY_TOO_LARGE');
+    return err;
+  }
+}
+
+const REASONS: Record<number, string> = {
+  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
+  500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
+};
+
+function statusLine(status: number): string {
+  return `${status} ${REASONS[status] ?? 'Status'}`;
+}

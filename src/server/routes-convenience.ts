@@ -1,0 +1,105 @@
+import { Registry } from 'prom-client';
+import { InferaError } from '../errors';
+import { featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
+import { ModelRepository } from '../repository/model-repository';
+import { checkModelName } from '../repository/paths';
+import { requireAdmin } from './admin-auth';
+import { LruCache } from './lru-cache';
+import { Router } from './router';
+
+export interface ConvenienceContext {
+  repository: ModelRepository;
+  router: Router;
+  registry: Registry;
+  maxBodyBytes: number;
+  adminToken?: string;
+  predictCacheSize: number;
+  ready: () => boolean;
+  reload: () => Promise<void>;
+}
+
+function parseJson(body: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/** The model /predict serves when none is named: the only one with a `predict` section. */
+function defaultPredictModel(repository: ModelRepository): string {
+  const candidates = repository.list().filter((m) => m.config?.predict);
+  if (candidates.length === 1) return candidates[0].name;
+  throw new InferaError('ENG_ERR_BAD_REQUEST', `name the model: 'model' must be one of ${candidates.map((m) => `'${m.name}'`).join(', ') || '(no model declares predict)'}`);
+}
+
+/** The API shape ML engineers know from Python model servers. */
+export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
+  const { repository, router } = ctx;
+  const cache = new LruCache<Prediction>(ctx.predictCacheSize);
+
+  router.add('post', '/predict', async (ex) => {
+    const started = performance.now();
+    const body = parseJson(await ex.body(ctx.maxBodyBytes));
+    const name = body.model === undefined ? defaultPredictModel(repository) : checkModelName(String(body.model));
+    let version: number | undefined;
+    if (body.model_version !== undefined) {
+      version = Number(body.model_version);
+      if (!Number.isInteger(version) || version < 1) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer");
+    }
+    const mv = repository.resolve(name, version);
+    const p = mv.config.predict;
+    if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
+    const key = `${mv.key}\u0000${JSON.stringify(body.features)}`;
+    let pred = cache.get(key);
+    const fromCache = pred !== undefined;
+    if (!pred) {
+      const r = await mv.infer({ inputs: featuresToInputs(mv.config, body.features), outputs: [p.output] });
+      pred = outputToPrediction(p, r.outputs[0]);
+      cache.set(key, pred);
+    }
+    ex.json(200, {
+      prediction: pred.prediction,
+      confidence: pred.confidence,
+      probabilities: pred.probabilities,
+      model: mv.name,
+      model_version: String(mv.version),
+      processing_time_ms: Number((performance.now() - started).toFixed(3)),
+      from_cache: fromCache,
+    });
+  }, { dataPlane: true });
+
+  router.add('get', '/health', (ex) => {
+    const models = Object.fromEntries(repository.list().map((m) => [m.name, m.state]));
+    if (ctx.ready()) ex.json(200, { status: 'ok', models });
+    else ex.json(503, { error: 'not ready', status: 'unavailable', models });
+  });
+
+  router.add('get', '/models', (ex) => {
+    ex.json(200, {
+      models: repository.list().map((m) => ({
+        name: m.name,
+        state: m.state,
+        reason: m.reason,
+        backend: m.config?.backend,
+        max_batch_size: m.config?.max_batch_size,
+        predict: m.config?.predict ? { features: m.config.predict.features.map((f) => f.name), task: m.config.predict.task } : undefined,
+        versions: [...m.versions.values()].map((v) => ({ version: String(v.version), state: v.state, reason: v.reason })),
+      })),
+    });
+  });
+
+  router.add('get', '/metrics', async (ex) => {
+    ex.send(200, await ctx.registry.metrics(), { 'Content-Type': ctx.registry.contentType });
+  });
+
+  router.add('post', '/reload', async (ex) => {
+    requireAdmin(ex, ctx.adminToken);
+    await ctx.reload();
+    cache.clear();
+    ex.json(200, { models: repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) });
+  });
+}

@@ -1,0 +1,151 @@
+import { InferaError } from '../errors';
+import { decodeInferRequest, encodeInferResponse } from '../protocol/oip-codec';
+import { ModelRepository } from '../repository/model-repository';
+import { ModelVersion } from '../repository/model-version';
+import { checkModelName, parseVersion } from '../repository/paths';
+import { requireAdmin } from './admin-auth';
+import { HttpExchange } from './http-exchange';
+import { Router } from './router';
+import type { ModelMetrics } from '../monitoring/metrics';
+
+export interface OipContext {
+  repository: ModelRepository;
+  router: Router;
+  metrics?: ModelMetrics;
+  maxBodyBytes: number;
+  adminToken?: string;
+  serverVersion: string;
+  ready: () => boolean;
+}
+
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
+
+function modelMetadata(mv: ModelVersion, versions: number[]) {
+  return {
+    name: mv.name,
+    versions: versions.map(String),
+    platform: 'onnxruntime_onnx',
+    inputs: mv.config.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+    outputs: mv.config.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+  };
+}
+
+function versionStats(mv: ModelVersion) {
+  const s = mv.stats;
+  return {
+    name: mv.name,
+    version: String(mv.version),
+    last_inference: s.lastInference,
+    inference_count: s.inferenceCount,
+    execution_count: s.executionCount,
+    inference_stats: {
+      success: { count: s.successCount, ns: Math.round(s.successNs) },
+      fail: { count: s.failCount, ns: Math.round(s.failNs) },
+      queue: { count: s.successCount, ns: Math.round(s.queueNs) },
+      compute_infer: { count: s.successCount, ns: Math.round(s.computeNs) },
+    },
+    batch_stats: [...s.batches.entries()].sort((a, b) => a[0] - b[0]).map(([size, b]) => ({ batch_size: size, compute_infer: { count: b.count, ns: Math.round(b.ns) } })),
+  };
+}
+
+/** Registers the Open Inference Protocol v2 routes and its repository and statistics extensions. */
+export function registerOipRoutes(ctx: OipContext): void {
+  const { repository, router } = ctx;
+  const versionOf = (ex: HttpExchange, i: number) => (ex.params[i] === undefined ? undefined : parseVersion(ex.params[i]));
+  const resolve = (ex: HttpExchange, withVersion: boolean) => repository.resolve(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined);
+
+  router.add('get', '/v2', (ex) => ex.json(200, { name: 'infera', version: ctx.serverVersion, extensions: EXTENSIONS }));
+  router.add('get', '/v2/health/live', (ex) => ex.json(200, { live: true }));
+  router.add('get', '/v2/health/ready', (ex) => {
+    if (ctx.ready()) ex.json(200, { ready: true });
+    else ex.json(503, { error: 'server is not ready' }, { 'Retry-After': '1' });
+  });
+
+  const metadata = (withVersion: boolean) => (ex: HttpExchange) => {
+    const mv = resolve(ex, withVersion);
+    const entry = repository.get(mv.name)!;
+    ex.json(200, modelMetadata(mv, withVersion ? [mv.version] : [...entry.versions.keys()].sort((a, b) => a - b)));
+  };
+  router.add('get', '/v2/models/:model', metadata(false));
+  router.add('get', '/v2/models/:model/versions/:version', metadata(true));
+
+  const modelReady = (withVersion: boolean) => (ex: HttpExchange) => {
+    const name = checkModelName(ex.params[0]);
+    try {
+      repository.resolve(name, withVersion ? versionOf(ex, 1) : undefined);
+      ex.json(200, { name, ready: true });
+    } catch (e) {
+      // OIP: a 4xx says "not ready"; unknown models stay 404.
+      if (e instanceof InferaError && e.status === 503) ex.json(400, { error: e.message });
+      else throw e;
+    }
+  };
+  router.add('get', '/v2/models/:model/ready', modelReady(false));
+  router.add('get', '/v2/models/:model/versions/:version/ready', modelReady(true));
+
+  const infer = (withVersion: boolean) => async (ex: HttpExchange) => {
+    const started = performance.now();
+    const mv = resolve(ex, withVersion);
+    const labels = { model: mv.name, version: String(mv.version) };
+    ctx.metrics?.pending.inc(labels);
+    try {
+      const body = await ex.body(ctx.maxBodyBytes);
+      const req = await decodeInferRequest(body, { inferenceHeaderLength: ex.header('inference-header-content-length') });
+      const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs });
+      const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));
+      const enc = encodeInferResponse(mv.name, mv.version, req.id, r.outputs, (n) => binary.get(n) ?? req.binaryOutput);
+      const headers: Record<string, string> = { 'Content-Type': enc.inferenceHeaderLength === undefined ? 'application/json' : 'application/octet-stream' };
+      if (enc.inferenceHeaderLength !== undefined) headers['Inference-Header-Content-Length'] = String(enc.inferenceHeaderLength);
+      ex.send(200, enc.body, headers);
+      ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
+      ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
+      ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+    } catch (e) {
+      const err = ex.error(e);
+      ctx.metrics?.requests.inc({ ...labels, outcome: err.status < 500 ? 'client_error' : err.status === 503 ? 'unavailable' : 'error' });
+    } finally {
+      ctx.metrics?.pending.dec(labels);
+    }
+  };
+  router.add('post', '/v2/models/:model/infer', infer(false), { dataPlane: true });
+  router.add('post', '/v2/models/:model/versions/:version/infer', infer(true), { dataPlane: true });
+
+  const stats = (scope: 'all' | 'model' | 'version') => (ex: HttpExchange) => {
+    let versions: ModelVersion[];
+    if (scope === 'version') versions = [resolve(ex, true)];
+    else if (scope === 'model') {
+      const entry = repository.get(checkModelName(ex.params[0]));
+      if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${ex.params[0]}'`);
+      versions = [...entry.versions.values()].flatMap((v) => (v.serving ? [v.serving] : []));
+    } else versions = repository.list().flatMap((m) => [...m.versions.values()].flatMap((v) => (v.serving ? [v.serving] : [])));
+    ex.json(200, { model_stats: versions.map(versionStats) });
+  };
+  router.add('get', '/v2/models/stats', stats('all'));
+  router.add('get', '/v2/models/:model/stats', stats('model'));
+  router.add('get', '/v2/models/:model/versions/:version/stats', stats('version'));
+
+  router.add('post', '/v2/repository/index', (ex) => {
+    const loaded = new Map(repository.list().map((m) => [m.name, m]));
+    const index = repository.scan().flatMap((name) => {
+      const m = loaded.get(name);
+      if (!m) return [{ name, state: 'UNAVAILABLE', reason: 'unloaded' }];
+      if (m.versions.size === 0) return [{ name, state: m.state, reason: m.reason ?? '' }];
+      return [...m.versions.values()].map((v) => ({ name, version: String(v.version), state: v.state, reason: v.reason ?? '' }));
+    });
+    ex.json(200, index);
+  });
+  router.add('post', '/v2/repository/models/:model/load', async (ex) => {
+    requireAdmin(ex, ctx.adminToken);
+    const entry = await repository.load(checkModelName(ex.params[0]));
+    if (entry.state !== 'READY') {
+      const reasons = [entry.reason, ...[...entry.versions.values()].map((v) => v.reason && `version ${v.version}: ${v.reason}`)].filter(Boolean);
+      throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `failed to load '${entry.name}': ${reasons.join('; ')}`);
+    }
+    ex.json(200, {});
+  });
+  router.add('post', '/v2/repository/models/:model/unload', async (ex) => {
+    requireAdmin(ex, ctx.adminToken);
+    await repository.unload(checkModelName(ex.params[0]));
+    ex.json(200, {});
+  });
+}

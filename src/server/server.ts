@@ -1,0 +1,119 @@
+import fs from 'node:fs';
+import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
+import { Registry } from 'prom-client';
+import { createMetrics, ModelMetrics } from '../monitoring/metrics';
+import { ModelRepository } from '../repository/model-repository';
+import { Backend } from '../runtime/backend';
+import { OnnxBackend } from '../runtime/onnx-backend';
+import { Router } from './router';
+import { registerOipRoutes } from './routes-oip';
+import { registerConvenienceRoutes } from './routes-convenience';
+import { Logger, createLogger } from '../config/logger';
+
+export interface ServerOptions {
+  repository: string;
+  host: string;
+  port: number;
+  /** Inference worker threads. */
+  workers: number;
+  maxBodyBytes: number;
+  adminToken?: string;
+  predictCacheSize: number;
+  /** Longest wait for in-flight requests on shutdown. */
+  drainTimeoutMs: number;
+  registry?: Registry;
+  backend?: Backend;
+  logger?: Logger;
+}
+
+export const SERVER_VERSION = '0.1.0';
+
+export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'repository'> = {
+  host: '0.0.0.0',
+  port: 8080,
+  workers: 2,
+  maxBodyBytes: 64 * 1024 * 1024,
+  predictCacheSize: 1024,
+  drainTimeoutMs: 30000,
+};
+
+/**
+ * The model server: a uWS app in front of the model repository. Lifecycle:
+ * start() loads the repository then listens; stop() drains (readiness false,
+ * new data-plane requests refused, in-flight finish), then closes.
+ */
+export class InferaServer {
+  readonly registry: Registry;
+  readonly metrics: ModelMetrics;
+  readonly repository: ModelRepository;
+  readonly log: Logger;
+  private readonly backend: Backend;
+  private readonly app: TemplatedApp;
+  private readonly router: Router;
+  private listenSocket: us_listen_socket | null = null;
+  private loaded = false;
+  port = 0;
+
+  constructor(private readonly opts: ServerOptions) {
+    if (!fs.existsSync(opts.repository)) throw new Error(`model repository '${opts.repository}' does not exist`);
+    this.log = opts.logger ?? createLogger('info');
+    this.registry = opts.registry ?? new Registry();
+    this.metrics = createMetrics(this.registry, { defaultMetrics: !opts.registry });
+    this.backend = opts.backend ?? new OnnxBackend({ workers: opts.workers });
+    this.repository = new ModelRepository({
+      root: opts.repository,
+      backend: this.backend,
+      maxInFlight: opts.workers,
+      metrics: this.metrics,
+      log: (o, m) => this.log.info(o, m),
+    });
+    this.app = App();
+    this.router = new Router(this.app, this.metrics);
+    const ready = () => this.loaded && !this.router.draining;
+    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });
+    registerConvenienceRoutes({
+      repository: this.repository, router: this.router, registry: this.registry, maxBodyBytes: opts.maxBodyBytes,
+      adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, ready, reload: () => this.reload(),
+    });
+    this.router.fallback();
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.app.listen(this.opts.host, this.opts.port, (sock) => {
+        if (!sock) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
+        this.listenSocket = sock;
+        this.port = us_socket_local_port(sock);
+        resolve();
+      });
+    });
+    // Liveness answers while models load; readiness waits for them.
+    await this.repository.loadAll();
+    this.loaded = true;
+    this.log.info({ port: this.port, models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
+    return this.port;
+  }
+
+  /** Reloads every model on disk and unloads those removed from it. */
+  async reload(): Promise<void> {
+    const onDisk = new Set(this.repository.scan());
+    for (const m of this.repository.list()) if (!onDisk.has(m.name)) await this.repository.unload(m.name);
+    await this.repository.loadAll();
+  }
+
+  get inFlight(): number {
+    return this.router.inFlight;
+  }
+
+  /** Graceful stop: refuse new work, let in-flight requests finish, then close. */
+  async stop(): Promise<void> {
+    this.router.draining = true;
+    const deadline = Date.now() + this.opts.drainTimeoutMs;
+    while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    if (this.listenSocket) us_listen_socket_close(this.listenSocket);
+    this.listenSocket = null;
+    await this.repository.close();
+    await this.backend.close();
+    this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
+  }
+}

@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import { DynamicBatcher } from '../../../src/batching/dynamic-batcher';
+import { StaticPolicy } from '../../../src/batching/batch-policy';
+import { InferaError } from '../../../src/errors';
+
+/** Execution that records its batches and echoes each payload back. */
+function recorder() {
+  const batches: number[][] = [];
+  return { batches, execute: async (p: number[]) => { batches.push(p); return p.map((x) => x * 10); } };
+}
+
+test('held until N requests queue, they run as one batch and each gets its own result', async (t) => {
+  const r = recorder();
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 100, maxInFlight: 1, execute: r.execute });
+  b.holdUntil(5);
+  const results = await Promise.all([1, 2, 3, 4, 5].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
+  t.assert.deepStrictEqual(results, [10, 20, 30, 40, 50]);
+  t.assert.deepStrictEqual(r.batches, [[1, 2, 3, 4, 5]]);
+});
+
+test('EXPECTED FAILURE - queue full is rejected at once with 503 and Retry-After', async (t) => {
+  const r = recorder();
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 2, maxInFlight: 1, execute: r.execute });
+  b.holdUntil(3);
+  const ok = [b.submit(1, { rows: 1, key: 'k' }, 1000), b.submit(2, { rows: 1, key: 'k' }, 1000)];
+  await t.assert.rejects(b.submit(3, { rows: 1, key: 'k' }, 1000), (e: InferaError) => e.code === 'ENG_ERR_QUEUE_FULL' && e.status === 503 && e.retryAfterS === 1);
+  b.holdUntil(0);
+  t.assert.deepStrictEqual(await Promise.all(ok), [10, 20]);
+});
+
+test('EXPECTED FAILURE - a request whose timeout passes in the queue gets 503', async (t) => {
+  let now = 0;
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 10, maxInFlight: 1, execute: recorder().execute, now: () => now });
+  b.holdUntil(2);
+  const p = b.submit(1, { rows: 1, key: 'k' }, 5);
+  now = 6;
+  b.holdUntil(0);
+  await t.assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_TIMEOUT' && e.status === 503);
+});
+
+test('EXPECTED FAILURE - a failed batch rejects every request in it, and the next batch runs', async (t) => {
+  let calls = 0;
+  const b = new DynamicBatcher<number, number>({
+    policy: new StaticPolicy({ maxBatchSize: 2, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 10, maxInFlight: 1,
+    execute: async (p) => { calls += 1; if (calls === 1) throw new Error('backend failed'); return p; },
+  });
+  b.holdUntil(3);
+  const ps = [1, 2, 3].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000));
+  const settled = await Promise.allSettled(ps);
+  t.assert.deepStrictEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'fulfilled']);
+});
+
+test('EXPECTED FAILURE - a backend returning the wrong number of results rejects the batch', async (t) => {
+  const b = new DynamicBatcher<number, number>({
+    policy: new StaticPolicy({ maxBatchSize: 4, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 10, maxInFlight: 1,
+    execute: async () => [1],
+  });
+  b.holdUntil(2);
+  const settled = await Promise.allSettled([1, 2].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
+  t.assert.ok(settled.every((s) => s.status === 'rejected' && /2 requests/.test(String(s.reason.message))));
+});
+
+test('close() rejects what is queued with ENG_ERR_SHUTTING_DOWN', async (t) => {
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 4, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 10, maxInFlight: 1, execute: recorder().execute });
+  b.holdUntil(5);
+  const p = b.submit(1, { rows: 1, key: 'k' }, 1000);
+  b.close();
+  await t.assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_SHUTTING_DOWN');
+});
