@@ -46,7 +46,7 @@ function fromNumbers(name: string, dt: DataType, src: Float64Array): TypedArray 
   return out;
 }
 
-function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], binary: Uint8Array | null): Tensor[] {
+function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], binary: Uint8Array | null, expected?: ReadonlyMap<string, DataType>): Tensor[] {
   if (!Array.isArray(header.inputs) || header.inputs.length === 0) throw new InferaError('ENG_ERR_BAD_REQUEST', "'inputs' must be a non-empty array");
   let offset = 0;
   const tensors = header.inputs.map((raw: unknown, i: number): Tensor => {
@@ -56,6 +56,8 @@ function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], b
     const dt = raw.datatype;
     if (dt === 'BYTES' || dt === 'FP16' || dt === 'BF16') throw new InferaError('ENG_ERR_UNSUPPORTED', `input '${name}': datatype ${dt} is not served`);
     if (!isDataType(dt)) throw bad(`input '${name}': unknown datatype ${JSON.stringify(dt)}`);
+    const want = expected?.get(name);
+    if (want && want !== dt) throw bad(`input '${name}': datatype ${dt}, expected ${want}`);
     const shape = checkShape(name, raw.shape);
     const count = elementCount(shape);
     const params = isObject(raw.parameters) ? raw.parameters : {};
@@ -85,9 +87,10 @@ function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], b
 /**
  * Decodes an infer request body (JSON, or JSON header + binary tensors).
  * Number arrays are parsed natively off the JS thread; only the small header is JSON.parsed here.
+ * `expected` (input name → datatype) lets a datatype mismatch be named before conversion.
  * @throws InferaError 400 for malformed JSON, bad tensors or an inconsistent binary header.
  */
-export async function decodeInferRequest(body: Uint8Array, headers: RequestHeaders): Promise<InferRequest> {
+export async function decodeInferRequest(body: Uint8Array, headers: RequestHeaders, expected?: ReadonlyMap<string, DataType>): Promise<InferRequest> {
   let jsonPart = body;
   let binary: Uint8Array | null = null;
   if (headers.inferenceHeaderLength !== undefined) {
@@ -109,7 +112,7 @@ export async function decodeInferRequest(body: Uint8Array, headers: RequestHeade
   }
   if (!isObject(header)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
   const params = isObject(header.parameters) ? header.parameters : {};
-  const inputs = decodeInputs(header, arrays, binary);
+  const inputs = decodeInputs(header, arrays, binary, expected);
   const binaryOutput = params.binary_data_output === true;
   let outputs: InferRequest['outputs'] = [];
   if (header.outputs !== undefined) {

@@ -4,7 +4,7 @@ import { Backend, ModelMetadata } from '../runtime/backend';
 import { StaticPolicy } from '../batching/batch-policy';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { assembleInput, scatterOutput } from '../batching/batch-assembly';
-import { Tensor } from '../protocol/datatypes';
+import { DataType, Tensor } from '../protocol/datatypes';
 import { InputSpec, validateInputs } from '../protocol/validate';
 import type { ModelMetrics } from '../monitoring/metrics';
 
@@ -53,6 +53,7 @@ export interface VersionStats {
  */
 export class ModelVersion {
   readonly inputSpecs: InputSpec[];
+  readonly inputTypes: ReadonlyMap<string, DataType>;
   readonly outputNames: string[];
   private readonly outputAxes: Map<string, number | null>;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
@@ -73,6 +74,7 @@ export class ModelVersion {
     readonly key: string,
   ) {
     this.inputSpecs = config.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, batchAxis: batchAxisOf(config, t) }));
+    this.inputTypes = new Map(this.inputSpecs.map((s) => [s.name, s.datatype]));
     this.outputNames = config.outputs.map((t) => t.name);
     this.outputAxes = new Map(config.outputs.map((t) => [t.name, batchAxisOf(config, t)]));
     const labels = { model: name, version: String(version) };

@@ -23,10 +23,22 @@ export function parseVersion(v: string): number {
  */
 export function resolveInside(root: string, ...parts: string[]): string {
   const realRoot = fs.realpathSync(root);
-  const p = path.resolve(realRoot, ...parts);
-  const real = fs.existsSync(p) ? fs.realpathSync(p) : p;
+  const real = realpathOfDeepestExisting(path.resolve(realRoot, ...parts));
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
     throw new InferaError('ENG_ERR_BAD_NAME', `path '${parts.join('/')}' leaves the model repository`);
   }
   return real;
+}
+
+/** realpath of the longest existing prefix of p, with the missing tail appended. */
+function realpathOfDeepestExisting(p: string): string {
+  let head = p;
+  const tail: string[] = [];
+  while (!fs.existsSync(head)) {
+    const parent = path.dirname(head);
+    if (parent === head) return p;
+    tail.unshift(path.basename(head));
+    head = parent;
+  }
+  return path.join(fs.realpathSync(head), ...tail);
 }

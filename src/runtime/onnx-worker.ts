@@ -4,7 +4,7 @@
  * server's event loop; here it blocks only this worker.
  */
 import * as ort from 'onnxruntime-node';
-import { move } from 'piscina';
+import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DATATYPES, fromOrtType, TypedArray } from '../protocol/datatypes';
 import type { TensorMetadata } from './backend';
 
@@ -70,10 +70,28 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
     feeds[t.name] = new ort.Tensor(DATATYPES[t.datatype].ort as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
   }
   const result = await s.run(feeds, task.outputs);
-  return task.outputs.map((name) => {
+  const tensors: WireTensor[] = task.outputs.map((name) => {
     const out = result[name];
     const datatype = fromOrtType(out.type);
     if (!datatype) throw new Error(`output '${name}' has type ${out.type}, which Infera does not serve`);
-    return { name, datatype, shape: [...out.dims], data: move(out.data as TypedArray) };
+    return { name, datatype, shape: [...out.dims], data: out.data as TypedArray };
   });
+  return move(transferable(tensors) as Parameters<typeof move>[0]);
+}
+
+/** Hands the output buffers to the main thread instead of copying them. */
+function transferable(tensors: WireTensor[]): object {
+  const buffers = new Set<ArrayBuffer>();
+  for (const t of tensors) {
+    const b = t.data.buffer;
+    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) buffers.add(b);
+  }
+  return {
+    get [transferableSymbol]() {
+      return [...buffers];
+    },
+    get [valueSymbol]() {
+      return tensors;
+    },
+  };
 }

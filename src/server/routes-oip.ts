@@ -90,7 +90,7 @@ export function registerOipRoutes(ctx: OipContext): void {
     ctx.metrics?.pending.inc(labels);
     try {
       const body = await ex.body(ctx.maxBodyBytes);
-      const req = await decodeInferRequest(body, { inferenceHeaderLength: ex.header('inference-header-content-length') });
+      const req = await decodeInferRequest(body, { inferenceHeaderLength: ex.header('inference-header-content-length') }, mv.inputTypes);
       const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs });
       const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));
       const enc = encodeInferResponse(mv.name, mv.version, req.id, r.outputs, (n) => binary.get(n) ?? req.binaryOutput);

@@ -12,7 +12,7 @@ export function speechChunks(): Float32Array[] {
 }
 
 /** An OIP v2 JSON infer body for one chunk with the given state. */
-export function inferBody(chunk: Float32Array, h = new Float32Array(128), c = new Float32Array(128), id?: string) {
+export function inferBody(chunk: Float32Array, h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128), id?: string) {
   return {
     id,
     inputs: [
@@ -32,7 +32,7 @@ export class ReferenceVad {
     return new ReferenceVad(await ort.InferenceSession.create(VAD_ONNX, { intraOpNumThreads: 1, interOpNumThreads: 1 }));
   }
 
-  async run(chunk: Float32Array, h = new Float32Array(128), c = new Float32Array(128)) {
+  async run(chunk: Float32Array, h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128)) {
     const r = await this.session.run({
       input: new ort.Tensor('float32', Float32Array.from(chunk), [1, CHUNK]),
       sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []),
@@ -40,6 +40,25 @@ export class ReferenceVad {
       c: new ort.Tensor('float32', Float32Array.from(c), [2, 1, 64]),
     });
     return { output: r.output.data as Float32Array, hn: r.hn.data as Float32Array, cn: r.cn.data as Float32Array };
+  }
+
+  /** Runs n chunks as one batch (zero state), returning each row's outputs. */
+  async runBatch(chunks: Float32Array[]) {
+    const n = chunks.length;
+    const input = new Float32Array(n * CHUNK);
+    chunks.forEach((ch, i) => input.set(ch, i * CHUNK));
+    const r = await this.session.run({
+      input: new ort.Tensor('float32', input, [n, CHUNK]),
+      sr: new ort.Tensor('int64', BigInt64Array.from([16000n]), []),
+      h: new ort.Tensor('float32', new Float32Array(2 * n * 64), [2, n, 64]),
+      c: new ort.Tensor('float32', new Float32Array(2 * n * 64), [2, n, 64]),
+    });
+    const state = (t: ort.Tensor, i: number) => {
+      const d = t.data as Float32Array;
+      // [2, n, 64]: row i is the 64-float block i of each of the two layers.
+      return Float32Array.from([...d.subarray(i * 64, i * 64 + 64), ...d.subarray((n + i) * 64, (n + i) * 64 + 64)]);
+    };
+    return chunks.map((_, i) => ({ output: (r.output.data as Float32Array).subarray(i, i + 1), hn: state(r.hn, i), cn: state(r.cn, i) }));
   }
 
   async release(): Promise<void> {

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CHUNK, inferBody, speechChunks } from '../helpers/vad';
 import { Running, postJson, startServer } from '../helpers/server';
@@ -17,9 +18,9 @@ after(async () => {
 const infer = (body: unknown, path = '/v2/models/vad/infer', headers: Record<string, string> = {}) => postJson(`${srv.url}${path}`, body, headers);
 
 /** After every bad request the server must still answer a good one. */
-async function stillServing(t: { assert: typeof import('node:assert') }) {
+async function stillServing() {
   const ok = await infer(inferBody(chunk));
-  t.assert.strictEqual(ok.status, 200);
+  assert.strictEqual(ok.status, 200);
 }
 
 function withInput(name: string, patch: Record<string, unknown>) {
@@ -68,15 +69,15 @@ const cases: [string, () => Promise<{ status: number; json: any }>, number, RegE
 for (const [name, send, status, re] of cases) {
   test(`BAD CALL - ${name} → ${status}`, async (t) => {
     const r = await send();
-    t.assert.strictEqual(r.status, status, JSON.stringify(r.json));
-    t.assert.strictEqual(typeof r.json.error, 'string');
-    t.assert.match(r.json.error, re);
-    await stillServing(t);
+    assert.strictEqual(r.status, status, JSON.stringify(r.json));
+    assert.strictEqual(typeof r.json.error, 'string');
+    assert.match(r.json.error, re);
+    await stillServing();
   });
 }
 
 test('BAD CALL - unknown route → 404 with an error body', async (t) => {
   const r = await fetch(`${srv.url}/v3/nothing`);
-  t.assert.strictEqual(r.status, 404);
-  t.assert.match((await r.json()).error, /no such route/);
+  assert.strictEqual(r.status, 404);
+  assert.match(((await r.json()) as { error: string }).error, /no such route/);
 });

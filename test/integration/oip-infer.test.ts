@@ -1,6 +1,10 @@
+import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { CHUNK, ReferenceVad, inferBody, maxAbsDiff, speechChunks } from '../helpers/vad';
 import { Running, getJson, postJson, startServer } from '../helpers/server';
+
+/** Batched and single-row runs of the VAD's GEMMs accumulate in different orders (seen: 1.8e-5 on the state). */
+const BATCH_TOLERANCE = 1e-4;
 
 let srv: Running;
 let ref: ReferenceVad;
@@ -19,50 +23,50 @@ after(async () => {
 
 test('GET /v2 lists the implemented extensions; health is live and ready', async (t) => {
   const meta = await getJson(`${srv.url}/v2`);
-  t.assert.strictEqual(meta.status, 200);
-  t.assert.strictEqual(meta.json.name, 'infera');
-  t.assert.deepStrictEqual(meta.json.extensions, ['binary_tensor_data', 'model_repository', 'statistics']);
-  t.assert.strictEqual((await fetch(`${srv.url}/v2/health/live`)).status, 200);
-  t.assert.strictEqual((await fetch(`${srv.url}/v2/health/ready`)).status, 200);
-  t.assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/ready`)).status, 200);
-  t.assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/versions/1/ready`)).status, 200);
+  assert.strictEqual(meta.status, 200);
+  assert.strictEqual(meta.json.name, 'infera');
+  assert.deepStrictEqual(meta.json.extensions, ['binary_tensor_data', 'model_repository', 'statistics']);
+  assert.strictEqual((await fetch(`${srv.url}/v2/health/live`)).status, 200);
+  assert.strictEqual((await fetch(`${srv.url}/v2/health/ready`)).status, 200);
+  assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/ready`)).status, 200);
+  assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/versions/1/ready`)).status, 200);
 });
 
 test('model metadata comes from model.json and matches the ONNX file', async (t) => {
   const m = await getJson(`${srv.url}/v2/models/vad`);
-  t.assert.strictEqual(m.status, 200);
-  t.assert.deepStrictEqual(m.json.versions, ['1']);
-  t.assert.strictEqual(m.json.platform, 'onnxruntime_onnx');
-  t.assert.deepStrictEqual(m.json.inputs.map((i: any) => [i.name, i.datatype, i.shape]), [
+  assert.strictEqual(m.status, 200);
+  assert.deepStrictEqual(m.json.versions, ['1']);
+  assert.strictEqual(m.json.platform, 'onnxruntime_onnx');
+  assert.deepStrictEqual(m.json.inputs.map((i: any) => [i.name, i.datatype, i.shape]), [
     ['input', 'FP32', [-1, -1]], ['sr', 'INT64', []], ['h', 'FP32', [2, -1, 64]], ['c', 'FP32', [2, -1, 64]],
   ]);
   const v = await getJson(`${srv.url}/v2/models/vad/versions/1`);
-  t.assert.deepStrictEqual(v.json.versions, ['1']);
+  assert.deepStrictEqual(v.json.versions, ['1']);
 });
 
 test('streaming real speech chunk by chunk with state through HTTP equals in-process onnxruntime', async (t) => {
-  let h = new Float32Array(128), c = new Float32Array(128);
-  let rh = new Float32Array(128), rc = new Float32Array(128);
+  let h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128);
+  let rh: Float32Array = new Float32Array(128), rc: Float32Array = new Float32Array(128);
   let worst = 0;
   const probs: number[] = [];
   for (let k = 0; k < speech.length; k++) {
     const r = await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(speech[k], h, c, `chunk-${k}`));
-    t.assert.strictEqual(r.status, 200, JSON.stringify(r.json));
-    t.assert.strictEqual(r.json.id, `chunk-${k}`);
-    t.assert.strictEqual(r.json.model_name, 'vad');
-    t.assert.strictEqual(r.json.model_version, '1');
+    assert.strictEqual(r.status, 200, JSON.stringify(r.json));
+    assert.strictEqual(r.json.id, `chunk-${k}`);
+    assert.strictEqual(r.json.model_name, 'vad');
+    assert.strictEqual(r.json.model_version, '1');
     const out = Object.fromEntries(r.json.outputs.map((o: any) => [o.name, o]));
-    t.assert.deepStrictEqual(out.output.shape, [1, 1]);
-    t.assert.deepStrictEqual(out.hn.shape, [2, 1, 64]);
+    assert.deepStrictEqual(out.output.shape, [1, 1]);
+    assert.deepStrictEqual(out.hn.shape, [2, 1, 64]);
     const e = await ref.run(speech[k], rh, rc);
     worst = Math.max(worst, maxAbsDiff(out.output.data, e.output), maxAbsDiff(out.hn.data, e.hn));
     probs.push(out.output.data[0]);
     h = Float32Array.from(out.hn.data); c = Float32Array.from(out.cn.data);
     rh = e.hn; rc = e.cn;
   }
-  t.assert.ok(worst <= 1e-6, `max abs diff ${worst}`);
+  assert.ok(worst <= 1e-6, `max abs diff ${worst}`);
   // The recording is one spoken sentence: the detector must see speech somewhere, and silence somewhere.
-  t.assert.ok(Math.max(...probs) > 0.8 && Math.min(...probs) < 0.2, `probabilities ${probs.map((p) => p.toFixed(2))}`);
+  assert.ok(Math.max(...probs) > 0.8 && Math.min(...probs) < 0.2, `probabilities ${probs.map((p) => p.toFixed(2))}`);
 });
 
 test('concurrent requests run as one batch and each gets exactly its own rows', async (t) => {
@@ -72,15 +76,20 @@ test('concurrent requests run as one batch and each gets exactly its own rows', 
   mv.holdUntil(n);
   const chunksUsed = speech.slice(0, n);
   const responses = await Promise.all(chunksUsed.map((ch, k) => postJson(`${srv.url}/v2/models/vad/infer`, inferBody(ch, undefined, undefined, `r${k}`))));
-  t.assert.strictEqual(mv.stats.batches.get(n)?.count ?? 0, before + 1, 'the held requests ran as a single batch of 24');
+  assert.strictEqual(mv.stats.batches.get(n)?.count ?? 0, before + 1, 'the held requests ran as a single batch of 24');
+  // Exactly its own rows: equal to the same batch run in process, sliced here by a different method.
+  const batched = await ref.runBatch(chunksUsed);
   for (let k = 0; k < n; k++) {
     const r = responses[k];
-    t.assert.strictEqual(r.status, 200);
-    t.assert.strictEqual(r.json.id, `r${k}`);
-    const e = await ref.run(chunksUsed[k]);
+    assert.strictEqual(r.status, 200);
+    assert.strictEqual(r.json.id, `r${k}`);
     const out = Object.fromEntries(r.json.outputs.map((o: any) => [o.name, o.data]));
-    t.assert.ok(maxAbsDiff(out.output, e.output) <= 1e-5, `request ${k}: output differs from the unbatched run`);
-    t.assert.ok(maxAbsDiff(out.hn, e.hn) <= 1e-5 && maxAbsDiff(out.cn, e.cn) <= 1e-5, `request ${k}: state differs`);
+    const b = batched[k];
+    assert.ok(maxAbsDiff(out.output, b.output) === 0 && maxAbsDiff(out.hn, b.hn) === 0 && maxAbsDiff(out.cn, b.cn) === 0, `request ${k}: not the rows of its own chunk`);
+    // And equal to an unbatched run up to the accumulation order of batched GEMMs.
+    const e = await ref.run(chunksUsed[k]);
+    const d = Math.max(maxAbsDiff(out.output, e.output), maxAbsDiff(out.hn, e.hn), maxAbsDiff(out.cn, e.cn));
+    assert.ok(d <= BATCH_TOLERANCE, `request ${k}: differs from the unbatched run by ${d}`);
   }
 });
 
@@ -97,15 +106,15 @@ test('a request of several rows is batched with others and sliced back by rows',
     outputs: [{ name: 'output' }],
   };
   const [a, b] = await Promise.all([postJson(`${srv.url}/v2/models/vad/infer`, three), postJson(`${srv.url}/v2/models/vad/infer`, inferBody(speech[33]))]);
-  t.assert.strictEqual(a.status, 200);
-  t.assert.deepStrictEqual(a.json.outputs.map((o: any) => o.name), ['output'], 'output selection returns only what was asked');
-  t.assert.deepStrictEqual(a.json.outputs[0].shape, [3, 1]);
+  assert.strictEqual(a.status, 200);
+  assert.deepStrictEqual(a.json.outputs.map((o: any) => o.name), ['output'], 'output selection returns only what was asked');
+  assert.deepStrictEqual(a.json.outputs[0].shape, [3, 1]);
   for (let k = 0; k < 3; k++) {
     const e = await ref.run(speech[30 + k]);
-    t.assert.ok(Math.abs(a.json.outputs[0].data[k] - e.output[0]) <= 1e-5, `row ${k}`);
+    assert.ok(Math.abs(a.json.outputs[0].data[k] - e.output[0]) <= BATCH_TOLERANCE, `row ${k}`);
   }
   const e33 = await ref.run(speech[33]);
-  t.assert.ok(Math.abs(b.json.outputs.find((o: any) => o.name === 'output').data[0] - e33.output[0]) <= 1e-5);
+  assert.ok(Math.abs(b.json.outputs.find((o: any) => o.name === 'output').data[0] - e33.output[0]) <= BATCH_TOLERANCE);
 });
 
 test('binary tensor extension: binary inputs in, binary outputs out, equal to the JSON path', async (t) => {
@@ -122,52 +131,52 @@ test('binary tensor extension: binary inputs in, binary outputs out, equal to th
   const zeros = Buffer.alloc(512);
   const body = Buffer.concat([Buffer.from(header), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), zeros, zeros]);
   const res = await fetch(`${srv.url}/v2/models/vad/infer`, { method: 'POST', body, headers: { 'Inference-Header-Content-Length': String(Buffer.byteLength(header)), 'Content-Type': 'application/octet-stream' } });
-  t.assert.strictEqual(res.status, 200);
+  assert.strictEqual(res.status, 200);
   const len = Number(res.headers.get('inference-header-content-length'));
   const raw = Buffer.from(await res.arrayBuffer());
   const head = JSON.parse(raw.subarray(0, len).toString());
   const outMeta = head.outputs.find((o: any) => o.name === 'output');
-  t.assert.deepStrictEqual(outMeta.parameters, { binary_data_size: 4 });
+  assert.deepStrictEqual(outMeta.parameters, { binary_data_size: 4 });
   const prob = raw.subarray(len, len + 4).readFloatLE(0);
   const e = await ref.run(chunk);
-  t.assert.ok(Math.abs(prob - e.output[0]) <= 1e-6, `${prob} vs ${e.output[0]}`);
-  t.assert.ok(maxAbsDiff(head.outputs.find((o: any) => o.name === 'hn').data, e.hn) <= 1e-6, 'JSON output beside a binary one');
+  assert.ok(Math.abs(prob - e.output[0]) <= 1e-6, `${prob} vs ${e.output[0]}`);
+  assert.ok(maxAbsDiff(head.outputs.find((o: any) => o.name === 'hn').data, e.hn) <= 1e-6, 'JSON output beside a binary one');
 });
 
 test('statistics extension counts inferences and batches', async (t) => {
   const s = await getJson(`${srv.url}/v2/models/vad/stats`);
-  t.assert.strictEqual(s.status, 200);
+  assert.strictEqual(s.status, 200);
   const st = s.json.model_stats[0];
-  t.assert.strictEqual(st.name, 'vad');
-  t.assert.ok(st.inference_count >= speech.length + 24);
-  t.assert.ok(st.batch_stats.some((b: any) => b.batch_size === 24));
-  t.assert.ok(st.inference_stats.success.count > 0);
+  assert.strictEqual(st.name, 'vad');
+  assert.ok(st.inference_count >= speech.length + 24);
+  assert.ok(st.batch_stats.some((b: any) => b.batch_size === 24));
+  assert.ok(st.inference_stats.success.count > 0);
 });
 
 test('POST /predict maps features through model.json and answers in the Python-server shape', async (t) => {
   const chunk = speech[25];
   const r = await postJson(`${srv.url}/predict`, { features: { samples: Array.from(chunk) } });
-  t.assert.strictEqual(r.status, 200, JSON.stringify(r.json));
+  assert.strictEqual(r.status, 200, JSON.stringify(r.json));
   const e = await ref.run(chunk);
   const p = e.output[0];
-  t.assert.strictEqual(r.json.prediction, p >= 0.5 ? 'speech' : 'silence');
-  t.assert.ok(Math.abs(r.json.confidence - (p >= 0.5 ? p : 1 - p)) <= 1e-6);
-  t.assert.strictEqual(r.json.model_version, '1');
-  t.assert.strictEqual(r.json.from_cache, false);
-  t.assert.strictEqual(typeof r.json.processing_time_ms, 'number');
+  assert.strictEqual(r.json.prediction, p >= 0.5 ? 'speech' : 'silence');
+  assert.ok(Math.abs(r.json.confidence - (p >= 0.5 ? p : 1 - p)) <= 1e-6);
+  assert.strictEqual(r.json.model_version, '1');
+  assert.strictEqual(r.json.from_cache, false);
+  assert.strictEqual(typeof r.json.processing_time_ms, 'number');
   const again = await postJson(`${srv.url}/predict`, { features: { samples: Array.from(chunk) }, model: 'vad', model_version: 1 });
-  t.assert.strictEqual(again.json.from_cache, true);
-  t.assert.strictEqual(again.json.confidence, r.json.confidence);
+  assert.strictEqual(again.json.from_cache, true);
+  assert.strictEqual(again.json.confidence, r.json.confidence);
   const missing = await postJson(`${srv.url}/predict`, { features: {} });
-  t.assert.strictEqual(missing.status, 400);
-  t.assert.match(missing.json.error, /missing feature 'samples'/);
+  assert.strictEqual(missing.status, 400);
+  assert.match(missing.json.error, /missing feature 'samples'/);
 });
 
 test('GET /health and GET /models describe what is served', async (t) => {
   const h = await getJson(`${srv.url}/health`);
-  t.assert.strictEqual(h.status, 200);
-  t.assert.deepStrictEqual(h.json.models, { vad: 'READY' });
+  assert.strictEqual(h.status, 200);
+  assert.deepStrictEqual(h.json.models, { vad: 'READY' });
   const m = await getJson(`${srv.url}/models`);
-  t.assert.strictEqual(m.json.models[0].name, 'vad');
-  t.assert.deepStrictEqual(m.json.models[0].predict, { features: ['samples'], task: 'binary' });
+  assert.strictEqual(m.json.models[0].name, 'vad');
+  assert.deepStrictEqual(m.json.models[0].predict, { features: ['samples'], task: 'binary' });
 });

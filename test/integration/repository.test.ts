@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -17,40 +18,40 @@ test('a model that fails to load is UNAVAILABLE with its reason while the others
   try {
     const chunk = speechChunks()[12];
     const index = await postJson(`${srv.url}/v2/repository/index`, {});
-    t.assert.strictEqual(index.status, 200);
+    assert.strictEqual(index.status, 200);
     const broken = index.json.find((e: any) => e.name === 'broken');
-    t.assert.strictEqual(broken.state, 'UNAVAILABLE');
-    t.assert.match(broken.reason, /broken\/model\.json: inputs\.0\.datatype: FP64 declared, the model file says FP32 for 'input'/);
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 200);
+    assert.strictEqual(broken.state, 'UNAVAILABLE');
+    assert.match(broken.reason, /broken\/model\.json: inputs\.0\.datatype: FP64 declared, the model file says FP32 for 'input'/);
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 200);
     const b = await postJson(`${srv.url}/v2/models/broken/infer`, inferBody(chunk));
-    t.assert.strictEqual(b.status, 503);
-    t.assert.strictEqual(b.headers.get('retry-after'), '5');
-    t.assert.strictEqual((await fetch(`${srv.url}/v2/models/broken/ready`)).status, 400);
+    assert.strictEqual(b.status, 503);
+    assert.strictEqual(b.headers.get('retry-after'), '5');
+    assert.strictEqual((await fetch(`${srv.url}/v2/models/broken/ready`)).status, 400);
 
     // Management needs the token.
     const denied = await postJson(`${srv.url}/v2/repository/models/vad/unload`, {});
-    t.assert.strictEqual(denied.status, 401);
+    assert.strictEqual(denied.status, 401);
     const auth = { Authorization: 'Bearer sekrit' };
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/unload`, {}, auth)).status, 200);
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 404);
+    assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/unload`, {}, auth)).status, 200);
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 404);
     const idx2 = await postJson(`${srv.url}/v2/repository/index`, {});
-    t.assert.deepStrictEqual(idx2.json.find((e: any) => e.name === 'vad'), { name: 'vad', state: 'UNAVAILABLE', reason: 'unloaded' });
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/load`, {}, auth)).status, 200);
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 200);
+    assert.deepStrictEqual(idx2.json.find((e: any) => e.name === 'vad'), { name: 'vad', state: 'UNAVAILABLE', reason: 'unloaded' });
+    assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/load`, {}, auth)).status, 200);
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 200);
 
     // Fix the broken model on disk, then load it.
     cfg.inputs[0].datatype = 'FP32';
     fs.writeFileSync(path.join(repo, 'broken/model.json'), JSON.stringify(cfg));
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/broken/load`, {}, auth)).status, 200);
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/models/broken/infer`, inferBody(chunk))).status, 200);
+    assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/broken/load`, {}, auth)).status, 200);
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/broken/infer`, inferBody(chunk))).status, 200);
 
     // A reload whose new config is invalid keeps the serving version.
     fs.writeFileSync(path.join(repo, 'broken/model.json'), '{ not json');
     const reload = await postJson(`${srv.url}/v2/repository/models/broken/load`, {}, auth);
-    t.assert.strictEqual(reload.status, 200, 'the old version keeps serving');
-    t.assert.strictEqual((await postJson(`${srv.url}/v2/models/broken/infer`, inferBody(chunk))).status, 200);
+    assert.strictEqual(reload.status, 200, 'the old version keeps serving');
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/broken/infer`, inferBody(chunk))).status, 200);
     const bad = await postJson(`${srv.url}/v2/repository/models/nosuch/load`, {}, auth);
-    t.assert.strictEqual(bad.status, 404);
+    assert.strictEqual(bad.status, 404);
   } finally {
     await srv.server.stop();
     fs.rmSync(repo, { recursive: true });
@@ -69,12 +70,12 @@ test('version policy: latest N and specific versions', async (t) => {
   fs.writeFileSync(cfgPath, JSON.stringify(cfg));
   const srv = await startServer({ repository: repo });
   try {
-    t.assert.deepStrictEqual((await getJson(`${srv.url}/v2/models/vad`)).json.versions, ['2', '3']);
+    assert.deepStrictEqual((await getJson(`${srv.url}/v2/models/vad`)).json.versions, ['2', '3']);
     cfg.version_policy = { specific: [1, 3] };
     fs.writeFileSync(cfgPath, JSON.stringify(cfg));
-    t.assert.strictEqual((await postJson(`${srv.url}/reload`, {})).status, 200);
-    t.assert.deepStrictEqual((await getJson(`${srv.url}/v2/models/vad`)).json.versions, ['1', '3']);
-    t.assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/versions/2/ready`)).status, 404);
+    assert.strictEqual((await postJson(`${srv.url}/reload`, {})).status, 200);
+    assert.deepStrictEqual((await getJson(`${srv.url}/v2/models/vad`)).json.versions, ['1', '3']);
+    assert.strictEqual((await fetch(`${srv.url}/v2/models/vad/versions/2/ready`)).status, 404);
   } finally {
     await srv.server.stop();
     fs.rmSync(repo, { recursive: true });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DynamicBatcher } from '../../../src/batching/dynamic-batcher';
 import { StaticPolicy } from '../../../src/batching/batch-policy';
@@ -14,8 +15,8 @@ test('held until N requests queue, they run as one batch and each gets its own r
   const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 100, maxInFlight: 1, execute: r.execute });
   b.holdUntil(5);
   const results = await Promise.all([1, 2, 3, 4, 5].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
-  t.assert.deepStrictEqual(results, [10, 20, 30, 40, 50]);
-  t.assert.deepStrictEqual(r.batches, [[1, 2, 3, 4, 5]]);
+  assert.deepStrictEqual(results, [10, 20, 30, 40, 50]);
+  assert.deepStrictEqual(r.batches, [[1, 2, 3, 4, 5]]);
 });
 
 test('EXPECTED FAILURE - queue full is rejected at once with 503 and Retry-After', async (t) => {
@@ -23,9 +24,9 @@ test('EXPECTED FAILURE - queue full is rejected at once with 503 and Retry-After
   const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 2, maxInFlight: 1, execute: r.execute });
   b.holdUntil(3);
   const ok = [b.submit(1, { rows: 1, key: 'k' }, 1000), b.submit(2, { rows: 1, key: 'k' }, 1000)];
-  await t.assert.rejects(b.submit(3, { rows: 1, key: 'k' }, 1000), (e: InferaError) => e.code === 'ENG_ERR_QUEUE_FULL' && e.status === 503 && e.retryAfterS === 1);
+  await assert.rejects(b.submit(3, { rows: 1, key: 'k' }, 1000), (e: InferaError) => e.code === 'ENG_ERR_QUEUE_FULL' && e.status === 503 && e.retryAfterS === 1);
   b.holdUntil(0);
-  t.assert.deepStrictEqual(await Promise.all(ok), [10, 20]);
+  assert.deepStrictEqual(await Promise.all(ok), [10, 20]);
 });
 
 test('EXPECTED FAILURE - a request whose timeout passes in the queue gets 503', async (t) => {
@@ -35,7 +36,7 @@ test('EXPECTED FAILURE - a request whose timeout passes in the queue gets 503', 
   const p = b.submit(1, { rows: 1, key: 'k' }, 5);
   now = 6;
   b.holdUntil(0);
-  await t.assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_TIMEOUT' && e.status === 503);
+  await assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_TIMEOUT' && e.status === 503);
 });
 
 test('EXPECTED FAILURE - a failed batch rejects every request in it, and the next batch runs', async (t) => {
@@ -47,7 +48,7 @@ test('EXPECTED FAILURE - a failed batch rejects every request in it, and the nex
   b.holdUntil(3);
   const ps = [1, 2, 3].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000));
   const settled = await Promise.allSettled(ps);
-  t.assert.deepStrictEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'fulfilled']);
+  assert.deepStrictEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'fulfilled']);
 });
 
 test('EXPECTED FAILURE - a backend returning the wrong number of results rejects the batch', async (t) => {
@@ -57,7 +58,7 @@ test('EXPECTED FAILURE - a backend returning the wrong number of results rejects
   });
   b.holdUntil(2);
   const settled = await Promise.allSettled([1, 2].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
-  t.assert.ok(settled.every((s) => s.status === 'rejected' && /2 requests/.test(String(s.reason.message))));
+  assert.ok(settled.every((s) => s.status === 'rejected' && /2 requests/.test(String(s.reason.message))));
 });
 
 test('close() rejects what is queued with ENG_ERR_SHUTTING_DOWN', async (t) => {
@@ -65,5 +66,5 @@ test('close() rejects what is queued with ENG_ERR_SHUTTING_DOWN', async (t) => {
   b.holdUntil(5);
   const p = b.submit(1, { rows: 1, key: 'k' }, 1000);
   b.close();
-  await t.assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_SHUTTING_DOWN');
+  await assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_SHUTTING_DOWN');
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,9 +10,9 @@ const vad = () => JSON.parse(fs.readFileSync(path.join(root, 'models/vad/model.j
 
 test('the committed VAD model.json is valid and gets defaults', (t) => {
   const cfg = parseModelConfig(vad(), 'vad/model.json', 'vad');
-  t.assert.strictEqual(cfg.max_batch_size, 64);
-  t.assert.deepStrictEqual(cfg.batching.preferred_batch_sizes, []);
-  t.assert.strictEqual(cfg.instance.intra_op_threads, 1);
+  assert.strictEqual(cfg.max_batch_size, 64);
+  assert.deepStrictEqual(cfg.batching.preferred_batch_sizes, []);
+  assert.strictEqual(cfg.instance.intra_op_threads, 1);
 });
 
 test('BAD CALL - errors name the file and the field', (t) => {
@@ -27,6 +28,6 @@ test('BAD CALL - errors name the file and the field', (t) => {
   for (const [mutate, re] of cases) {
     const c = vad();
     mutate(c);
-    t.assert.throws(() => parseModelConfig(c, 'vad/model.json', 'vad'), (e: InferaError) => e.code === 'ENG_ERR_CONFIG' && re.test(e.message), String(re));
+    assert.throws(() => parseModelConfig(c, 'vad/model.json', 'vad'), (e: InferaError) => e.code === 'ENG_ERR_CONFIG' && re.test(e.message), String(re));
   }
 });

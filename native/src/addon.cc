@@ -1,0 +1,37 @@
+// Module registration for the Infera addon (`infera.node`). Registration only:
+// every function lives with its concept (batch/, json/, system_info.cc).
+// The JS side loads this module exclusively through src/native/binding.ts.
+#define INFERA_NAPI
+#include "common.h"
+
+#include "batch/batch_bindings.h"
+#include "json/json_bindings.h"
+#include "system_info.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using Fn = Napi::Value (*)(const Napi::CallbackInfo&);
+  const struct {
+    const char* name;
+    Fn fn;
+  } kFunctions[] = {
+      {"concatAxis", infera::batch::ConcatAxisAsync},
+      {"concatAxisSync", infera::batch::ConcatAxisSync},
+      {"sliceAxis", infera::batch::SliceAxisAsync},
+      {"sliceAxisSync", infera::batch::SliceAxisSync},
+      {"parseJsonNumberArrays", infera::json::ParseJsonNumberArraysAsync},
+      {"parseJsonNumberArraysSync", infera::json::ParseJsonNumberArraysSync},
+      {"cudaInfo", infera::CudaInfo},
+      {"cpuFeatures", infera::CpuFeaturesInfo},
+      {"buildInfo", infera::BuildInfo},
+  };
+  for (const auto& f : kFunctions) {
+    exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));
+  }
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(infera, Init)
