@@ -208,7 +208,8 @@ export function sliceAxisSync(whole: Uint8Array, outer: number, innerBytes: numb
 
 /**
  * [async] Decodes the hot part of an Open Inference Protocol v2 JSON body: validates the
- * UTF-8 JSON text and lifts every `"data"` member whose value is a (possibly nested) array of
+ * JSON text (RFC 8259; a leading UTF-8 BOM is skipped; invalid UTF-8 inside strings becomes
+ * U+FFFD as with TextDecoder) and lifts every `"data"` member whose value is a (possibly nested) array of
  * only numbers / true / false into a Float64Array (row-major, bitwise equal to JSON.parse),
  * replacing it in the text by its index k (document order). Arrays of strings, mixed or
  * leafless arrays (`[]`) stay in the text. Inline below {@link JSON_SYNC_THRESHOLD_BYTES}.

@@ -2,12 +2,17 @@ import crypto from 'node:crypto';
 import { InferaError } from '../errors';
 import { HttpExchange } from './http-exchange';
 
+const LOOPBACK = /^(127\.|::1$|0000:0000:0000:0000:0000:0000:0000:0001$|::ffff:127\.|0000:0000:0000:0000:0000:ffff:7f)/;
+
 /**
  * Management routes (load/unload/reload) need `Authorization: Bearer <token>`
- * when a token is configured. Without one they are open: bind to loopback then.
+ * when a token is configured; without one they answer loopback clients only.
  */
 export function requireAdmin(ex: HttpExchange, token: string | undefined): void {
-  if (!token) return;
+  if (!token) {
+    if (LOOPBACK.test(ex.remoteAddress)) return;
+    throw new InferaError('ENG_ERR_UNAUTHORIZED', `management routes answer loopback clients only unless INFERA_ADMIN_TOKEN is set (peer ${ex.remoteAddress})`);
+  }
   const given = Buffer.from(ex.header('authorization') ?? '');
   const want = Buffer.from(`Bearer ${token}`);
   if (given.length !== want.length || !crypto.timingSafeEqual(given, want)) {

@@ -13,6 +13,8 @@ export class HttpExchange {
   readonly url: string;
   readonly query: string;
   readonly params: string[];
+  /** The peer's address as text (IPv4, or IPv6 in full form). */
+  readonly remoteAddress: string;
   private readonly headers = new Map<string, string>();
   private aborted = false;
   private done = false;
@@ -24,6 +26,7 @@ export class HttpExchange {
     res.onAborted(() => {
       this.aborted = true;
     });
+    this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';

@@ -134,6 +134,11 @@ class Scanner {
       : s_(s), n_(n), out_(out) {}
 
   Status Run() {
+    // A leading UTF-8 BOM is skipped (and dropped from the output), as
+    // TextDecoder would; JSON.parse itself rejects U+FEFF.
+    if (n_ >= 3 && s_[0] == 0xEF && s_[1] == 0xBB && s_[2] == 0xBF) {
+      pos_ = copied_ = 3;
+    }
     if (!Value(0)) return status_;
     SkipWs();
     if (pos_ != n_) {

@@ -6,7 +6,10 @@
 // parses the leaves row-major into doubles and replaces the value's text by
 // its index k (arrays are numbered in document order). Arrays with any other
 // leaf (string, null, object) and arrays without leaves (`[]`, `[[]]`) are
-// left untouched. Everything else in the text is copied byte for byte.
+// left untouched. Everything else in the text is copied byte for byte, except
+// a leading UTF-8 BOM, which is skipped. Bytes inside strings are not UTF-8
+// validated here (the JS string conversion replaces invalid sequences with
+// U+FFFD, like TextDecoder).
 //
 // Numbers are converted with std::from_chars (correctly rounded), so the
 // doubles are bitwise identical to what JSON.parse produces; values beyond

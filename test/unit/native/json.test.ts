@@ -174,6 +174,14 @@ for (const file of BUILDS) {
     assert.equal((await both(enc(texts[3]))).json, ' {"inputs" : [ { "data" : 0 } ] } ');
   });
 
+  test(`${tag}: a leading UTF-8 BOM is skipped and dropped from the text`, async () => {
+    const text = carsRequest(CARS.slice(0, 5));
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...enc(text)]);
+    assert.throws(() => JSON.parse(new TextDecoder('utf-8', { ignoreBOM: true }).decode(bom)), SyntaxError);
+    assertMatchesReference(await both(bom), text, JSON.stringify(parseJsonNumberArraysRef(text).value));
+    await assert.rejects(b.parseJsonNumberArrays(bom.subarray(0, 40)), { name: 'SyntaxError', message: /^malformed JSON at byte 40 / });
+  });
+
   test(`${tag}: BAD CALL - truncated JSON rejects at the end of the input`, async () => {
     const text = carsRequest(CARS.slice(0, 2));
     for (let n = 0; n < text.length; n++) {
