@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { MODELS, ROOT } from '../helpers/server';
+
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+
+test('infera serve: JSON logs, serves on the chosen port, drains and exits 0 on SIGTERM', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '--repository', MODELS, '--host', '127.0.0.1'], {
+    env: { ...process.env, INFERA_PORT: '0', INFERA_WORKERS: '1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = readline.createInterface({ input: child.stdout! });
+  const logs: any[] = [];
+  const ready = new Promise<number>((resolve, reject) => {
+    lines.on('line', (l) => {
+      const rec = JSON.parse(l);
+      logs.push(rec);
+      if (rec.msg === 'infera ready') resolve(rec.port);
+    });
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+  });
+  const port = await ready;
+  const r = await fetch(`http://127.0.0.1:${port}/v2/health/ready`);
+  assert.equal(r.status, 200);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.ok(logs.some((l) => l.msg === 'draining' && l.signal === 'SIGTERM'));
+  assert.ok(logs.some((l) => l.msg === 'infera stopped'));
+  assert.ok(logs.every((l) => l.service === 'infera' && typeof l.time === 'string'), 'structured JSON logs');
+});
+
+test('BAD CALL - infera serve rejects a bad option value with a clear message', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', 'eighty'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.notEqual(code, 0);
+  assert.match(err, /--port must be a non-negative integer, got 'eighty'/);
+});
