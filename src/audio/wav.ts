@@ -12,7 +12,12 @@ export interface PcmAudio {
  * @throws Error when the file is not 16-bit PCM WAV.
  */
 export function readWav(file: string): PcmAudio {
-  const b = fs.readFileSync(file);
+  return parseWav(fs.readFileSync(file), file);
+}
+
+/** Parses WAV bytes; `name` only labels errors. */
+export function parseWav(b: Buffer, name = 'WAV'): PcmAudio {
+  const file = name;
   if (b.toString('ascii', 0, 4) !== 'RIFF' || b.toString('ascii', 8, 12) !== 'WAVE') throw new Error(`${file}: not a RIFF/WAVE file`);
   let off = 12;
   let fmt: { format: number; channels: number; rate: number; bits: number } | null = null;

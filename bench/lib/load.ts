@@ -1,0 +1,308 @@
+/**
+ * Load generators.
+ *
+ * - closedLoop: autocannon used as a library, fixed connections, each sending
+ *   its next request as soon as the previous answer arrives. Latencies are
+ *   recorded from autocannon's per-response event into our own microsecond
+ *   histogram (autocannon's own histogram has 1 ms resolution).
+ * - openLoop: constant arrival rate with node:http + keep-alive agent;
+ *   latency is measured from the *intended* send time, so queueing behind a
+ *   slow server (coordinated omission) is counted.
+ */
+import * as http from 'node:http';
+import { performance } from 'node:perf_hooks';
+import autocannon from 'autocannon';
+import * as hdr from 'hdr-histogram-js';
+import type { LatencyMs, LoadRunStats } from './types';
+
+export interface LoadTarget {
+  /** e.g. http://127.0.0.1:8080 */
+  baseUrl: string;
+  path: string;
+  /** Request bodies, rotated through in order. */
+  bodies: Buffer[];
+  contentType?: string;
+}
+
+export function newLatencyHistogram(): hdr.Histogram {
+  // microseconds, 1 us .. 120 s, 3 significant digits
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+export function latencyFromHistogramUs(h: hdr.Histogram): LatencyMs {
+  if (h.totalCount === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
+  const ms = (us: number) => Math.round(us) / 1000;
+  return {
+    p50: ms(h.getValueAtPercentile(50)),
+    p90: ms(h.getValueAtPercentile(90)),
+    p99: ms(h.getValueAtPercentile(99)),
+    max: ms(h.maxValue),
+    mean: ms(h.mean),
+  };
+}
+
+function recordMs(h: hdr.Histogram, ms: number): void {
+  h.recordValue(Math.max(1, Math.round(ms * 1000)));
+}
+
+export interface ClosedLoopOptions {
+  connections: number;
+  /** Seconds of load before the measurement window opens (same connections). */
+  warmupS: number;
+  /** Length of the measurement window, seconds. */
+  durationS: number;
+  timeoutS?: number;
+  /** Longest wait, after warm-up, for every connection to have answered once. */
+  settleTimeoutS?: number;
+}
+
+/**
+ * One autocannon run: warm-up, then a measurement window of durationS.
+ *
+ * autocannon builds every connection's request buffers synchronously and starts
+ * the first request's clock before that (about 1 s for 64 connections x 110
+ * bodies of 27 kB), so the window opens only once the warm-up has elapsed *and*
+ * every connection has had an answer. Throughput and latency come from the
+ * window only; errors, timeouts and non-2xx are counted over the whole run,
+ * warm-up included, so that no failure is hidden.
+ */
+export function closedLoop(t: LoadTarget, o: ClosedLoopOptions): Promise<LoadRunStats> {
+  const headers = { 'content-type': t.contentType ?? 'application/json' };
+  const requests = t.bodies.map((body) => ({ method: 'POST', path: t.path, headers, body }));
+  const hist = newLatencyHistogram();
+  const statusCodes: Record<string, number> = {};
+  const seen = new Set<unknown>();
+  let ok2xx = 0;
+  let responses = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  let windowStart = 0;
+  let windowEnd = Infinity;
+  let warmupDone = false;
+  const timers: NodeJS.Timeout[] = [];
+  const settle = o.settleTimeoutS ?? 5;
+
+  return new Promise((resolve, reject) => {
+    const inst = autocannon(
+      {
+        url: t.baseUrl,
+        connections: o.connections,
+        // stopped from here once the window closes; this is only a backstop
+        duration: o.warmupS + o.durationS + settle + 30,
+        pipelining: 1,
+        timeout: o.timeoutS ?? 10,
+        // autocannon acts on stop() at its next sample tick: tick often so a run ends promptly
+        sampleInt: 100,
+        requests,
+      },
+      (err) => {
+        timers.forEach(clearTimeout);
+        const end = Math.min(performance.now(), windowEnd);
+        if (err) {
+          hist.destroy();
+          reject(err);
+          return;
+        }
+        const elapsedS = windowStart > 0 ? Math.max(1e-3, (end - windowStart) / 1000) : 0;
+        const latencyMs = latencyFromHistogramUs(hist);
+        hist.destroy();
+        resolve({
+          mode: 'closed',
+          connections: o.connections,
+          elapsedS: Math.round(elapsedS * 1000) / 1000,
+          responses,
+          ok2xx,
+          reqPerSec: elapsedS > 0 ? Math.round((ok2xx / elapsedS) * 10) / 10 : 0,
+          latencyMs,
+          errors,
+          timeouts,
+          non2xx,
+          statusCodes,
+        });
+      },
+    );
+    const openWindow = () => {
+      if (windowStart > 0) return;
+      windowStart = performance.now();
+      windowEnd = windowStart + o.durationS * 1000;
+      timers.push(setTimeout(() => inst.stop(), o.durationS * 1000 + 5));
+    };
+    inst.on('start', () => {
+      timers.push(
+        setTimeout(() => {
+          warmupDone = true;
+          if (seen.size >= o.connections) openWindow();
+        }, o.warmupS * 1000),
+      );
+      // never wait forever for a connection that does not answer
+      timers.push(setTimeout(openWindow, (o.warmupS + settle) * 1000));
+    });
+    inst.on('response', (client, statusCode, _bytes, responseTime) => {
+      const now = performance.now();
+      const is2xx = statusCode >= 200 && statusCode < 300;
+      if (!is2xx) non2xx++;
+      if (windowStart === 0) {
+        seen.add(client);
+        if (warmupDone && seen.size >= o.connections) openWindow();
+        return;
+      }
+      if (now > windowEnd) return;
+      responses++;
+      const k = String(statusCode);
+      statusCodes[k] = (statusCodes[k] ?? 0) + 1;
+      if (is2xx) {
+        ok2xx++;
+        recordMs(hist, responseTime);
+      }
+    });
+    inst.on('reqError', (err) => {
+      errors++;
+      if (/timed out/.test(err.message)) timeouts++;
+    });
+  });
+}
+
+export interface OpenLoopOptions {
+  /** Offered requests per second. */
+  rate: number;
+  durationS: number;
+  /** Sent at the same rate but not measured. */
+  warmupS: number;
+  /** Keep-alive sockets (connections) at most. */
+  maxSockets: number;
+  timeoutMs?: number;
+  /** After the last send, wait this long for answers; the rest count as incomplete. */
+  drainMs?: number;
+}
+
+export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStats> {
+  if (!(o.rate > 0)) throw new Error('open loop needs a positive rate');
+  const url = new URL(t.baseUrl);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: o.maxSockets });
+  const timeoutMs = o.timeoutMs ?? 10000;
+  const interval = 1000 / o.rate;
+  const total = Math.floor(o.rate * (o.warmupS + o.durationS));
+  const measuredFrom = Math.ceil(o.rate * o.warmupS);
+  const hist = newLatencyHistogram();
+  const lag = newLatencyHistogram();
+  const statusCodes: Record<string, number> = {};
+  let sent = 0;
+  let outstanding = 0;
+  let responses = 0;
+  let ok2xx = 0;
+  let errors = 0;
+  let timeouts = 0;
+  let non2xx = 0;
+  const live = new Set<http.ClientRequest>();
+  const contentType = t.contentType ?? 'application/json';
+
+  return new Promise((resolve) => {
+    const start = performance.now() + 10;
+    let finished = false;
+    let drainTimer: NodeJS.Timeout | undefined;
+
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      if (drainTimer) clearTimeout(drainTimer);
+      const incomplete = outstanding;
+      for (const r of live) r.destroy();
+      live.clear();
+      agent.destroy();
+      const latencyMs = latencyFromHistogramUs(hist);
+      const lagMs = latencyFromHistogramUs(lag);
+      hist.destroy();
+      lag.destroy();
+      resolve({
+        mode: 'open',
+        connections: o.maxSockets,
+        elapsedS: o.durationS,
+        responses,
+        ok2xx,
+        reqPerSec: Math.round((ok2xx / o.durationS) * 10) / 10,
+        latencyMs,
+        errors,
+        timeouts,
+        non2xx,
+        statusCodes,
+        offeredRate: o.rate,
+        sent: sent - measuredFrom,
+        maxSendLagMs: lagMs.max,
+        incomplete,
+      });
+    };
+
+    const send = (i: number, intended: number) => {
+      const measured = i >= measuredFrom;
+      const body = t.bodies[i % t.bodies.length];
+      outstanding++;
+      let done = false;
+      const complete = () => {
+        if (done || finished) return false;
+        done = true;
+        live.delete(req);
+        outstanding--;
+        if (sent === total && outstanding === 0) finish();
+        return true;
+      };
+      const req = http.request(
+        {
+          host: url.hostname,
+          port: url.port,
+          path: t.path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': contentType, 'content-length': body.length },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            const end = performance.now();
+            if (!complete()) return;
+            if (!measured) return;
+            const code = res.statusCode ?? 0;
+            responses++;
+            statusCodes[String(code)] = (statusCodes[String(code)] ?? 0) + 1;
+            if (code >= 200 && code < 300) {
+              ok2xx++;
+              recordMs(hist, end - intended);
+            } else {
+              non2xx++;
+            }
+          });
+        },
+      );
+      live.add(req);
+      req.setTimeout(timeoutMs, () => {
+        if (measured && !done) timeouts++;
+        req.destroy(new Error('timeout'));
+      });
+      req.on('error', () => {
+        if (complete() && measured) errors++;
+      });
+      req.end(body);
+      if (measured) recordMs(lag, performance.now() - intended);
+    };
+
+    const pump = () => {
+      if (finished) return;
+      const now = performance.now();
+      while (sent < total && start + sent * interval <= now) {
+        send(sent, start + sent * interval);
+        sent++;
+      }
+      if (sent < total) {
+        // Spin through the event loop when the next send is close, sleep otherwise.
+        const wait = start + sent * interval - performance.now();
+        if (wait > 2) setTimeout(pump, Math.floor(wait - 1));
+        else setImmediate(pump);
+      } else if (outstanding === 0) {
+        finish();
+      } else {
+        drainTimer = setTimeout(finish, o.drainMs ?? 3000);
+      }
+    };
+    setTimeout(pump, 10);
+  });
+}

@@ -1,0 +1,315 @@
+/** Pure rendering / checking of results, plus the writer of result.json + summary.md. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import type { Spread } from './stats';
+import { RESULT_SCHEMA_VERSION, type BenchResult, type RatioEntry, type SeriesResult, type TargetResult } from './types';
+
+export function fmt(x: number | null | undefined, digits = 2): string {
+  if (x == null || !Number.isFinite(x)) return 'n/a';
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString('en-US');
+  if (Math.abs(x) >= 100) return x.toFixed(Math.max(0, digits - 2));
+  return x.toFixed(digits);
+}
+
+export function fmtSpread(s: Spread, digits = 2): string {
+  if (s.values.length <= 1) return fmt(s.median, digits);
+  return `${fmt(s.median, digits)} [${fmt(s.min, digits)}–${fmt(s.max, digits)}]`;
+}
+
+export function fmtRatio(r: RatioEntry): string {
+  if (r.value === null) return `n/a${r.reason ? ` (${r.reason})` : ''}`;
+  return r.unit === 'x' ? `${r.value.toFixed(3)}×` : `${r.value >= 0 ? '+' : ''}${r.value.toFixed(3)} ms`;
+}
+
+/** Problems a reader must see: transport errors, non-2xx, timeouts, incomplete open-loop requests. */
+export function seriesFlags(target: string, s: SeriesResult): string[] {
+  const where = s.mode === 'closed' ? `${s.connections} conn` : `open loop ${s.offeredRate} req/s`;
+  const out: string[] = [];
+  if (s.errors > 0) out.push(`${target} @ ${where}: ${s.errors} transport errors`);
+  if (s.non2xx > 0) out.push(`${target} @ ${where}: ${s.non2xx} non-2xx responses`);
+  if (s.timeouts > 0) out.push(`${target} @ ${where}: ${s.timeouts} timeouts`);
+  const incomplete = s.runs.reduce((a, r) => a + (r.incomplete ?? 0), 0);
+  if (incomplete > 0) out.push(`${target} @ ${where}: ${incomplete} requests unanswered when the run ended (overloaded?)`);
+  if (s.mode === 'open') {
+    const lag = Math.max(...s.runs.map((r) => r.maxSendLagMs ?? 0));
+    if (lag > 50) out.push(`${target} @ ${where}: load generator fell behind (max send lag ${lag} ms); latencies include it`);
+    const achieved = s.reqPerSec.median;
+    if (s.offeredRate && achieved < 0.95 * s.offeredRate) {
+      out.push(`${target} @ ${where}: served ${fmt(achieved, 0)} req/s < 95% of offered ${s.offeredRate} (overloaded)`);
+    }
+  }
+  return out;
+}
+
+function hasErrors(t: TargetResult): boolean {
+  return t.series.some((s) => s.errors > 0 || s.non2xx > 0 || s.timeouts > 0) || (t.preflight !== undefined && !t.preflight.ok);
+}
+
+export function renderSummary(r: BenchResult): string {
+  const L: string[] = [];
+  const m = r.machine;
+  L.push(`# ${r.scenario} — ${r.mode} run`);
+  L.push('');
+  L.push(r.description);
+  L.push('');
+  L.push(`- when: ${r.startedAt} (${fmt(r.elapsedS, 0)} s)`);
+  L.push(`- commit: ${m.git.commit ?? 'none'}${m.git.dirty ? ' (dirty tree)' : ''}`);
+  L.push(
+    `- machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB} GiB, ${m.platform}/${m.arch} ${m.kernel}, Node ${m.node}; load average ${m.loadAvg1m} at start`,
+  );
+  L.push(`- packages: ${Object.entries(m.packages).map(([k, v]) => `${k} ${v ?? 'missing'}`).join(', ')}`);
+  L.push(`- pinning: ${r.pinning.note}`);
+  L.push(
+    `- input: ${r.input.wav} (${r.input.sampleRate} Hz, ${r.input.totalSamples} samples) → ${r.input.chunks} real chunks of ${r.input.chunkSamples}; request bodies ${r.config.requestBodyBytes.min}–${r.config.requestBodyBytes.max} bytes`,
+  );
+  L.push(
+    `- load: ${r.config.repeats} repeat(s) × ${r.config.durationS} s measurement window per setting, each after a warm-up on the same connections (${r.config.warmupS} s before the first repeat, ≤ 1 s before later ones) that is excluded; median [min–max] over repeats; errors / non-2xx / timeouts count the warm-up too`,
+  );
+  L.push('');
+
+  const ratios = r.ratios;
+  if (ratios.length) {
+    L.push('## Ratios');
+    L.push('');
+    L.push('| ratio | value | formula |');
+    L.push('| --- | --- | --- |');
+    for (const x of ratios) L.push(`| ${x.label} | ${fmtRatio(x)} | ${x.formula} |`);
+    L.push('');
+  }
+
+  const closed = r.targets.filter((t) => t.status === 'ok' && t.series.some((s) => s.mode === 'closed'));
+  if (closed.length) {
+    L.push('## Closed loop (autocannon, fixed connections)');
+    L.push('');
+    L.push('| target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | timeouts |');
+    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const t of closed) {
+      for (const s of t.series.filter((x) => x.mode === 'closed')) {
+        const bad = s.errors + s.non2xx + s.timeouts > 0 ? ' ⚠' : '';
+        L.push(
+          `| ${t.name}${bad} | ${s.connections} | ${fmtSpread(s.reqPerSec, 0)} | ${fmtSpread(s.latencyMs.p50, 3)} | ${fmtSpread(s.latencyMs.p90, 3)} | ${fmtSpread(s.latencyMs.p99, 3)} | ${fmtSpread(s.latencyMs.max, 2)} | ${s.errors} | ${s.non2xx} | ${s.timeouts} |`,
+        );
+      }
+    }
+    L.push('');
+  }
+
+  const open = r.targets.filter((t) => t.status === 'ok' && t.series.some((s) => s.mode === 'open'));
+  if (open.length) {
+    L.push('## Open loop (constant arrival rate, latency from the intended send time)');
+    L.push('');
+    L.push('| target | offered req/s | served req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | max send lag ms |');
+    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const t of open) {
+      for (const s of t.series.filter((x) => x.mode === 'open')) {
+        const lag = Math.max(...s.runs.map((x) => x.maxSendLagMs ?? 0));
+        L.push(
+          `| ${t.name} | ${s.offeredRate ?? 'n/a'} | ${fmtSpread(s.reqPerSec, 0)} | ${fmtSpread(s.latencyMs.p50, 3)} | ${fmtSpread(s.latencyMs.p90, 3)} | ${fmtSpread(s.latencyMs.p99, 3)} | ${fmtSpread(s.latencyMs.max, 2)} | ${s.errors} | ${s.non2xx} | ${fmt(lag, 2)} |`,
+        );
+      }
+    }
+    L.push('');
+  }
+
+  if (r.inProcess) {
+    const ip = r.inProcess;
+    L.push('## In-process ceiling (onnxruntime-node in the bench process, no HTTP)');
+    L.push('');
+    L.push(`Model ${ip.model}; worker threads with intraOpNumThreads 1 each, prebuilt batches of the real chunks.`);
+    L.push('');
+    L.push('| workers | batch | rows/s |');
+    L.push('| ---: | ---: | ---: |');
+    for (const c of ip.ceilings) L.push(`| ${c.workers} | ${c.batch} | ${fmtSpread(c.rowsPerSec, 0)} |`);
+    L.push('');
+    const s = ip.singleRun;
+    L.push(
+      `Single run (batch ${s.batch}, 1 thread, ${s.runs} runs): p50 ${fmt(s.latencyMs.p50, 3)} ms, p90 ${fmt(s.latencyMs.p90, 3)} ms, p99 ${fmt(s.latencyMs.p99, 3)} ms, max ${fmt(s.latencyMs.max, 3)} ms.`,
+    );
+    L.push('');
+  }
+
+  L.push('## Targets');
+  L.push('');
+  for (const t of r.targets) {
+    const state = t.status === 'ok' ? (hasErrors(t) ? 'ok, WITH ERRORS ⚠' : 'ok') : `${t.status.toUpperCase()}: ${t.reason ?? ''}`;
+    L.push(`- **${t.name}** (${t.role}) — ${state}. ${t.description}`);
+    if (t.command) L.push(`  - command: \`${t.command.join(' ')}\``);
+    if (t.cpu) {
+      L.push(
+        `  - CPU under load: server ${t.cpu.serverCoreS} core-s, load generator ${t.cpu.loadgenCoreS} core-s, other processes ${t.cpu.otherCoreS} core-s over ${t.cpu.wallS} s`,
+      );
+    }
+    if (t.preflight) {
+      const p = t.preflight;
+      L.push(
+        `  - preflight: ${p.ok ? 'ok' : 'FAILED'}, status ${p.status ?? 'n/a'}, response ${p.responseBytes ?? 'n/a'} bytes` +
+          (p.checked ? `, ${p.checked} outputs checked against in-process model (max |diff| ${p.maxAbsDiff?.toExponential(2) ?? 'n/a'})` : '') +
+          (p.error ? `, error: ${p.error}` : ''),
+      );
+    }
+  }
+  L.push('');
+
+  L.push('## Flags');
+  L.push('');
+  if (r.flags.length === 0) L.push('none');
+  for (const f of r.flags) L.push(`- ${f}`);
+  L.push('');
+  return L.join('\n');
+}
+
+// ---------- schema check ----------
+
+type Path = string;
+
+function isObj(x: unknown): x is Record<string, unknown> {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Structural check of a result object; returns the problems found (empty = valid). */
+export function validateResult(x: unknown): string[] {
+  const errs: string[] = [];
+  const need = (cond: boolean, p: Path, what: string) => {
+    if (!cond) errs.push(`${p}: ${what}`);
+  };
+  const num = (v: unknown, p: Path) => need(typeof v === 'number' && Number.isFinite(v), p, 'finite number expected');
+  const nonneg = (v: unknown, p: Path) => need(typeof v === 'number' && Number.isFinite(v) && v >= 0, p, 'number >= 0 expected');
+  const str = (v: unknown, p: Path) => need(typeof v === 'string' && v.length > 0, p, 'non-empty string expected');
+  const spreadOk = (v: unknown, p: Path) => {
+    if (!isObj(v)) return need(false, p, 'spread object expected');
+    for (const k of ['median', 'min', 'max']) nonneg(v[k], `${p}.${k}`);
+    need(Array.isArray(v.values) && v.values.length > 0, `${p}.values`, 'non-empty array expected');
+    if (typeof v.min === 'number' && typeof v.max === 'number' && typeof v.median === 'number') {
+      need(v.min <= v.median && v.median <= v.max, p, 'min <= median <= max violated');
+    }
+  };
+  const latOk = (v: unknown, p: Path) => {
+    if (!isObj(v)) return need(false, p, 'latency object expected');
+    for (const k of ['p50', 'p90', 'p99', 'max', 'mean']) nonneg(v[k], `${p}.${k}`);
+    if ([v.p50, v.p90, v.p99, v.max].every((q) => typeof q === 'number')) {
+      const [a, b, c, d] = [v.p50, v.p90, v.p99, v.max] as number[];
+      need(a <= b && b <= c && c <= d, p, 'percentiles must be ordered p50 <= p90 <= p99 <= max');
+    }
+  };
+
+  if (!isObj(x)) return ['result: object expected'];
+  need(x.schemaVersion === RESULT_SCHEMA_VERSION, 'schemaVersion', `must be ${RESULT_SCHEMA_VERSION}`);
+  str(x.scenario, 'scenario');
+  need(x.mode === 'quick' || x.mode === 'full', 'mode', 'quick|full expected');
+  for (const k of ['startedAt', 'finishedAt']) need(typeof x[k] === 'string' && !Number.isNaN(Date.parse(x[k] as string)), k, 'ISO date expected');
+  nonneg(x.elapsedS, 'elapsedS');
+
+  const c = x.config;
+  if (!isObj(c)) errs.push('config: object expected');
+  else {
+    need(Array.isArray(c.connections) && c.connections.length > 0 && c.connections.every((n) => Number.isInteger(n) && (n as number) > 0), 'config.connections', 'positive integers expected');
+    nonneg(c.durationS, 'config.durationS');
+    nonneg(c.warmupS, 'config.warmupS');
+    need(Number.isInteger(c.repeats) && (c.repeats as number) >= 1, 'config.repeats', 'integer >= 1 expected');
+    if (isObj(c.requestBodyBytes)) for (const k of ['min', 'max', 'mean']) nonneg(c.requestBodyBytes[k], `config.requestBodyBytes.${k}`);
+    else errs.push('config.requestBodyBytes: object expected');
+  }
+
+  const m = x.machine;
+  if (!isObj(m)) errs.push('machine: object expected');
+  else {
+    str(m.cpuModel, 'machine.cpuModel');
+    need(Number.isInteger(m.cores) && (m.cores as number) >= 1, 'machine.cores', 'integer >= 1 expected');
+    need(typeof m.node === 'string' && /^v\d+/.test(m.node), 'machine.node', 'node version expected');
+    need(isObj(m.packages), 'machine.packages', 'object expected');
+    need(isObj(m.git), 'machine.git', 'object expected');
+  }
+  const pin = x.pinning;
+  if (!isObj(pin)) errs.push('pinning: object expected');
+  else {
+    need(typeof pin.enabled === 'boolean', 'pinning.enabled', 'boolean expected');
+    str(pin.note, 'pinning.note');
+  }
+  const inp = x.input;
+  if (!isObj(inp)) errs.push('input: object expected');
+  else {
+    str(inp.wav, 'input.wav');
+    need(typeof inp.sha256 === 'string' && /^[0-9a-f]{64}$/.test(inp.sha256), 'input.sha256', 'sha256 hex expected');
+    need(Number.isInteger(inp.chunks) && (inp.chunks as number) >= 1, 'input.chunks', 'integer >= 1 expected');
+  }
+
+  if (x.inProcess !== null) {
+    const ip = x.inProcess;
+    if (!isObj(ip)) errs.push('inProcess: object or null expected');
+    else {
+      need(Array.isArray(ip.ceilings), 'inProcess.ceilings', 'array expected');
+      if (Array.isArray(ip.ceilings)) {
+        ip.ceilings.forEach((cl, i) => {
+          const p = `inProcess.ceilings[${i}]`;
+          if (!isObj(cl)) return errs.push(`${p}: object expected`);
+          need(Number.isInteger(cl.workers) && (cl.workers as number) >= 1, `${p}.workers`, 'integer >= 1 expected');
+          need(Number.isInteger(cl.batch) && (cl.batch as number) >= 1, `${p}.batch`, 'integer >= 1 expected');
+          spreadOk(cl.rowsPerSec, `${p}.rowsPerSec`);
+        });
+      }
+      if (isObj(ip.singleRun)) latOk(ip.singleRun.latencyMs, 'inProcess.singleRun.latencyMs');
+      else errs.push('inProcess.singleRun: object expected');
+    }
+  }
+
+  if (!Array.isArray(x.targets) || x.targets.length === 0) errs.push('targets: non-empty array expected');
+  else {
+    x.targets.forEach((t, i) => {
+      const p = `targets[${i}]`;
+      if (!isObj(t)) return errs.push(`${p}: object expected`);
+      str(t.name, `${p}.name`);
+      need(['ours', 'naive', 'http-ceiling'].includes(t.role as string), `${p}.role`, 'ours|naive|http-ceiling expected');
+      need(['ok', 'skipped', 'failed'].includes(t.status as string), `${p}.status`, 'ok|skipped|failed expected');
+      need(Array.isArray(t.flags), `${p}.flags`, 'array expected');
+      if (t.status !== 'ok') str(t.reason, `${p}.reason`);
+      if (!Array.isArray(t.series)) return errs.push(`${p}.series: array expected`);
+      if (t.status === 'ok') need(t.series.length > 0, `${p}.series`, 'ok target needs measurements');
+      t.series.forEach((s, j) => {
+        const q = `${p}.series[${j}]`;
+        if (!isObj(s)) return errs.push(`${q}: object expected`);
+        need(s.mode === 'closed' || s.mode === 'open', `${q}.mode`, 'closed|open expected');
+        need(Number.isInteger(s.connections) && (s.connections as number) >= 1, `${q}.connections`, 'integer >= 1 expected');
+        spreadOk(s.reqPerSec, `${q}.reqPerSec`);
+        if (isObj(s.latencyMs)) for (const k of ['p50', 'p90', 'p99', 'max']) spreadOk(s.latencyMs[k], `${q}.latencyMs.${k}`);
+        else errs.push(`${q}.latencyMs: object expected`);
+        for (const k of ['errors', 'non2xx', 'timeouts']) need(Number.isInteger(s[k]) && (s[k] as number) >= 0, `${q}.${k}`, 'integer >= 0 expected');
+        if (!Array.isArray(s.runs) || s.runs.length === 0) return errs.push(`${q}.runs: non-empty array expected`);
+        s.runs.forEach((run, k) => {
+          const rp = `${q}.runs[${k}]`;
+          if (!isObj(run)) return errs.push(`${rp}: object expected`);
+          nonneg(run.reqPerSec, `${rp}.reqPerSec`);
+          latOk(run.latencyMs, `${rp}.latencyMs`);
+          for (const f of ['responses', 'ok2xx', 'errors', 'timeouts', 'non2xx']) need(Number.isInteger(run[f]) && (run[f] as number) >= 0, `${rp}.${f}`, 'integer >= 0 expected');
+          need(isObj(run.statusCodes), `${rp}.statusCodes`, 'object expected');
+        });
+        if (Array.isArray(s.runs) && isObj(s.reqPerSec)) {
+          need((s.reqPerSec.values as unknown[]).length === s.runs.length, `${q}.reqPerSec.values`, 'one value per run expected');
+        }
+      });
+    });
+  }
+
+  if (!Array.isArray(x.ratios)) errs.push('ratios: array expected');
+  else {
+    x.ratios.forEach((r, i) => {
+      const p = `ratios[${i}]`;
+      if (!isObj(r)) return errs.push(`${p}: object expected`);
+      str(r.key, `${p}.key`);
+      str(r.label, `${p}.label`);
+      need(r.unit === 'x' || r.unit === 'ms', `${p}.unit`, 'x|ms expected');
+      if (r.value === null) str(r.reason, `${p}.reason`);
+      else num(r.value, `${p}.value`);
+    });
+  }
+  need(Array.isArray(x.flags) && x.flags.every((f) => typeof f === 'string'), 'flags', 'array of strings expected');
+  return errs;
+}
+
+export function writeResult(outDir: string, result: BenchResult): { json: string; md: string } {
+  mkdirSync(outDir, { recursive: true });
+  const json = path.join(outDir, 'result.json');
+  const md = path.join(outDir, 'summary.md');
+  writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(md, renderSummary(result));
+  return { json, md };
+}

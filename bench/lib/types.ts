@@ -1,0 +1,206 @@
+/** Shapes shared by the harness: CLI options, scenarios and the result.json schema. */
+import type { CpuUsage } from './cpu';
+import type { Spread } from './stats';
+
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface RunOptions {
+  scenario: string;
+  quick: boolean;
+  /** Main connection counts; 1 is always measured too (overhead). */
+  connections: number[];
+  durationS: number;
+  warmupS: number;
+  repeats: number;
+  pin: boolean;
+  /** Only these target names (undefined = all). */
+  targets?: string[];
+  /** Open-loop offered rate (req/s); undefined = derived by the scenario. */
+  rate?: number;
+  /** Directory receiving result.json and summary.md. */
+  outDir: string;
+}
+
+export interface Scenario {
+  name: string;
+  description: string;
+  run(opts: RunOptions, ctx: ScenarioContext): Promise<BenchResult>;
+}
+
+export interface ScenarioContext {
+  repoRoot: string;
+  machine: MachineFacts;
+  pinning: PinningInfo;
+  log(line: string): void;
+}
+
+export interface MachineFacts {
+  /** /proc/loadavg 1-minute value when the run started. */
+  loadAvg1m: number;
+  cpuModel: string;
+  cores: number;
+  totalMemGiB: number;
+  platform: string;
+  arch: string;
+  kernel: string;
+  node: string;
+  packages: Record<string, string | null>;
+  git: { commit: string | null; dirty: boolean | null };
+  hostname: string;
+}
+
+export interface PinningInfo {
+  enabled: boolean;
+  /** CPU list the servers are started on (taskset -c), null when not pinned. */
+  serverCpus: string | null;
+  /** CPU list the bench process (load generator) runs on, null when not pinned. */
+  loadgenCpus: string | null;
+  /** Cores the server may use (its CPU budget). */
+  serverCoreCount: number;
+  note: string;
+}
+
+export interface LatencyMs {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+}
+
+/** One measured load run (a single repeat). */
+export interface LoadRunStats {
+  mode: 'closed' | 'open';
+  connections: number;
+  /** Measured wall time of the run, seconds. */
+  elapsedS: number;
+  /** Responses received in the measurement window, any status. */
+  responses: number;
+  ok2xx: number;
+  /** 2xx responses per second. */
+  reqPerSec: number;
+  /** Latency of 2xx responses in the window (open loop: from the intended send time). */
+  latencyMs: LatencyMs;
+  /** Closed loop: whole run, warm-up included (no failure is hidden). Open loop: measured requests. */
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** Status codes of the responses in the measurement window. */
+  statusCodes: Record<string, number>;
+  /** Open loop only. */
+  offeredRate?: number;
+  sent?: number;
+  /** Open loop only: worst delay between intended and actual send (generator saturation). */
+  maxSendLagMs?: number;
+  /** Open loop only: requests still in flight when the drain timeout expired. */
+  incomplete?: number;
+}
+
+/** One load setting for one target, aggregated over repeats. */
+export interface SeriesResult {
+  mode: 'closed' | 'open';
+  connections: number;
+  offeredRate?: number;
+  warmupS: number;
+  durationS: number;
+  runs: LoadRunStats[];
+  reqPerSec: Spread;
+  latencyMs: { p50: Spread; p90: Spread; p99: Spread; max: Spread };
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
+
+export interface PreflightResult {
+  ok: boolean;
+  status: number | null;
+  responseBytes: number | null;
+  /** Chunks whose output was compared with the in-process model. */
+  checked: number;
+  maxAbsDiff: number | null;
+  error?: string;
+}
+
+export type TargetRole = 'ours' | 'naive' | 'http-ceiling';
+
+export interface TargetResult {
+  name: string;
+  role: TargetRole;
+  description: string;
+  status: 'ok' | 'skipped' | 'failed';
+  reason?: string;
+  command?: string[];
+  preflight?: PreflightResult;
+  series: SeriesResult[];
+  /** CPU used while this target was under load (null where /proc is unreadable). */
+  cpu?: CpuUsage | null;
+  /** Human-readable problems (errors, non-2xx, preflight, saturation, noisy machine). */
+  flags: string[];
+  serverLogTail?: string;
+}
+
+export interface CeilingResult {
+  workers: number;
+  batch: number;
+  intraOpNumThreads: number;
+  durationS: number;
+  rowsPerSec: Spread;
+}
+
+export interface SingleRunLatency {
+  batch: number;
+  intraOpNumThreads: number;
+  runs: number;
+  latencyMs: LatencyMs;
+}
+
+export interface InProcessResult {
+  model: string;
+  ceilings: CeilingResult[];
+  singleRun: SingleRunLatency;
+  /** CPU during the ceiling runs (serverCoreS is 0: there is no server). */
+  cpu?: CpuUsage | null;
+}
+
+export interface RatioEntry {
+  key: string;
+  label: string;
+  value: number | null;
+  unit: 'x' | 'ms';
+  formula: string;
+  reason?: string;
+}
+
+export interface BenchResult {
+  schemaVersion: number;
+  scenario: string;
+  description: string;
+  mode: 'quick' | 'full';
+  startedAt: string;
+  finishedAt: string;
+  elapsedS: number;
+  config: {
+    connections: number[];
+    durationS: number;
+    warmupS: number;
+    repeats: number;
+    openLoopRate: number | null;
+    requestBodyBytes: { min: number; max: number; mean: number };
+    responseBodyBytes: number | null;
+    responseBodySource: string | null;
+  };
+  machine: MachineFacts;
+  pinning: PinningInfo;
+  input: {
+    wav: string;
+    sha256: string;
+    sampleRate: number;
+    totalSamples: number;
+    chunkSamples: number;
+    chunks: number;
+  };
+  inProcess: InProcessResult | null;
+  targets: TargetResult[];
+  ratios: RatioEntry[];
+  flags: string[];
+}

@@ -1,0 +1,71 @@
+/**
+ * Benchmark harness entry point.
+ *
+ *   npm run build && node dist/bench/run.js <scenario> [--quick] [--connections N] [--duration S]
+ *
+ * Scenarios are the modules in bench/scenarios/ that export `scenario`.
+ */
+import { readdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { USAGE, parseArgs, resolveOptions } from './lib/cli';
+import { collectMachineFacts, findRepoRoot } from './lib/machine';
+import { planPinning } from './lib/pinning';
+import { validateResult, writeResult } from './lib/report';
+import type { Scenario } from './lib/types';
+
+export function loadScenarios(dir = path.join(__dirname, 'scenarios')): Map<string, Scenario> {
+  const out = new Map<string, Scenario>();
+  for (const f of readdirSync(dir).sort()) {
+    if (!f.endsWith('.js')) continue;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const mod = require(path.join(dir, f)) as { scenario?: Scenario };
+    if (mod.scenario && typeof mod.scenario.run === 'function') out.set(mod.scenario.name, mod.scenario);
+  }
+  return out;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const parsed = parseArgs(argv);
+  const scenarios = loadScenarios();
+  if (parsed.help || parsed.list || !parsed.scenario) {
+    const list = [...scenarios.values()].map((s) => `  ${s.name.padEnd(14)} ${s.description}`).join('\n');
+    console.log(`${USAGE}\n\nscenarios:\n${list}`);
+    return parsed.help || parsed.list ? 0 : 2;
+  }
+  const sc = scenarios.get(parsed.scenario);
+  if (!sc) {
+    console.error(`unknown scenario "${parsed.scenario}"; known: ${[...scenarios.keys()].join(', ')}`);
+    return 2;
+  }
+  const repoRoot = findRepoRoot(__dirname);
+  const opts = resolveOptions(parsed, repoRoot);
+  const machine = collectMachineFacts(repoRoot);
+  const pinning = planPinning(opts.pin, machine.cores);
+  const t0 = Date.now();
+  const log = (s: string) => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
+  log(`${sc.name} (${opts.quick ? 'quick' : 'full'}): connections ${opts.connections.join(',')}, ${opts.repeats} × ${opts.durationS} s, warm-up ${opts.warmupS} s`);
+  log(`machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ${pinning.note}`);
+  const result = await sc.run(opts, { repoRoot, machine, pinning, log });
+  const problems = validateResult(result);
+  const files = writeResult(opts.outDir, result);
+  log(`wrote ${path.relative(repoRoot, files.json)} and ${path.relative(repoRoot, files.md)}`);
+  for (const r of result.ratios) {
+    log(`  ${r.label}: ${r.value === null ? `n/a (${r.reason})` : r.unit === 'x' ? `${r.value}×` : `${r.value} ms`}`);
+  }
+  for (const f of result.flags) log(`  FLAG ${f}`);
+  if (problems.length) {
+    console.error(`result does not match the schema:\n  ${problems.join('\n  ')}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      console.error(e instanceof Error ? e.stack : e);
+      process.exit(1);
+    },
+  );
+}
