@@ -18,6 +18,7 @@ export const ErrorCodes = {
   ENG_ERR_MODEL_UNAVAILABLE: { status: 503, message: 'model unavailable' },
   ENG_ERR_QUEUE_FULL: { status: 503, message: 'queue full' },
   ENG_ERR_TIMEOUT: { status: 503, message: 'request timed out in the queue' },
+  ENG_ERR_OVERLOADED: { status: 503, message: 'over capacity: the request would miss its latency objective' },
   ENG_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   ENG_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
 } as const;

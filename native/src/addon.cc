@@ -4,8 +4,12 @@
 #define INFERA_NAPI
 #include "common.h"
 
+#include "audio/audio_bindings.h"
 #include "batch/batch_bindings.h"
+#include "exec/model_bindings.h"
+#include "features/feature_bindings.h"
 #include "json/json_bindings.h"
+#include "quant/quant_bindings.h"
 #include "system_info.h"
 
 namespace {
@@ -25,6 +29,21 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"cudaInfo", infera::CudaInfo},
       {"cpuFeatures", infera::CpuFeaturesInfo},
       {"buildInfo", infera::BuildInfo},
+      {"kernelInfo", infera::quant::KernelInfo},
+      {"gemmF32", infera::quant::GemmF32Binding},
+      {"int8Gemm", infera::quant::Int8GemmBinding},
+      {"quantizeWeights", infera::quant::QuantizeWeightsBinding},
+      {"quantizeRows", infera::quant::QuantizeRowsBinding},
+      {"createNativeModel", infera::exec::CreateNativeModel},
+      {"nativeModelRun", infera::exec::NativeModelRun},
+      {"nativeModelRunSync", infera::exec::NativeModelRunSync},
+      {"nativeModelInfo", infera::exec::NativeModelInfo},
+      {"compileFeatureSpec", infera::features::CompileFeatureSpec},
+      {"transformFeatures", infera::features::TransformFeaturesAsync},
+      {"transformFeaturesSync", infera::features::TransformFeaturesSync},
+      {"pcm16ToFloat", infera::audio::Pcm16ToFloatBinding},
+      {"resampleTo16k", infera::audio::ResampleTo16kAsync},
+      {"resampleTo16kSync", infera::audio::ResampleTo16kSync},
   };
   for (const auto& f : kFunctions) {
     exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

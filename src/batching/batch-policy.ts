@@ -10,6 +10,16 @@ export interface QueuedView {
   enqueuedAt: number;
   /** Requests can share a batch only when their keys are equal (shapes, unbatched values). */
   key: string;
+  /** Priority level, 1 = highest (Triton's semantics); the batcher keeps the queue in level order. */
+  priority?: number;
+  /** When the request times out (its hard limit); latency-aware policies may aim earlier. */
+  deadline?: number;
+}
+
+/** A batch being executed, for policies that predict when executors free up. */
+export interface RunningView {
+  rows: number;
+  startedAt: number;
 }
 
 export type Decision =
@@ -19,6 +29,18 @@ export type Decision =
 
 export interface BatchPolicy {
   decide(queue: readonly QueuedView[], now: number): Decision;
+  /** Learning policies: the batcher reports each executed batch (rows, wall ms). */
+  observeBatch?(rows: number, ms: number): void;
+  /** Learning policies: the batcher reports each accepted request's arrival time. */
+  observeArrival?(now: number): void;
+  /**
+   * Early shedding: the time a request of `rows` rows would complete if queued behind
+   * `ahead`, with `running` batches occupying some of `executors`; undefined when the
+   * policy cannot tell (the request is then accepted).
+   */
+  predictCompletion?(ahead: readonly QueuedView[], rows: number, running: readonly RunningView[], executors: number, now: number): number | undefined;
+  /** The latest completion time the policy aims at for a request (at most its deadline). */
+  objective?(q: QueuedView): number;
 }
 
 export interface StaticPolicyConfig {

@@ -1,17 +1,20 @@
 import { InferaError } from '../errors';
-import { BatchPolicy, QueuedView } from './batch-policy';
+import { BatchPolicy, QueuedView, RunningView } from './batch-policy';
 
 /** One queued request. T is what execution needs (decoded tensors), R what it returns. */
 export interface Pending<T, R> extends QueuedView {
   payload: T;
   deadline: number;
+  priority: number;
   resolve: (r: R) => void;
   reject: (e: unknown) => void;
 }
 
+export type RejectReason = 'queue_full' | 'timeout' | 'shutdown' | 'overloaded';
+
 export interface BatcherHooks {
   onBatch?(rows: number, requests: number): void;
-  onReject?(reason: 'queue_full' | 'timeout' | 'shutdown'): void;
+  onReject?(reason: RejectReason): void;
 }
 
 export interface DynamicBatcherOptions<T, R> {
@@ -28,10 +31,15 @@ export interface DynamicBatcherOptions<T, R> {
 /**
  * A per-model-version queue driven by a pure policy. The loop runs on every
  * submit, every completed batch and on the policy's wait timer.
- * Invariant: a request leaves the queue exactly once (dispatched, expired or rejected).
+ * Invariants: a request leaves the queue exactly once (dispatched, expired or rejected);
+ * the queue is ordered by priority level (1 first), FIFO within a level.
+ * Learning policies are fed every arrival and every successful batch's wall time; a
+ * policy that predicts completion times sheds, at submit, requests that would miss
+ * their objective (ENG_ERR_OVERLOADED, 503 + Retry-After).
  */
 export class DynamicBatcher<T, R> {
   private readonly queue: Pending<T, R>[] = [];
+  private readonly runningBatches = new Set<RunningView>();
   private inFlight = 0;
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
@@ -60,19 +68,35 @@ export class DynamicBatcher<T, R> {
     this.pump();
   }
 
-  submit(payload: T, view: { rows: number; key: string }, timeoutMs: number): Promise<R> {
+  /** `view.priority`: level 1 is served first; omitted = 1 (a single level). */
+  submit(payload: T, view: { rows: number; key: string; priority?: number }, timeoutMs: number): Promise<R> {
     if (this.closed) return Promise.reject(this.reject('shutdown', new InferaError('ENG_ERR_SHUTTING_DOWN')));
     if (this.queue.length >= this.opts.maxQueueSize) {
       return Promise.reject(this.reject('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.queue.length} requests waiting`, { retryAfterS: 1 })));
     }
+    const now = this.now();
+    const priority = view.priority ?? 1;
+    // Behind every request of the same or a higher level.
+    let at = this.queue.length;
+    while (at > 0 && this.queue[at - 1].priority > priority) at--;
+    const entry = { rows: view.rows, key: view.key, priority, enqueuedAt: now, deadline: now + timeoutMs };
+    const policy = this.opts.policy;
+    const eta = policy.predictCompletion?.(this.queue.slice(0, at), view.rows, [...this.runningBatches], this.opts.maxInFlight, now);
+    if (eta !== undefined) {
+      const target = policy.objective?.(entry) ?? entry.deadline;
+      if (eta > target) {
+        const detail = `predicted to complete in ${Math.round(eta - now)} ms, the objective allows ${Math.round(target - now)} ms`;
+        return Promise.reject(this.reject('overloaded', new InferaError('ENG_ERR_OVERLOADED', detail, { retryAfterS: Math.max(1, Math.ceil((eta - now) / 1000)) })));
+      }
+    }
+    policy.observeArrival?.(now);
     return new Promise<R>((resolve, reject) => {
-      const now = this.now();
-      this.queue.push({ payload, rows: view.rows, key: view.key, enqueuedAt: now, deadline: now + timeoutMs, resolve, reject });
+      this.queue.splice(at, 0, { payload, ...entry, resolve, reject });
       this.pump();
     });
   }
 
-  private reject(reason: 'queue_full' | 'timeout' | 'shutdown', e: InferaError): InferaError {
+  private reject(reason: RejectReason, e: InferaError): InferaError {
     this.opts.hooks?.onReject?.(reason);
     return e;
   }
@@ -117,18 +141,22 @@ export class DynamicBatcher<T, R> {
 
   private dispatch(batch: Pending<T, R>[], rows: number): void {
     this.inFlight += 1;
+    const running: RunningView = { rows, startedAt: this.now() };
+    this.runningBatches.add(running);
     this.opts.hooks?.onBatch?.(rows, batch.length);
     this.opts
       .execute(batch.map((p) => p.payload))
       .then(
         (results) => {
           if (results.length !== batch.length) throw new Error(`backend returned ${results.length} results for ${batch.length} requests`);
+          this.opts.policy.observeBatch?.(rows, this.now() - running.startedAt);
           batch.forEach((p, i) => p.resolve(results[i]));
         },
       )
       .catch((e) => batch.forEach((p) => p.reject(e)))
       .finally(() => {
         this.inFlight -= 1;
+        this.runningBatches.delete(running);
         this.pump();
       });
   }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_SERVER_OPTIONS, InferaServer, SERVER_VERSION } from '../server/server';
 import { createLogger } from '../config/logger';
+import { registerTrainCommand } from './train-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -51,6 +52,8 @@ program
     process.on('SIGINT', () => shutdown('SIGINT'));
     await server.start();
   });
+
+registerTrainCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

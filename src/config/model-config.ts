@@ -21,6 +21,31 @@ export interface BatchingConfig {
   max_queue_size: number;
   /** Default per-request timeout; a request may only shorten it. */
   timeout_ms: number;
+  /** static: Triton's dynamic batcher; adaptive: latency objective + learned batch cost. */
+  policy: 'static' | 'adaptive';
+  /** adaptive: every request should complete within this many ms of its arrival. */
+  latency_slo_ms?: number;
+  /** Triton's priority levels: 0 disables priorities; 1 is the highest level. */
+  priority_levels: number;
+  /** Level of requests with no (or an out-of-range) priority; 0 = the lowest level. */
+  default_priority_level: number;
+}
+
+/** A state tensor carried between the requests of a sequence: fed as `input`, read back from `output`. */
+export interface SequenceStateConfig {
+  input: string;
+  output: string;
+}
+
+/** Sequence batching for stateful models (Triton's sequence batcher, "oldest" strategy, implicit state). */
+export interface SequenceConfig {
+  state: SequenceStateConfig[];
+  /** A sequence with no request for this long is released (its state dropped). */
+  idle_timeout_ms: number;
+  /** Live sequences at most; a new one beyond is refused with 503. */
+  max_sequences: number;
+  /** How long the oldest waiting chunk may wait for other sequences' chunks to join its batch. */
+  max_queue_delay_ms: number;
 }
 
 export type VersionPolicy = { latest: number } | { specific: number[] } | { all: true };
@@ -48,6 +73,9 @@ export interface ModelConfig {
   version_policy: VersionPolicy;
   instance: { intra_op_threads: number };
   predict?: PredictConfig;
+  /** The fitted feature spec /predict executes (a file in each version folder, e.g. feature_spec.json). */
+  feature_spec?: string;
+  sequence?: SequenceConfig;
   description?: string;
 }
 
@@ -83,6 +111,27 @@ export const modelConfigSchema = {
         preferred_batch_sizes: { type: 'array', items: { type: 'integer', minimum: 1 }, default: [] },
         max_queue_size: { type: 'integer', minimum: 1, default: 1024 },
         timeout_ms: { type: 'number', exclusiveMinimum: 0, default: 30000 },
+        policy: { enum: ['static', 'adaptive'], default: 'static' },
+        latency_slo_ms: { type: 'number', exclusiveMinimum: 0 },
+        priority_levels: { type: 'integer', minimum: 0, default: 0 },
+        default_priority_level: { type: 'integer', minimum: 0, default: 0 },
+      },
+    },
+    sequence: {
+      type: 'object',
+      required: ['state'],
+      additionalProperties: false,
+      properties: {
+        state: {
+          type: 'array', minItems: 1,
+          items: {
+            type: 'object', required: ['input', 'output'], additionalProperties: false,
+            properties: { input: { type: 'string', minLength: 1 }, output: { type: 'string', minLength: 1 } },
+          },
+        },
+        idle_timeout_ms: { type: 'number', exclusiveMinimum: 0, default: 60000 },
+        max_sequences: { type: 'integer', minimum: 1, default: 1024 },
+        max_queue_delay_ms: { type: 'number', minimum: 0, default: 0 },
       },
     },
     version_policy: {
@@ -99,6 +148,7 @@ export const modelConfigSchema = {
       default: {},
       properties: { intra_op_threads: { type: 'integer', minimum: 1, default: 1 } },
     },
+    feature_spec: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*\\.json$' },
     predict: {
       type: 'object',
       required: ['input', 'features', 'output', 'task'],
@@ -148,7 +198,42 @@ export function parseModelConfig(raw: unknown, file: string, name: string): Mode
   }
   cfg.name = name;
   checkBatchAxes(cfg, file);
+  checkBatching(cfg, file);
+  if (cfg.sequence) checkSequence(cfg, cfg.sequence, file);
   return cfg;
+}
+
+function checkBatching(cfg: ModelConfig, file: string): void {
+  const b = cfg.batching;
+  if (b.policy === 'adaptive' && b.latency_slo_ms === undefined) {
+    throw new InferaError('ENG_ERR_CONFIG', `${file}: batching.latency_slo_ms: required when batching.policy is 'adaptive'`);
+  }
+  if (b.default_priority_level > b.priority_levels) {
+    throw new InferaError('ENG_ERR_CONFIG', `${file}: batching.default_priority_level: ${b.default_priority_level} is above priority_levels ${b.priority_levels}`);
+  }
+  if (b.priority_levels > 0 && b.default_priority_level === 0) b.default_priority_level = b.priority_levels;
+}
+
+/** State tensors must exist on both sides, agree, and have fixed dims besides the batch axis. */
+function checkSequence(cfg: ModelConfig, seq: SequenceConfig, file: string): void {
+  const fail = (field: string, msg: string) => new InferaError('ENG_ERR_CONFIG', `${file}: sequence.${field}: ${msg}`);
+  if (cfg.max_batch_size < 1) throw fail('state', 'sequence batching needs max_batch_size ≥ 1');
+  const seen = new Set<string>();
+  seq.state.forEach((st, i) => {
+    const inp = cfg.inputs.find((t) => t.name === st.input);
+    const out = cfg.outputs.find((t) => t.name === st.output);
+    if (!inp) throw fail(`state.${i}.input`, `no input named '${st.input}'`);
+    if (!out) throw fail(`state.${i}.output`, `no output named '${st.output}'`);
+    if (seen.has(st.input)) throw fail(`state.${i}.input`, `'${st.input}' is listed twice`);
+    seen.add(st.input);
+    if (inp.datatype !== out.datatype || inp.shape.join() !== out.shape.join()) {
+      throw fail(`state.${i}`, `input '${inp.name}' ${inp.datatype}[${inp.shape}] and output '${out.name}' ${out.datatype}[${out.shape}] differ`);
+    }
+    const axis = batchAxisOf(cfg, inp);
+    if (axis === null || batchAxisOf(cfg, out) !== axis) throw fail(`state.${i}`, `'${inp.name}' and '${out.name}' must be batched on the same axis`);
+    if (inp.shape.some((d, k) => k !== axis && d < 0)) throw fail(`state.${i}.input`, `'${inp.name}' needs fixed dims besides the batch axis, has [${inp.shape}]`);
+  });
+  if (cfg.inputs.every((t) => seen.has(t.name))) throw fail('state', 'every input is state; a request would carry nothing');
 }
 
 function checkBatchAxes(cfg: ModelConfig, file: string): void {

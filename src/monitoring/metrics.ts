@@ -12,7 +12,10 @@ export interface ModelMetrics {
   batchSize: Histogram<'model' | 'version'>;
   pending: Gauge<'model' | 'version'>;
   rejected: Counter<'model' | 'version' | 'reason'>;
+  sequences: Gauge<'model' | 'version'>;
+  streams: Gauge<'model'>;
   http: Counter<'route' | 'status'>;
+  unknownCategories: Counter<'model' | 'version'>;
 }
 
 export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}): ModelMetrics {
@@ -25,7 +28,48 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     requestSeconds: new Histogram({ name: 'infera_request_duration_seconds', help: 'End-to-end inference latency inside the server, decode to encode.', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers }),
     batchSize: new Histogram({ name: 'infera_batch_size', help: 'Rows per executed batch.', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers }),
     pending: new Gauge({ name: 'infera_pending_requests', help: 'Requests queued or running.', labelNames: ['model', 'version'], registers }),
-    rejected: new Counter({ name: 'infera_rejected_requests_total', help: 'Requests rejected by the batcher (queue_full, timeout, shutdown).', labelNames: ['model', 'version', 'reason'], registers }),
+    rejected: new Counter({ name: 'infera_rejected_requests_total', help: 'Requests rejected by the batcher (queue_full, timeout, shutdown, overloaded).', labelNames: ['model', 'version', 'reason'], registers }),
+    sequences: new Gauge({ name: 'infera_live_sequences', help: 'Sequences holding state in the sequence batcher.', labelNames: ['model', 'version'], registers }),
+    streams: new Gauge({ name: 'infera_open_streams', help: 'Open WebSocket streams.', labelNames: ['model'], registers }),
     http: new Counter({ name: 'infera_http_responses_total', help: 'HTTP responses by route and status.', labelNames: ['route', 'status'], registers }),
+    unknownCategories: new Counter({ name: 'infera_unknown_categories_total', help: 'Categorical values /predict sent to the unknown bucket (e.g. airports unseen in training).', labelNames: ['model', 'version'], registers }),
+  };
+}
+
+/** Model-monitoring metrics (drift, live quality, alerts), labelled by model and version. */
+export interface MonitoringMetrics {
+  driftScore: Gauge<'model' | 'version' | 'window' | 'column' | 'test'>;
+  driftDetected: Gauge<'model' | 'version' | 'window' | 'column'>;
+  driftShare: Gauge<'model' | 'version' | 'window'>;
+  liveAuc: Gauge<'model' | 'version' | 'window'>;
+  liveAccuracy: Gauge<'model' | 'version' | 'window'>;
+  liveLogLoss: Gauge<'model' | 'version' | 'window'>;
+  liveEce: Gauge<'model' | 'version' | 'window'>;
+  observedRows: Counter<'model' | 'version'>;
+  droppedRows: Counter<'model' | 'version' | 'reason'>;
+  feedback: Counter<'model' | 'outcome'>;
+  alertsFired: Counter<'model' | 'version' | 'rule'>;
+  alertsSuppressed: Counter<'model' | 'version' | 'rule'>;
+  webhookDeliveries: Counter<'outcome'>;
+}
+
+export function createMonitoringMetrics(registry: Registry): MonitoringMetrics {
+  const registers = [registry];
+  const mv = ['model', 'version'] as const;
+  const w = ['model', 'version', 'window'] as const;
+  return {
+    driftScore: new Gauge({ name: 'infera_drift_score', help: 'Drift score of a column in the last closed window (p-value or distance, see test).', labelNames: [...w, 'column', 'test'], registers }),
+    driftDetected: new Gauge({ name: 'infera_drift_detected', help: '1 when the column drifted in the last closed window.', labelNames: [...w, 'column'], registers }),
+    driftShare: new Gauge({ name: 'infera_drift_share', help: 'Share of drifted input columns in the last closed window.', labelNames: w, registers }),
+    liveAuc: new Gauge({ name: 'infera_live_auc', help: 'ROC AUC of labelled predictions in the last window with enough labels.', labelNames: w, registers }),
+    liveAccuracy: new Gauge({ name: 'infera_live_accuracy', help: "Accuracy at the card's threshold, last window with enough labels.", labelNames: w, registers }),
+    liveLogLoss: new Gauge({ name: 'infera_live_log_loss', help: 'Log loss of labelled predictions, last window with enough labels.', labelNames: w, registers }),
+    liveEce: new Gauge({ name: 'infera_live_ece', help: 'Expected calibration error (10 bins), last window with enough labels.', labelNames: w, registers }),
+    observedRows: new Counter({ name: 'infera_monitored_rows_total', help: 'Prediction rows profiled by the monitoring hub.', labelNames: mv, registers }),
+    droppedRows: new Counter({ name: 'infera_monitoring_dropped_rows_total', help: 'Rows not profiled (queue_full, late, invalid).', labelNames: [...mv, 'reason'], registers }),
+    feedback: new Counter({ name: 'infera_feedback_labels_total', help: 'Ground-truth labels received (matched, unknown id, invalid).', labelNames: ['model', 'outcome'], registers }),
+    alertsFired: new Counter({ name: 'infera_alerts_fired_total', help: 'Alerts sent to the sinks.', labelNames: [...mv, 'rule'], registers }),
+    alertsSuppressed: new Counter({ name: 'infera_alerts_suppressed_total', help: 'Alerts held back by cooldown.', labelNames: [...mv, 'rule'], registers }),
+    webhookDeliveries: new Counter({ name: 'infera_alert_webhook_deliveries_total', help: 'Webhook deliveries by outcome (delivered, failed).', labelNames: ['outcome'], registers }),
   };
 }

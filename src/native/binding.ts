@@ -10,6 +10,10 @@
  * Async functions here never throw synchronously: bad arguments reject the Promise.
  */
 import * as path from 'node:path';
+import type { AudioBinding } from './audio';
+import type { ExecutorBinding } from './executor';
+import type { FeatureBinding } from './features';
+import type { KernelBinding } from './kernels';
 
 /** A CUDA device as reported by the CUDA runtime. */
 export interface CudaDevice {
@@ -56,7 +60,7 @@ export interface JsonNumberArrays {
 }
 
 /** The raw addon exports (argument checks happen in C++; async ones throw synchronously). */
-export interface Binding {
+export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding, AudioBinding {
   concatAxis(parts: Uint8Array[], outer: number, innerBytes: number[]): Promise<Uint8Array>;
   concatAxisSync(parts: Uint8Array[], outer: number, innerBytes: number[]): Uint8Array;
   sliceAxis(whole: Uint8Array, outer: number, innerBytes: number[]): Promise<Uint8Array[]>;
@@ -72,6 +76,14 @@ export interface Binding {
 export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'concatAxis', 'concatAxisSync', 'sliceAxis', 'sliceAxisSync',
   'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo',
+  // native/src/quant (typed wrappers in kernels.ts)
+  'kernelInfo', 'gemmF32', 'int8Gemm', 'quantizeWeights', 'quantizeRows',
+  // native/src/exec (typed wrappers in executor.ts)
+  'createNativeModel', 'nativeModelRun', 'nativeModelRunSync', 'nativeModelInfo',
+  // native/src/features (typed wrappers in features.ts)
+  'compileFeatureSpec', 'transformFeatures', 'transformFeaturesSync',
+  // native/src/audio (typed wrappers in audio.ts)
+  'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync',
 ];
 
 /** Package root, found from dist/src/native/binding.js. */

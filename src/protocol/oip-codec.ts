@@ -108,7 +108,9 @@ export async function decodeInferRequest(body: Uint8Array, headers: RequestHeade
     arrays = parsed.arrays;
     header = JSON.parse(parsed.json);
   } catch (e) {
-    throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
+    // Only a parse failure is the client's fault; anything else (the addon) is ours.
+    if (e instanceof SyntaxError) throw new InferaError('ENG_ERR_MALFORMED_JSON', e.message);
+    throw e;
   }
   if (!isObject(header)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
   const params = isObject(header.parameters) ? header.parameters : {};

@@ -1,6 +1,7 @@
 import { ModelConfig, PredictConfig } from '../config/model-config';
 import { InferaError } from '../errors';
 import { DATATYPES, Tensor, TypedArray } from './datatypes';
+import { FeatureSpec, transform, validateRow } from '../features';
 
 function bad(detail: string): InferaError {
   return new InferaError('ENG_ERR_BAD_REQUEST', detail);
@@ -22,8 +23,9 @@ function fillTensor(cfg: ModelConfig, name: string, value: number): Tensor {
  * the other inputs filled with constants.
  * @throws InferaError 400 naming the missing or invalid field.
  */
-export function featuresToInputs(cfg: ModelConfig, features: unknown): Tensor[] {
+export function featuresToInputs(cfg: ModelConfig, features: unknown, spec?: FeatureSpec): { inputs: Tensor[]; unknownCategories: number } {
   const p = cfg.predict as PredictConfig;
+  if (spec) return specToInputs(cfg, p, features, spec);
   if (typeof features !== 'object' || features === null || Array.isArray(features)) throw bad("'features' must be an object of feature name → value");
   const f = features as Record<string, unknown>;
   const values: number[] = [];
@@ -46,7 +48,23 @@ export function featuresToInputs(cfg: ModelConfig, features: unknown): Tensor[] 
   const data: TypedArray = DATATYPES[inputCfg.datatype].alloc(values.length);
   (data as Float32Array).set(values);
   const main: Tensor = { name: p.input, datatype: inputCfg.datatype, shape, data };
-  return cfg.inputs.map((t) => (t.name === p.input ? main : fillTensor(cfg, t.name, p.fill![t.name])));
+  return { inputs: cfg.inputs.map((t) => (t.name === p.input ? main : fillTensor(cfg, t.name, p.fill![t.name]))), unknownCategories: 0 };
+}
+
+/**
+ * Runs the saved feature spec on one feature dict: the same transform the trainer
+ * used, with the training statistics, never statistics of the request.
+ */
+function specToInputs(cfg: ModelConfig, p: PredictConfig, features: unknown, spec: FeatureSpec): { inputs: Tensor[]; unknownCategories: number } {
+  let columns;
+  try {
+    columns = validateRow(spec, features as Record<string, unknown>);
+  } catch (e) {
+    throw bad((e as Error).message);
+  }
+  const t = transform(spec, columns);
+  const main: Tensor = { name: p.input, datatype: 'FP32', shape: [1, t.width], data: t.data };
+  return { inputs: cfg.inputs.map((i) => (i.name === p.input ? main : fillTensor(cfg, i.name, p.fill![i.name]))), unknownCategories: t.unknownCategories };
 }
 
 export interface Prediction {

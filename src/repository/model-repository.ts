@@ -7,6 +7,7 @@ import type { ModelMetrics } from '../monitoring/metrics';
 import { ModelVersion } from './model-version';
 import { checkModelName, resolveInside } from './paths';
 import { checkAgainstModelFile } from './metadata-check';
+import { FeatureSpec, loadFeatureSpec } from '../features';
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
@@ -131,6 +132,7 @@ export class ModelRepository {
       const metadata: ModelMetadata = await this.opts.backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads });
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
       const mv = new ModelVersion(name, version, config, metadata, this.opts.backend, this.opts.maxInFlight, this.opts.metrics, key);
+      if (config.feature_spec) mv.featureSpec = this.loadSpec(config, name, version);
       const old = ve.serving;
       ve.serving = mv;
       ve.state = 'READY';
@@ -146,6 +148,18 @@ export class ModelRepository {
         ve.reason = reason;
       }
     }
+  }
+
+  /** Reads a version's feature spec and checks it fills the /predict input exactly. */
+  private loadSpec(config: ModelConfig, name: string, version: number): FeatureSpec {
+    const file = resolveInside(this.opts.root, name, String(version), config.feature_spec!);
+    const spec = loadFeatureSpec(file);
+    const input = config.inputs.find((t) => t.name === config.predict?.input);
+    const width = input?.shape[input.shape.length - 1];
+    if (!input || width !== spec.width) {
+      throw new Error(`${name}/${version}/${config.feature_spec}: width ${spec.width} does not fill predict.input '${config.predict?.input}' of shape [${input?.shape ?? ''}]`);
+    }
+    return spec;
   }
 
   async unload(name: string): Promise<void> {

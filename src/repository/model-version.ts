@@ -1,18 +1,36 @@
 import { ModelConfig, batchAxisOf } from '../config/model-config';
 import { InferaError } from '../errors';
 import { Backend, ModelMetadata } from '../runtime/backend';
-import { StaticPolicy } from '../batching/batch-policy';
+import { BatchPolicy, StaticPolicy } from '../batching/batch-policy';
+import { AdaptivePolicy } from '../batching/adaptive-policy';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
+import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
 import { assembleInput, scatterOutput } from '../batching/batch-assembly';
-import { DataType, Tensor } from '../protocol/datatypes';
+import { DATATYPES, DataType, Tensor, elementCount } from '../protocol/datatypes';
 import { InputSpec, validateInputs } from '../protocol/validate';
+import { SequenceParams, sequenceKey } from '../protocol/schedule-params';
 import type { ModelMetrics } from '../monitoring/metrics';
+import type { FeatureSpec } from '../features';
 
 export interface InferInput {
   inputs: Tensor[];
-  /** Names of the outputs to return; all when empty. */
+  /** Names of the outputs to return; all when empty (all but the state outputs for sequences). */
   outputs: string[];
   timeoutMs?: number;
+  /** Triton's request priority: 1 is the highest level, 0 (or out of range) the default level. */
+  priority?: number;
+  /** A request of a sequence: the server holds the state inputs. */
+  sequence?: SequenceParams;
+}
+
+/** A chunk of a sequence as an in-process owner (a stream) sends it. */
+export interface SequenceChunk {
+  /** The state's key; owners use their own namespace (HTTP ids are 'n:…'/'s:…'). */
+  key: string;
+  label: string;
+  start: boolean;
+  end: boolean;
+  owned?: boolean;
 }
 
 export interface InferOutput {
@@ -47,16 +65,38 @@ export interface VersionStats {
   batches: Map<number, { count: number; ns: number }>;
 }
 
+interface StateSlot {
+  input: string;
+  output: string;
+  axis: number;
+  /** Shape of one sequence's state (batch axis = 1). */
+  shape: number[];
+  datatype: DataType;
+}
+
+function policyFor(config: ModelConfig, maxQueueDelayMs: number): BatchPolicy {
+  const b = config.batching;
+  if (b.policy === 'adaptive') return new AdaptivePolicy({ maxBatchSize: config.max_batch_size, latencySloMs: b.latency_slo_ms! });
+  return new StaticPolicy({ maxBatchSize: config.max_batch_size, maxQueueDelayMs, preferredBatchSizes: b.preferred_batch_sizes });
+}
+
 /**
- * A loaded, servable model version: its resolved input specs, its batcher and
- * the backend key it runs under.
+ * A loaded, servable model version: its resolved input specs, its batchers (dynamic
+ * for stateless requests; sequence, when model.json declares `sequence`, for requests
+ * with a sequence_id) and the backend key it runs under.
  */
 export class ModelVersion {
   readonly inputSpecs: InputSpec[];
   readonly inputTypes: ReadonlyMap<string, DataType>;
   readonly outputNames: string[];
+  /** The fitted feature spec /predict executes, when model.json names one. */
+  featureSpec?: FeatureSpec;
   private readonly outputAxes: Map<string, number | null>;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
+  private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;
+  private readonly stateSlots: StateSlot[] = [];
+  /** The inputs a sequence request carries (all but the state). */
+  private readonly sequenceSpecs: InputSpec[] = [];
   readonly stats: VersionStats = {
     successCount: 0, successNs: 0, failCount: 0, failNs: 0, queueNs: 0, computeNs: 0,
     executionCount: 0, inferenceCount: 0, lastInference: 0, batches: new Map(),
@@ -78,50 +118,142 @@ export class ModelVersion {
     this.outputNames = config.outputs.map((t) => t.name);
     this.outputAxes = new Map(config.outputs.map((t) => [t.name, batchAxisOf(config, t)]));
     const labels = { model: name, version: String(version) };
+    const hooks = {
+      onBatch: (rows: number) => metrics?.batchSize.observe(labels, rows),
+      onReject: (reason: string) => metrics?.rejected.inc({ ...labels, reason }),
+    };
     this.batcher = new DynamicBatcher<Payload, BatchResult>({
-      policy: new StaticPolicy({
-        maxBatchSize: config.max_batch_size,
-        maxQueueDelayMs: config.batching.max_queue_delay_ms,
-        preferredBatchSizes: config.batching.preferred_batch_sizes,
-      }),
+      policy: policyFor(config, config.batching.max_queue_delay_ms),
       maxQueueSize: config.batching.max_queue_size,
       maxInFlight,
       execute: (payloads) => this.execute(payloads),
-      hooks: {
-        onBatch: (rows) => metrics?.batchSize.observe(labels, rows),
-        onReject: (reason) => metrics?.rejected.inc({ ...labels, reason }),
-      },
+      hooks,
     });
+    const seq = config.sequence;
+    if (seq) {
+      for (const st of seq.state) {
+        const spec = this.inputSpecs.find((s) => s.name === st.input)!;
+        const axis = spec.batchAxis!;
+        this.stateSlots.push({ input: st.input, output: st.output, axis, datatype: spec.datatype, shape: spec.shape.map((d, k) => (k === axis ? 1 : d)) });
+      }
+      this.sequenceSpecs = this.inputSpecs.filter((s) => !seq.state.some((st) => st.input === s.name));
+      this.sequencer = new SequenceBatcher<Payload, BatchResult, Tensor[]>({
+        model: name,
+        policy: policyFor(config, seq.max_queue_delay_ms),
+        maxQueueSize: config.batching.max_queue_size,
+        maxSequences: seq.max_sequences,
+        idleTimeoutMs: seq.idle_timeout_ms,
+        maxInFlight,
+        execute: (items) => this.executeSequence(items),
+        hooks: { ...hooks, onSequences: (n) => metrics?.sequences.set(labels, n) },
+      });
+    }
   }
 
   get pending(): number {
-    return this.batcher.pending + this.batcher.running;
+    return this.batcher.pending + this.batcher.running + (this.sequencer ? this.sequencer.pending + this.sequencer.running : 0);
   }
 
-  /** Test switch: hold the batcher until n requests are queued. */
+  /** Sequences holding state (0 for a model without `sequence`). */
+  get sequenceCount(): number {
+    return this.sequencer?.sequences ?? 0;
+  }
+
+  get stateful(): boolean {
+    return this.sequencer !== undefined;
+  }
+
+  /** What a sequence request carries: every input but the state. */
+  get sequenceInputs(): readonly InputSpec[] {
+    return this.sequenceSpecs;
+  }
+
+  /** The outputs that are not state. */
+  get sequenceOutputs(): string[] {
+    return this.outputNames.filter((n) => !this.stateSlots.some((s) => s.output === n));
+  }
+
+  /** Test switch: hold the batchers until n requests (or sequence chunks) are queued. */
   holdUntil(n: number): void {
     this.batcher.holdUntil(n);
+    this.sequencer?.holdUntil(n);
   }
 
   async infer(req: InferInput): Promise<InferOutput> {
-    for (const o of req.outputs) {
+    if (req.sequence) {
+      const id = req.sequence.id;
+      if (id === 0 || id === '') {
+        throw new InferaError('ENG_ERR_BAD_REQUEST', `inference request to model '${this.name}' must specify a non-zero or non-empty correlation ID`);
+      }
+      return this.inferSequence({ key: sequenceKey(id), label: String(id), start: req.sequence.start, end: req.sequence.end }, req);
+    }
+    this.checkOutputs(req.outputs);
+    const v = validateInputs(req.inputs, this.inputSpecs, this.config.max_batch_size);
+    const levels = this.config.batching.priority_levels;
+    const p = req.priority;
+    const priority = levels === 0 ? 1 : p === undefined || p === 0 || p > levels ? this.config.batching.default_priority_level : p;
+    const started = performance.now();
+    const r = this.batcher.submit({ tensors: v.tensors, rows: v.rows, enqueuedAt: started }, { rows: v.rows, key: v.batchKey, priority }, this.timeoutOf(req));
+    return this.track(r, started, v.rows, req.outputs.length > 0 ? req.outputs : this.outputNames);
+  }
+
+  /**
+   * One chunk (one row) of a sequence; the state inputs come from the server.
+   * @throws InferaError 400 when the model is not stateful, the request carries a state
+   *   input or more than one row, or an unknown sequence comes without `start`; 503 as the batcher.
+   */
+  async inferSequence(chunk: SequenceChunk, req: InferInput): Promise<InferOutput> {
+    if (!this.sequencer) {
+      throw new InferaError('ENG_ERR_BAD_REQUEST', `model '${this.name}' is not stateful (its model.json declares no 'sequence'); sequence_id is not supported`);
+    }
+    this.checkOutputs(req.outputs);
+    for (const t of req.inputs) {
+      if (this.stateSlots.some((s) => s.input === t.name)) {
+        throw new InferaError('ENG_ERR_BAD_TENSOR', `input '${t.name}' is sequence state held by the server; send only ${this.sequenceSpecs.map((s) => `'${s.name}'`).join(', ')}`);
+      }
+    }
+    const v = validateInputs(req.inputs, this.sequenceSpecs, this.config.max_batch_size);
+    if (v.rows !== 1) throw new InferaError('ENG_ERR_BAD_TENSOR', `a sequence request carries one row (batch size 1), got ${v.rows}`);
+    const started = performance.now();
+    const flags = { start: chunk.start, end: chunk.end, owned: chunk.owned };
+    const r = this.sequencer.submit(chunk.key, chunk.label, { tensors: v.tensors, rows: 1, enqueuedAt: started }, { key: v.batchKey }, flags, this.timeoutOf(req));
+    const wanted = req.outputs.length > 0 ? req.outputs : this.sequenceOutputs;
+    return this.track(r, started, 1, wanted);
+  }
+
+  /** A sequence gets no more chunks: released once its queued ones ran. */
+  endSequence(key: string): void {
+    this.sequencer?.end(key);
+  }
+
+  /** Frees a sequence's state now (its queued chunks are rejected). */
+  releaseSequence(key: string): boolean {
+    return this.sequencer?.release(key) ?? false;
+  }
+
+  private checkOutputs(outputs: string[]): void {
+    for (const o of outputs) {
       if (!this.outputNames.includes(o)) {
         throw new InferaError('ENG_ERR_BAD_REQUEST', `unknown output '${o}'; model '${this.name}' has ${this.outputNames.map((n) => `'${n}'`).join(', ')}`);
       }
     }
-    const v = validateInputs(req.inputs, this.inputSpecs, this.config.max_batch_size);
-    let timeoutMs = this.config.batching.timeout_ms;
-    if (req.timeoutMs !== undefined) timeoutMs = Math.min(timeoutMs, req.timeoutMs);
-    const started = performance.now();
+  }
+
+  private timeoutOf(req: InferInput): number {
+    const t = this.config.batching.timeout_ms;
+    return req.timeoutMs === undefined ? t : Math.min(t, req.timeoutMs);
+  }
+
+  /** Statistics around one request's result; picks the wanted outputs. */
+  private async track(result: Promise<BatchResult>, started: number, rows: number, wanted: string[]): Promise<InferOutput> {
     try {
-      const r = await this.batcher.submit({ tensors: v.tensors, rows: v.rows, enqueuedAt: started }, { rows: v.rows, key: v.batchKey }, timeoutMs);
-      const wanted = req.outputs.length > 0 ? req.outputs : this.outputNames;
+      const r = await result;
       const outputs = wanted.map((n) => r.outputs.find((t) => t.name === n)!);
       this.stats.successCount += 1;
       this.stats.successNs += (performance.now() - started) * 1e6;
       this.stats.queueNs += r.queueMs * 1e6;
       this.stats.computeNs += r.computeMs * 1e6;
-      this.stats.inferenceCount += v.rows;
+      this.stats.inferenceCount += rows;
       this.stats.lastInference = Date.now();
       return { outputs, queueMs: r.queueMs, computeMs: r.computeMs };
     } catch (e) {
@@ -129,6 +261,30 @@ export class ModelVersion {
       this.stats.failNs += (performance.now() - started) * 1e6;
       throw e;
     }
+  }
+
+  /**
+   * Runs one batch of sequence chunks: each chunk's state (or zeros when it starts) joins
+   * its inputs, and the state outputs become the sequences' new state (renamed to the inputs).
+   */
+  private async executeSequence(items: SequenceItem<Payload, Tensor[]>[]): Promise<{ result: BatchResult; state: Tensor[] }[]> {
+    const payloads = items.map(({ payload, state }): Payload => {
+      const given = new Map(payload.tensors.map((t) => [t.name, t]));
+      const tensors = this.inputSpecs.map((spec) => {
+        const k = this.stateSlots.findIndex((s) => s.input === spec.name);
+        if (k < 0) return given.get(spec.name)!;
+        const slot = this.stateSlots[k];
+        if (!state) return { name: slot.input, datatype: slot.datatype, shape: slot.shape, data: DATATYPES[slot.datatype].alloc(elementCount(slot.shape)) };
+        // A batch of one passes tensors to the worker as they are (transferred): keep the held state intact.
+        return items.length === 1 ? { ...state[k], data: state[k].data.slice() } : state[k];
+      });
+      return { ...payload, tensors };
+    });
+    const results = await this.execute(payloads);
+    return results.map((r) => ({
+      result: r,
+      state: this.stateSlots.map((slot) => ({ ...r.outputs.find((t) => t.name === slot.output)!, name: slot.input })),
+    }));
   }
 
   /** Runs one batch: concatenate, execute, slice back per request. */
@@ -154,12 +310,13 @@ export class ModelVersion {
   }
 
   async drain(): Promise<void> {
-    await this.batcher.drained();
+    await Promise.all([this.batcher.drained(), this.sequencer?.drained()]);
   }
 
   async close(): Promise<void> {
     this.batcher.close();
-    await this.batcher.drained();
+    this.sequencer?.close();
+    await this.drain();
     await this.backend.unload(this.key);
   }
 }

@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import type { ModelMetrics } from '../monitoring/metrics';
 import { InferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
 import { ModelRepository } from '../repository/model-repository';
@@ -11,6 +12,7 @@ export interface ConvenienceContext {
   repository: ModelRepository;
   router: Router;
   registry: Registry;
+  metrics?: ModelMetrics;
   maxBodyBytes: number;
   adminToken?: string;
   predictCacheSize: number;
@@ -57,7 +59,9 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     let pred = cache.get(key);
     const fromCache = pred !== undefined;
     if (!pred) {
-      const r = await mv.infer({ inputs: featuresToInputs(mv.config, body.features), outputs: [p.output] });
+      const { inputs, unknownCategories } = featuresToInputs(mv.config, body.features, mv.featureSpec);
+      if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc({ model: mv.name, version: String(mv.version) }, unknownCategories);
+      const r = await mv.infer({ inputs, outputs: [p.output] });
       pred = outputToPrediction(p, r.outputs[0]);
       cache.set(key, pred);
     }

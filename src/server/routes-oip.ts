@@ -1,5 +1,6 @@
 import { InferaError } from '../errors';
 import { decodeInferRequest, encodeInferResponse } from '../protocol/oip-codec';
+import { parseScheduleParameters } from '../protocol/schedule-params';
 import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
 import { checkModelName, parseVersion } from '../repository/paths';
@@ -91,7 +92,8 @@ export function registerOipRoutes(ctx: OipContext): void {
     try {
       const body = await ex.body(ctx.maxBodyBytes);
       const req = await decodeInferRequest(body, { inferenceHeaderLength: ex.header('inference-header-content-length') }, mv.inputTypes);
-      const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs });
+      const sched = parseScheduleParameters(req.parameters);
+      const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
       const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));
       const enc = encodeInferResponse(mv.name, mv.version, req.id, r.outputs, (n) => binary.get(n) ?? req.binaryOutput);
       const headers: Record<string, string> = { 'Content-Type': enc.inferenceHeaderLength === undefined ? 'application/json' : 'application/octet-stream' };

@@ -8,6 +8,9 @@ import { OnnxBackend } from '../runtime/onnx-backend';
 import { Router } from './router';
 import { registerOipRoutes } from './routes-oip';
 import { registerConvenienceRoutes } from './routes-convenience';
+import { StreamRoutes, registerStreamRoutes } from './routes-stream';
+import { registerMonitoringRoutes } from './routes-monitoring';
+import type { MonitoringHub } from '../monitoring/hub';
 import { Logger, createLogger } from '../config/logger';
 
 export interface ServerOptions {
@@ -50,6 +53,9 @@ export class InferaServer {
   private readonly backend: Backend;
   private readonly app: TemplatedApp;
   private readonly router: Router;
+  private readonly streams: StreamRoutes;
+  /** Model monitoring: observe() from the serving paths, feedback, drift (routes-monitoring.ts). */
+  readonly monitoring: MonitoringHub;
   private listenSocket: us_listen_socket | null = null;
   private loaded = false;
   port = 0;
@@ -72,9 +78,11 @@ export class InferaServer {
     const ready = () => this.loaded && !this.router.draining;
     registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });
     registerConvenienceRoutes({
-      repository: this.repository, router: this.router, registry: this.registry, maxBodyBytes: opts.maxBodyBytes,
+      repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, ready, reload: () => this.reload(),
     });
+    this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
+    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
     this.router.fallback();
   }
 
@@ -108,10 +116,12 @@ export class InferaServer {
   /** Graceful stop: refuse new work, let in-flight requests finish, then close. */
   async stop(): Promise<void> {
     this.router.draining = true;
+    this.streams.closeAll(1001, 'server shutting down');
     const deadline = Date.now() + this.opts.drainTimeoutMs;
     while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     if (this.listenSocket) us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');

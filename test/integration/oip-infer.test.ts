@@ -155,7 +155,7 @@ test('statistics extension counts inferences and batches', async (t) => {
 
 test('POST /predict maps features through model.json and answers in the Python-server shape', async (t) => {
   const chunk = speech[25];
-  const r = await postJson(`${srv.url}/predict`, { features: { samples: Array.from(chunk) } });
+  const r = await postJson(`${srv.url}/predict`, { model: 'vad', features: { samples: Array.from(chunk) } });
   assert.strictEqual(r.status, 200, JSON.stringify(r.json));
   const e = await ref.run(chunk);
   const p = e.output[0];
@@ -167,7 +167,7 @@ test('POST /predict maps features through model.json and answers in the Python-s
   const again = await postJson(`${srv.url}/predict`, { features: { samples: Array.from(chunk) }, model: 'vad', model_version: 1 });
   assert.strictEqual(again.json.from_cache, true);
   assert.strictEqual(again.json.confidence, r.json.confidence);
-  const missing = await postJson(`${srv.url}/predict`, { features: {} });
+  const missing = await postJson(`${srv.url}/predict`, { model: 'vad', features: {} });
   assert.strictEqual(missing.status, 400);
   assert.match(missing.json.error, /missing feature 'samples'/);
 });
@@ -175,8 +175,9 @@ test('POST /predict maps features through model.json and answers in the Python-s
 test('GET /health and GET /models describe what is served', async (t) => {
   const h = await getJson(`${srv.url}/health`);
   assert.strictEqual(h.status, 200);
-  assert.deepStrictEqual(h.json.models, { vad: 'READY' });
+  assert.strictEqual(h.json.models.vad, 'READY');
   const m = await getJson(`${srv.url}/models`);
-  assert.strictEqual(m.json.models[0].name, 'vad');
-  assert.deepStrictEqual(m.json.models[0].predict, { features: ['samples'], task: 'binary' });
+  const vad = m.json.models.find((x: any) => x.name === 'vad');
+  assert.deepStrictEqual(vad.predict, { features: ['samples'], task: 'binary' });
+  assert.deepStrictEqual(vad.versions, [{ version: '1', state: 'READY' }]);
 });

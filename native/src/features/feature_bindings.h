@@ -1,0 +1,23 @@
+// N-API entry points of the native feature transform (contract of the plan
+// in src/native/features.ts, semantics in feature_transform.h):
+//   compileFeatureSpec(plan) -> handle (a type-tagged External)
+//   transformFeatures(handle, columns, rows, threads)
+//       -> Promise<{ data: Float32Array, unknown, fallbackRows: Int32Array, invalid }>
+//   transformFeaturesSync(handle, columns, rows) -> the same object
+// columns[i] (one per plan field): Float64Array [rows] (numbers, epoch ms)
+// or { text: string (rows back to back), lengths: Int32Array [rows] }.
+// Strings are copied on the JS thread; Float64Arrays are pinned.
+#pragma once
+
+#define INFERA_NAPI
+#include "common.h"
+
+namespace infera {
+namespace features {
+
+Napi::Value CompileFeatureSpec(const Napi::CallbackInfo& info);
+Napi::Value TransformFeaturesAsync(const Napi::CallbackInfo& info);
+Napi::Value TransformFeaturesSync(const Napi::CallbackInfo& info);
+
+}  // namespace features
+}  // namespace infera

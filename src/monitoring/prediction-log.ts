@@ -1,0 +1,169 @@
+/**
+ * The prediction log (SQLite, better-sqlite3): a sample of served predictions with their
+ * request id, version, inputs and output, joined later with delayed ground truth
+ * (feedback). Sampling is decided by a hash of the id, so a given id is either always or
+ * never logged. Retention by age and by row count. Writes happen off the request path
+ * (the hub batches them in one transaction).
+ */
+import Database from 'better-sqlite3';
+import { fnv1a } from '../features';
+
+/** murmur3's finaliser: FNV-1a alone leaves ids differing in the last characters clustered. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+export interface PredictionLogOptions {
+  /** SQLite file, or ':memory:' (default). */
+  path?: string;
+  /** Share of predictions logged, 0..1 (default 1). */
+  sampleRate?: number;
+  /** Rows older than this (by arrival) are deleted (default 7 days). */
+  retentionMs?: number;
+  /** Newest rows kept at most (default 1,000,000). */
+  maxRows?: number;
+  /** Store the feature dicts as JSON (default true). */
+  storeInputs?: boolean;
+}
+
+export interface LoggedPrediction {
+  model: string;
+  version: number;
+  id: string;
+  /** Row number within the model version's traffic (count windows). */
+  seq: number;
+  arrivalMs: number;
+  eventMs: number | null;
+  inputs: string | null;
+  output: number;
+}
+
+export type RangeColumn = 'arrival_ms' | 'event_ms' | 'seq';
+
+export interface Joined {
+  ids: string[];
+  labels: Float64Array;
+  outputs: Float64Array;
+}
+
+export class PredictionLog {
+  readonly sampleRate: number;
+  readonly retentionMs: number;
+  readonly maxRows: number;
+  readonly storeInputs: boolean;
+  private readonly db: Database.Database;
+  private readonly insert: Database.Statement;
+  private readonly label: Database.Statement;
+  private readonly revisions = new Map<string, number>();
+
+  constructor(opts: PredictionLogOptions = {}) {
+    this.sampleRate = opts.sampleRate ?? 1;
+    if (!(this.sampleRate >= 0 && this.sampleRate <= 1)) throw new Error(`prediction log: sample_rate must be in [0, 1], got ${opts.sampleRate}`);
+    this.retentionMs = opts.retentionMs ?? 7 * 86_400_000;
+    this.maxRows = opts.maxRows ?? 1_000_000;
+    this.storeInputs = opts.storeInputs ?? true;
+    this.db = new Database(opts.path ?? ':memory:');
+    if ((opts.path ?? ':memory:') !== ':memory:') this.db.pragma('journal_mode = WAL');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS predictions (
+        model TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
+        arrival_ms INTEGER NOT NULL, event_ms INTEGER, inputs TEXT, output REAL NOT NULL,
+        label REAL, label_ms INTEGER,
+        PRIMARY KEY (model, id));
+      CREATE INDEX IF NOT EXISTS predictions_arrival ON predictions (model, version, arrival_ms);
+      CREATE INDEX IF NOT EXISTS predictions_event ON predictions (model, version, event_ms);
+      CREATE INDEX IF NOT EXISTS predictions_seq ON predictions (model, version, seq);
+      CREATE INDEX IF NOT EXISTS predictions_age ON predictions (arrival_ms);`);
+    this.insert = this.db.prepare(`INSERT OR REPLACE INTO predictions (model, id, version, seq, arrival_ms, event_ms, inputs, output)
+      VALUES (@model, @id, @version, @seq, @arrivalMs, @eventMs, @inputs, @output)`);
+    this.label = this.db.prepare('UPDATE predictions SET label = ?, label_ms = ? WHERE model = ? AND id = ? RETURNING version, seq, arrival_ms, event_ms');
+  }
+
+  /** Whether the prediction with this id is logged (deterministic in the id). */
+  sampled(id: string): boolean {
+    if (this.sampleRate >= 1) return true;
+    if (this.sampleRate <= 0) return false;
+    return mix32(fnv1a(id)) < this.sampleRate * 2 ** 32;
+  }
+
+  insertMany(rows: LoggedPrediction[]): void {
+    if (rows.length === 0) return;
+    this.db.transaction((list: LoggedPrediction[]) => {
+      for (const r of list) this.insert.run(r);
+    })(rows);
+  }
+
+  /**
+   * Joins labels to logged predictions; ids not in the log are returned as unknown.
+   * `ranges`: per version, the [min, max] of seq / arrival / event time of the rows labelled.
+   */
+  setLabels(model: string, items: { id: string; label: number }[], nowMs = Date.now()): { matched: number; unknown: string[]; ranges: Map<number, Record<RangeColumn, [number, number]>> } {
+    const unknown: string[] = [];
+    const ranges = new Map<number, Record<RangeColumn, [number, number]>>();
+    let matched = 0;
+    this.db.transaction(() => {
+      for (const it of items) {
+        const row = this.label.get(it.label, nowMs, model, it.id) as { version: number; seq: number; arrival_ms: number; event_ms: number | null } | undefined;
+        if (!row) {
+          unknown.push(it.id);
+          continue;
+        }
+        matched++;
+        let r = ranges.get(row.version);
+        if (!r) ranges.set(row.version, (r = { seq: [Infinity, -Infinity], arrival_ms: [Infinity, -Infinity], event_ms: [Infinity, -Infinity] }));
+        for (const k of ['seq', 'arrival_ms', 'event_ms'] as const) {
+          const v = row[k];
+          if (v !== null) r[k] = [Math.min(r[k][0], v), Math.max(r[k][1], v)];
+        }
+      }
+    })();
+    if (matched > 0) this.revisions.set(model, this.revision(model) + 1);
+    return { matched, unknown, ranges };
+  }
+
+  /** Changes whenever labels of the model change (for caching joined metrics). */
+  revision(model: string): number {
+    return this.revisions.get(model) ?? 0;
+  }
+
+  /** Labelled predictions of a version with start ≤ column < end, in arrival order. */
+  joined(model: string, version: number, column: RangeColumn, start: number, end: number): Joined {
+    const rows = this.db
+      .prepare(`SELECT id, label, output FROM predictions WHERE model = ? AND version = ? AND ${column} >= ? AND ${column} < ? AND label IS NOT NULL ORDER BY seq`)
+      .raw()
+      .all(model, version, start, end) as [string, number, number][];
+    return { ids: rows.map((r) => r[0]), labels: Float64Array.from(rows, (r) => r[1]), outputs: Float64Array.from(rows, (r) => r[2]) };
+  }
+
+  get(model: string, id: string): (LoggedPrediction & { label: number | null }) | undefined {
+    const r = this.db.prepare('SELECT * FROM predictions WHERE model = ? AND id = ?').get(model, id) as Record<string, unknown> | undefined;
+    if (!r) return undefined;
+    return { model, id, version: Number(r.version), seq: Number(r.seq), arrivalMs: Number(r.arrival_ms), eventMs: r.event_ms === null ? null : Number(r.event_ms), inputs: r.inputs as string | null, output: Number(r.output), label: r.label === null ? null : Number(r.label) };
+  }
+
+  count(model?: string, version?: number): { rows: number; labelled: number } {
+    const where = model === undefined ? '' : version === undefined ? 'WHERE model = ?' : 'WHERE model = ? AND version = ?';
+    const args = [model, version].filter((v) => v !== undefined);
+    const r = this.db.prepare(`SELECT count(*) AS n, count(label) AS l FROM predictions ${where}`).get(...args) as { n: number; l: number };
+    return { rows: r.n, labelled: r.l };
+  }
+
+  /** Deletes rows past retention, then the oldest beyond maxRows. Returns rows deleted. */
+  retain(nowMs = Date.now()): number {
+    let deleted = this.db.prepare('DELETE FROM predictions WHERE arrival_ms < ?').run(nowMs - this.retentionMs).changes;
+    const { rows } = this.count();
+    if (rows > this.maxRows) {
+      deleted += this.db.prepare('DELETE FROM predictions WHERE rowid IN (SELECT rowid FROM predictions ORDER BY arrival_ms, seq LIMIT ?)').run(rows - this.maxRows).changes;
+    }
+    return deleted;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The pipeline file (pipelines/<name>.json): source, windows, validation thresholds,
+ * features, model hyper-parameters, quality gates, export and serving settings.
+ * Checked by a JSON schema; errors name the file and the field.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Ajv, { ErrorObject } from 'ajv';
+import type { FitOptions } from '../features';
+import type { TimeWindow } from './ingest';
+import type { TrainOptions } from './trainer';
+import type { ValidationOptions } from './validate';
+
+export type MetricName = 'auc' | 'log_loss' | 'brier' | 'ece' | 'accuracy' | 'precision' | 'recall' | 'f1';
+/** Metrics where lower is better (gates and "beats the baseline" compare the other way). */
+export const LOWER_IS_BETTER: ReadonlySet<MetricName> = new Set(['log_loss', 'brier', 'ece']);
+
+export interface ModelParams extends TrainOptions {
+  /** Hidden layer sizes; [] is logistic regression. */
+  hidden: number[];
+}
+
+export interface Gate {
+  name?: string;
+  metric: MetricName;
+  /** Windows the gate applies to: 'all' (holdout and every evaluation window) or names. */
+  windows?: 'all' | string[];
+  /** The model checked by min/max (default mlp). */
+  model?: 'mlp' | 'baseline';
+  min?: number;
+  max?: number;
+  /** The MLP must beat the baseline by this margin on the metric in every window. */
+  beats_baseline_by?: number;
+}
+
+export interface PipelineConfig {
+  /** Model name in the repository (models/<name>/). */
+  name: string;
+  description?: string;
+  /** Source file, relative to the pipeline file. */
+  source: { path: string };
+  timestamp: string;
+  /** label = column <op> value, e.g. delay > 15. names: [negative, positive]. */
+  label: { column: string; op: '>' | '>=' | '<' | '<=' | '=='; value: number; names?: [string, string] };
+  windows: { train: TimeWindow; holdout: TimeWindow; evaluate: (TimeWindow & { name: string })[] };
+  validation?: ValidationOptions;
+  features: Omit<FitOptions, 'window'>;
+  models: { mlp: ModelParams; baseline: ModelParams };
+  /** Decision threshold: maximise F1 on the holdout window, or fixed. */
+  threshold?: { strategy: 'max_f1' } | { fixed: number };
+  gates: Gate[];
+  export?: { opset?: number; check_rows?: number; tolerance?: number };
+  serving?: { max_batch_size?: number; max_queue_delay_ms?: number };
+  profile?: { bins?: number; top_k?: number };
+}
+
+const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2})?)?$' };
+const window = { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: date, to: date } };
+const metric = { enum: ['auc', 'log_loss', 'brier', 'ece', 'accuracy', 'precision', 'recall', 'f1'] };
+const model = {
+  type: 'object',
+  required: ['hidden', 'epochs', 'batch_size', 'learning_rate', 'seed'],
+  additionalProperties: false,
+  properties: {
+    hidden: { type: 'array', items: { type: 'integer', minimum: 1, maximum: 4096 }, maxItems: 8 },
+    epochs: { type: 'integer', minimum: 1, maximum: 1000 },
+    batch_size: { type: 'integer', minimum: 1, maximum: 1 << 20 },
+    learning_rate: { type: 'number', exclusiveMinimum: 0 },
+    l2: { type: 'number', minimum: 0 },
+    lr_schedule: { enum: ['constant', 'cosine'] },
+    beta1: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
+    epsilon: { type: 'number', exclusiveMinimum: 0 },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  },
+};
+
+export const pipelineSchema = {
+  type: 'object',
+  required: ['name', 'source', 'timestamp', 'label', 'windows', 'features', 'models', 'gates'],
+  additionalProperties: false,
+  properties: {
+    $comment: { type: 'string' },
+    name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+    description: { type: 'string' },
+    source: { type: 'object', required: ['path'], additionalProperties: false, properties: { path: { type: 'string', minLength: 1 } } },
+    timestamp: { type: 'string', minLength: 1 },
+    label: {
+      type: 'object', required: ['column', 'op', 'value'], additionalProperties: false,
+      properties: { column: { type: 'string' }, op: { enum: ['>', '>=', '<', '<=', '=='] }, value: { type: 'number' }, names: { type: 'array', items: { type: 'string' }, minItems: 2, maxItems: 2 } },
+    },
+    windows: {
+      type: 'object', required: ['train', 'holdout', 'evaluate'], additionalProperties: false,
+      properties: {
+        train: window,
+        holdout: window,
+        evaluate: { type: 'array', items: { ...window, required: ['name', 'from', 'to'], properties: { ...window.properties, name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' } } } },
+      },
+    },
+    validation: {
+      type: 'object', additionalProperties: false,
+      properties: {
+        schema: { type: 'object', additionalProperties: { type: 'string' } },
+        max_missing_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        max_outlier_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        iqr_k: { type: 'number', exclusiveMinimum: 0 },
+        max_duplicate_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        max_cardinality: { type: 'integer', minimum: 1 },
+        rare_category_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        min_rows: { type: 'integer', minimum: 0 },
+      },
+    },
+    features: {
+      type: 'object', required: ['timestamp', 'numeric', 'categorical'], additionalProperties: false,
+      properties: {
+        timestamp: { type: 'string' },
+        numeric: { type: 'array', items: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' }, transforms: { type: 'array', minItems: 1, items: { enum: ['identity', 'log1p'] } } } } },
+        categorical: {
+          type: 'array',
+          items: { type: 'object', required: ['name'], additionalProperties: false, properties: { name: { type: 'string' }, min_count: { type: 'integer', minimum: 1 }, max_vocabulary: { type: 'integer', minimum: 1 }, normalize: { enum: ['none', 'trim_upper'] } } },
+        },
+        time: { type: 'object', additionalProperties: false, properties: { units: { type: 'array', items: { enum: ['hour_of_day', 'day_of_week'] } }, cyclic: { type: 'boolean' }, one_hot: { type: 'boolean' } } },
+        crosses: { type: 'array', items: { type: 'object', required: ['input', 'hours_per_slot', 'buckets'], additionalProperties: false, properties: { input: { type: 'string' }, hours_per_slot: { type: 'integer', minimum: 1, maximum: 24 }, buckets: { type: 'integer', minimum: 1, maximum: 1 << 20 } } } },
+        clip: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
+    models: { type: 'object', required: ['mlp', 'baseline'], additionalProperties: false, properties: { mlp: model, baseline: model } },
+    threshold: { oneOf: [
+      { type: 'object', required: ['strategy'], additionalProperties: false, properties: { strategy: { const: 'max_f1' } } },
+      { type: 'object', required: ['fixed'], additionalProperties: false, properties: { fixed: { type: 'number', minimum: 0, maximum: 1 } } },
+    ] },
+    gates: {
+      type: 'array',
+      items: {
+        type: 'object', required: ['metric'], additionalProperties: false,
+        properties: {
+          name: { type: 'string' }, metric, windows: { oneOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
+          model: { enum: ['mlp', 'baseline'] }, min: { type: 'number' }, max: { type: 'number' }, beats_baseline_by: { type: 'number' },
+        },
+        anyOf: [{ required: ['min'] }, { required: ['max'] }, { required: ['beats_baseline_by'] }],
+      },
+    },
+    export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 } } },
+    serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 } } },
+    profile: { type: 'object', additionalProperties: false, properties: { bins: { type: 'integer', minimum: 2, maximum: 1000 }, top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
+  },
+} as const;
+
+const ajv = new Ajv({ allErrors: true, strict: false });
+const check = ajv.compile(pipelineSchema);
+
+function describe(err: ErrorObject): string {
+  const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '(root)';
+  if (err.keyword === 'additionalProperties') return `${where}: unknown field '${(err.params as { additionalProperty: string }).additionalProperty}'`;
+  if (err.keyword === 'required') return `${where}: missing field '${(err.params as { missingProperty: string }).missingProperty}'`;
+  return `${where}: ${err.message}`;
+}
+
+/** Checks a parsed pipeline document. @throws Error naming the file and each bad field. */
+export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig {
+  if (!check(raw)) {
+    const errs = (check.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'anyOf' && e.keyword !== 'if');
+    const list = errs.length ? errs : check.errors ?? [];
+    throw new Error(`${file}: ${list.map(describe).join('; ')}`);
+  }
+  const cfg = raw as unknown as PipelineConfig;
+  const names = ['holdout', ...cfg.windows.evaluate.map((w) => w.name)];
+  if (new Set(names).size !== names.length) throw new Error(`${file}: windows.evaluate: window names must be unique and not 'holdout'`);
+  for (const [i, w] of [cfg.windows.train, cfg.windows.holdout, ...cfg.windows.evaluate].entries()) {
+    if (w.from >= w.to) throw new Error(`${file}: window ${i}: 'from' (${w.from}) must be before 'to' (${w.to})`);
+  }
+  if (cfg.features.timestamp !== cfg.timestamp) throw new Error(`${file}: features.timestamp must be '${cfg.timestamp}'`);
+  cfg.gates.forEach((g, i) => {
+    if (Array.isArray(g.windows)) for (const w of g.windows) if (!names.includes(w)) throw new Error(`${file}: gates.${i}.windows: unknown window '${w}' (have ${names.join(', ')})`);
+  });
+  return cfg;
+}
+
+/** Reads a pipeline file; source paths are resolved relative to it. */
+export function loadPipelineConfig(file: string): { config: PipelineConfig; sourcePath: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  const config = parsePipelineConfig(raw, file);
+  return { config, sourcePath: path.resolve(path.dirname(file), config.source.path) };
+}
+
+/** Names of the windows a gate covers. */
+export function gateWindows(g: Gate, cfg: PipelineConfig): string[] {
+  return g.windows === undefined || g.windows === 'all' ? ['holdout', ...cfg.windows.evaluate.map((w) => w.name)] : g.windows;
+}

@@ -1,0 +1,276 @@
+/**
+ * `infera train`: ingest → validate → features → train (MLP + logistic baseline) →
+ * evaluate → gates → ONNX export + onnxruntime parity check → register.
+ * Any failing stage throws a PipelineError naming the stage; nothing is registered
+ * unless every stage and every gate passed.
+ */
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import * as ort from 'onnxruntime-node';
+import { Columns, featureSpecHash, fitFeatures, FeatureSpec, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
+import { bestF1Threshold, evaluate } from './evaluate';
+import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
+import { ColumnKind, ingest, IngestResult, readColumns, TimeWindow, Warehouse } from './ingest';
+import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
+import { exportOnnx } from './onnx-writer';
+import { loadPipelineConfig, ModelParams, PipelineConfig } from './pipeline-config';
+import { buildProfile } from './profile';
+import { progressReporter, ProgressOptions } from './progress';
+import { registerModel, servingModelJson } from './register';
+import { train, TrainHistory } from './trainer';
+import { assertValid, formatReport, validateTable } from './validate';
+
+export type Stage = 'config' | 'ingest' | 'validate' | 'features' | 'train' | 'evaluate' | 'gates' | 'export' | 'register';
+
+export class PipelineError extends Error {
+  constructor(readonly stage: Stage, message: string, readonly details?: { gates?: GateResult[]; metrics?: Record<string, WindowMetrics> }) {
+    super(`pipeline failed at ${stage}: ${message}`);
+    this.name = 'PipelineError';
+  }
+}
+
+export interface RunOptions {
+  pipelineFile: string;
+  /** Model repository root (default: models/ of the current directory). */
+  repository: string;
+  /** Cap on the rows read per window (deterministic, time-spread subset). */
+  rowsLimit?: number;
+  /** Overrides the seed of both models. */
+  seed?: number;
+  /** Overrides the MLP's epochs. */
+  epochs?: number;
+  /** Run everything but register nothing. */
+  dryRun?: boolean;
+  log?: (line: string) => void;
+  progress?: ProgressOptions | false;
+}
+
+export interface RunResult {
+  registered: boolean;
+  version: number | null;
+  dir: string | null;
+  card: Record<string, unknown>;
+  gates: GateResult[];
+}
+
+const CHUNK_ROWS = 65_536;
+const TABLE = 'source_rows';
+
+function labelOf(cfg: PipelineConfig, v: number): number {
+  const t = cfg.label.value;
+  switch (cfg.label.op) {
+    case '>': return v > t ? 1 : 0;
+    case '>=': return v >= t ? 1 : 0;
+    case '<': return v < t ? 1 : 0;
+    case '<=': return v <= t ? 1 : 0;
+    case '==': return v === t ? 1 : 0;
+  }
+}
+
+/** git HEAD of the working directory and whether tracked files differ, or null outside git. */
+export function codeCommit(cwd: string): { commit: string; dirty: boolean } | null {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    const status = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+    return { commit, dirty: status.trim().length > 0 };
+  } catch {
+    return null;
+  }
+}
+
+/** A path relative to the working directory when inside it (cards stay machine-independent). */
+function portablePath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}
+
+interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; rows: number }
+
+export async function runPipeline(opts: RunOptions): Promise<RunResult> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const lap = (k: string, since: number) => (timings[k] = Math.round(performance.now() - since) / 1000);
+  const stage = async <T>(s: Stage, f: () => Promise<T> | T): Promise<T> => {
+    try {
+      return await f();
+    } catch (e) {
+      if (e instanceof PipelineError) throw e;
+      throw new PipelineError(s, (e as Error).message);
+    }
+  };
+
+  const { config: cfg, sourcePath } = await stage('config', () => loadPipelineConfig(opts.pipelineFile));
+  const mlpParams: ModelParams = { ...cfg.models.mlp, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}) };
+  const baseParams: ModelParams = { ...cfg.models.baseline, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
+  const windows: (TimeWindow & { name: string })[] = [{ name: 'holdout', ...cfg.windows.holdout }, ...cfg.windows.evaluate];
+  const all = [cfg.windows.train, ...windows];
+  const span: TimeWindow = { from: all.map((w) => w.from).sort()[0], to: all.map((w) => w.to).sort().reverse()[0] };
+  const inputs = [cfg.timestamp, ...cfg.features.numeric.map((n) => n.name), ...cfg.features.categorical.map((c) => c.name)];
+  const kinds: Record<string, ColumnKind> = { [cfg.timestamp]: 'epoch_ms' };
+  for (const n of cfg.features.numeric) kinds[n.name] = 'number';
+  for (const c of cfg.features.categorical) kinds[c.name] = 'string';
+  kinds[cfg.label.column] ??= 'number';
+
+  const wh = await stage('ingest', () => Warehouse.open());
+  try {
+    // 1. Ingest the span of all windows.
+    let t = performance.now();
+    log(`ingest ${path.relative(process.cwd(), sourcePath) || sourcePath} [${span.from}, ${span.to})`);
+    const ingested: IngestResult = await stage('ingest', () => ingest(wh, sourcePath, TABLE, { timestamp: cfg.timestamp, window: span }));
+    log(`  ${ingested.rows} of ${ingested.source.total_rows} rows, sha256 ${ingested.source.sha256.slice(0, 16)}…`);
+    lap('ingest_s', t);
+
+    // 2. Validate.
+    t = performance.now();
+    const report = await stage('validate', () => validateTable(wh, TABLE, cfg.validation));
+    log(formatReport(report));
+    await stage('validate', () => assertValid(report));
+    lap('validate_s', t);
+
+    const load = async (w: TimeWindow): Promise<{ columns: Columns; labels: Uint8Array; rows: number }> => {
+      const { columns, rows } = await readColumns(wh, TABLE, kinds, { timestamp: cfg.timestamp, window: w, limit: opts.rowsLimit });
+      const y = columns[cfg.label.column] as Float64Array;
+      const missing = y.reduce((n, v) => n + (Number.isNaN(v) ? 1 : 0), 0);
+      if (missing) throw new Error(`${missing} rows of [${w.from}, ${w.to}) have no '${cfg.label.column}' (the label)`);
+      return { columns: columns as Columns, labels: Uint8Array.from(y, (v) => labelOf(cfg, v)), rows };
+    };
+    const features = (spec: FeatureSpec, d: { columns: Columns; rows: number }): { x: CsrMatrix; unknown: number } => {
+      const parts: CsrMatrix[] = [];
+      let unknown = 0;
+      for (let s = 0; s < d.rows; s += CHUNK_ROWS) {
+        const r = transformSparse(spec, sliceColumns(d.columns, inputs, s, Math.min(d.rows, s + CHUNK_ROWS)));
+        unknown += r.unknownCategories;
+        parts.push(fromSparseRows(r));
+      }
+      return { x: concatCsr(parts, spec.width), unknown };
+    };
+
+    // 3. Features, fitted on the training window only.
+    t = performance.now();
+    const trainRaw = await stage('features', () => load(cfg.windows.train));
+    if (trainRaw.rows === 0) throw new PipelineError('features', `no rows in the training window [${cfg.windows.train.from}, ${cfg.windows.train.to})`);
+    const spec = await stage('features', () => fitFeatures(trainRaw.columns, { ...cfg.features, window: cfg.windows.train }));
+    const specText = serializeFeatureSpec(spec);
+    const specHash = featureSpecHash(spec);
+    const trainData: WindowData = { ...trainRaw, x: features(spec, trainRaw).x };
+    log(`features: width ${spec.width}, ${trainData.rows} training rows, spec sha256 ${specHash.slice(0, 16)}…`);
+    lap('features_s', t);
+
+    // 4. Train the baseline and the MLP.
+    t = performance.now();
+    const fit = (label: string, p: ModelParams): { net: Network; history: TrainHistory } => {
+      const net = createNetwork(spec.width, p.hidden, p.seed);
+      const bar = opts.progress === false ? null : progressReporter(label, opts.progress);
+      const history = train(net, trainData.x, trainData.labels, p, bar?.onProgress);
+      bar?.end();
+      log(`  ${label}: ${history.epochs.length} epochs in ${history.seconds.toFixed(1)} s, ${Math.round(history.rows_per_second)} rows/s, final loss ${history.epochs[history.epochs.length - 1].loss.toFixed(4)}`);
+      return { net, history };
+    };
+    log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and MLP ${JSON.stringify(mlpParams.hidden)}`);
+    const baseline = await stage('train', () => fit('baseline', baseParams));
+    const mlp = await stage('train', () => fit('mlp', mlpParams));
+    lap('train_s', t);
+
+    // 5. Evaluate: threshold from the holdout week, then every window.
+    t = performance.now();
+    const metrics: Record<'mlp' | 'baseline', WindowMetrics> = { mlp: {}, baseline: {} };
+    const rows: Record<string, number> = { train: trainData.rows };
+    const unknownCategories: Record<string, number> = {};
+    let thresholds = { mlp: 0.5, baseline: 0.5 };
+    let holdout: { columns: Columns; rows: number; mlpPred: Float32Array } | null = null;
+    for (const w of windows) {
+      const d = await stage('evaluate', () => load(w));
+      if (d.rows === 0) throw new PipelineError('evaluate', `no rows in window '${w.name}' [${w.from}, ${w.to})`);
+      const { x, unknown } = features(spec, d);
+      const pm = predict(mlp.net, x);
+      const pb = predict(baseline.net, x);
+      if (w.name === 'holdout') {
+        const th = cfg.threshold;
+        thresholds = th && 'fixed' in th ? { mlp: th.fixed, baseline: th.fixed } : { mlp: bestF1Threshold(d.labels, pm), baseline: bestF1Threshold(d.labels, pb) };
+        holdout = { columns: d.columns, rows: d.rows, mlpPred: pm };
+      }
+      metrics.mlp[w.name] = evaluate(d.labels, pm, thresholds.mlp);
+      metrics.baseline[w.name] = evaluate(d.labels, pb, thresholds.baseline);
+      rows[w.name] = d.rows;
+      unknownCategories[w.name] = unknown;
+      const [m, b] = [metrics.mlp[w.name], metrics.baseline[w.name]];
+      log(`  ${w.name.padEnd(8)} ${String(d.rows).padStart(7)} rows  AUC mlp ${m.auc.toFixed(4)} / baseline ${b.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)} / ${b.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  P/R@${thresholds.mlp.toFixed(3)} ${m.precision.toFixed(3)}/${m.recall.toFixed(3)}`);
+    }
+    lap('evaluate_s', t);
+
+    // 6. Gates.
+    const gates = checkGates(cfg, metrics.mlp, metrics.baseline);
+    log(`gates:\n${formatGates(gates)}`);
+
+    // 7. ONNX export, checked against the trainer's forward pass on held-out rows.
+    t = performance.now();
+    const exp = { opset: 13, check_rows: 4096, tolerance: 1e-5, ...cfg.export };
+    const commit = codeCommit(path.dirname(path.resolve(opts.pipelineFile)));
+    const onnx = exportOnnx(mlp.net, { opset: exp.opset, producerVersion: commit?.commit ?? 'unknown', docString: `${cfg.name}: MLP ${JSON.stringify(mlpParams.hidden)} over feature spec ${specHash}`, metadata: { feature_spec_sha256: specHash } });
+    const h = holdout!;
+    const n = Math.min(exp.check_rows, h.rows);
+    const dense = transform(spec, sliceColumns(h.columns, inputs, 0, n));
+    const maxDiff = await stage('export', async () => {
+      const session = await ort.InferenceSession.create(onnx);
+      try {
+        const out = await session.run({ features: new ort.Tensor('float32', dense.data, [n, spec.width]) });
+        const got = out.probability.data as Float32Array;
+        if (got.length !== n || out.probability.dims.join() !== `${n},1`) throw new Error(`onnxruntime output has dims [${out.probability.dims}], expected [${n},1]`);
+        let worst = 0;
+        for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - h.mlpPred[i]));
+        return worst;
+      } finally {
+        await session.release();
+      }
+    });
+    log(`export: ONNX opset ${exp.opset}, ${onnx.length} bytes; onnxruntime vs trainer on ${n} holdout rows: max |diff| ${maxDiff.toExponential(2)} (tolerance ${exp.tolerance})`);
+    if (!(maxDiff <= exp.tolerance)) throw new PipelineError('export', `onnxruntime differs from the trainer by ${maxDiff} > ${exp.tolerance}`);
+    lap('export_s', t);
+
+    const failed = gates.filter((g) => !g.passed);
+    if (failed.length) throw new PipelineError('gates', `${failed.length} quality gate(s) failed; nothing registered:\n${formatGates(failed)}`, { gates, metrics });
+
+    // 8. Card with lineage and the drift baseline, then registration.
+    const profile = buildProfile(spec, trainData.columns, predict(mlp.net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k });
+    const card: Record<string, unknown> = {
+      description: cfg.description,
+      created_at: new Date().toISOString(),
+      pipeline: { file: portablePath(path.resolve(opts.pipelineFile)), config: cfg, rows_limit: opts.rowsLimit ?? null },
+      source: { ...ingested.source, path: portablePath(sourcePath), path_in_pipeline: cfg.source.path },
+      rows: { ingested: ingested.rows, ...rows },
+      time_range: { ingested: ingested.time_range, span, train: cfg.windows.train, holdout: cfg.windows.holdout, evaluate: cfg.windows.evaluate },
+      label: cfg.label,
+      validation: { ok: report.ok, checks: report.checks },
+      feature_spec: spec,
+      feature_spec_sha256: specHash,
+      training: { mlp: { params: mlpParams, history: mlp.history }, baseline: { params: baseParams, history: baseline.history } },
+      threshold: thresholds.mlp,
+      metrics: metrics.mlp,
+      baseline_metrics: metrics.baseline,
+      unknown_categories: unknownCategories,
+      gates,
+      onnx: { opset: exp.opset, bytes: onnx.length, input: 'features', output: 'probability', width: spec.width, parity: { rows: n, max_abs_diff: maxDiff, tolerance: exp.tolerance } },
+      profile,
+      code: commit,
+      timings,
+    };
+    if (opts.dryRun) {
+      log('dry run: nothing registered');
+      return { registered: false, version: null, dir: null, card, gates };
+    }
+    const labels = (cfg.label.names ?? ['negative', 'positive']) as [string, string];
+    lap('total_s', t0);
+    const reg = await stage('register', () => registerModel({
+      repository: opts.repository,
+      name: cfg.name,
+      files: { 'model.onnx': onnx, 'feature_spec.json': specText },
+      card,
+      modelJson: servingModelJson({ name: cfg.name, width: spec.width, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds.mlp, maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 1, description: cfg.description }),
+    }));
+    log(`registered ${cfg.name} version ${reg.version} (parent ${reg.parent_version ?? 'none'}) at ${reg.dir}; seconds: ${Object.entries(timings).map(([k, v]) => `${k.replace(/_s$/, '')} ${v}`).join(', ')}`);
+    return { registered: true, version: reg.version, dir: reg.dir, card: { ...card, version: reg.version, parent_version: reg.parent_version }, gates };
+  } finally {
+    wh.close();
+  }
+}

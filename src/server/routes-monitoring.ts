@@ -1,0 +1,120 @@
+import { Registry } from 'prom-client';
+import type { Logger } from '../config/logger';
+import { InferaError } from '../errors';
+import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
+import { MonitoringHub } from '../monitoring/hub';
+import { renderReport } from '../monitoring/report';
+import { ModelStatus, StatusOptions, toJson, versionView } from '../monitoring/status';
+import { ModelRepository } from '../repository/model-repository';
+import { checkModelName, parseVersion } from '../repository/paths';
+import { HttpExchange } from './http-exchange';
+import { Router } from './router';
+
+export interface MonitoringContext {
+  router: Router;
+  repository: ModelRepository;
+  /** The repository's root folder (baselines: <model>/<version>/card.json). */
+  repositoryRoot: string;
+  registry?: Registry;
+  log?: Logger;
+  maxBodyBytes: number;
+  /** Defaults to the JSON file named by INFERA_MONITORING_CONFIG, else built-in defaults. */
+  config?: MonitoringConfig;
+}
+
+/** Feedback items per request at most. */
+const MAX_FEEDBACK_ITEMS = 100_000;
+
+function parseQuery(query: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [k, v] of new URLSearchParams(query)) m.set(k, v);
+  return m;
+}
+
+function parseJsonBody(body: Buffer): Record<string, unknown> {
+  let v: unknown;
+  try {
+    v = JSON.parse(body.toString('utf8'));
+  } catch (e) {
+    throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+/**
+ * Registers the monitoring routes and returns the hub the serving paths feed:
+ *   GET  /v2/models/{m}/monitoring[?version=&window=&limit=]   JSON state
+ *   GET  /v2/models/{m}/monitoring/report[?version=&window=]  HTML report (inline SVG)
+ *   POST /v2/models/{m}/feedback   {id, label} or {items: [{id, label}, ...]}
+ */
+export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub {
+  const config = ctx.config ?? (process.env.INFERA_MONITORING_CONFIG ? loadConfigFile(process.env.INFERA_MONITORING_CONFIG) : resolveConfig());
+  const hub = new MonitoringHub({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log });
+  const { router, repository } = ctx;
+
+  const modelOf = (ex: HttpExchange) => {
+    const name = checkModelName(ex.params[0]);
+    const entry = repository.get(name);
+    if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${name}'`);
+    return entry;
+  };
+
+  const status = (ex: HttpExchange, o: StatusOptions): ModelStatus => {
+    const entry = modelOf(ex);
+    const q = parseQuery(ex.query);
+    const version = q.has('version') ? parseVersion(q.get('version')!) : undefined;
+    if (version !== undefined && !entry.versions.has(version)) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${entry.name}' has no version ${version}`);
+    const window = q.get('window');
+    if (window !== undefined && !hub.config.windows.some((w) => w.name === window)) {
+      throw new InferaError('ENG_ERR_BAD_REQUEST', `unknown window '${window}'; configured: ${hub.config.windows.map((w) => `'${w.name}'`).join(', ')}`);
+    }
+    let limit = o.limit;
+    if (q.has('limit')) {
+      limit = Number(q.get('limit'));
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InferaError('ENG_ERR_BAD_REQUEST', "'limit' must be an integer in [1, 1000]");
+    }
+    hub.flush();
+    const versions = [...entry.versions.keys()].filter((v) => version === undefined || v === version).sort((a, b) => a - b);
+    const monitors = versions.map((v) => hub.monitor(entry.name, v));
+    return {
+      model: entry.name,
+      versions: monitors.flatMap((m) => (m ? [versionView(hub, m, { ...o, window, limit })] : [])),
+      unmonitored_versions: versions.filter((_, i) => !monitors[i]),
+      alerts: hub.alerts.recent(entry.name).slice(-50),
+    };
+  };
+
+  router.add('get', '/v2/models/:model/monitoring', (ex) => {
+    ex.send(200, toJson(status(ex, { limit: 30 })), { 'Content-Type': 'application/json' });
+  });
+
+  router.add('get', '/v2/models/:model/monitoring/report', (ex) => {
+    const st = status(ex, { limit: 60, sketches: true });
+    const columnsOf = (v: number) => {
+      const m = hub.monitor(st.model, v);
+      return m ? { columns: m.baseline.columns, prediction: m.baseline.prediction } : undefined;
+    };
+    ex.send(200, renderReport(st, columnsOf), { 'Content-Type': 'text/html; charset=utf-8' });
+  });
+
+  router.add('post', '/v2/models/:model/feedback', async (ex) => {
+    const entry = modelOf(ex);
+    const body = parseJsonBody(await ex.body(ctx.maxBodyBytes));
+    let items: { id: unknown; label: unknown }[];
+    if (body.items !== undefined) {
+      if (!Array.isArray(body.items) || body.items.length === 0) throw new InferaError('ENG_ERR_BAD_REQUEST', "'items' must be a non-empty array of {id, label}");
+      if (body.items.length > MAX_FEEDBACK_ITEMS) throw new InferaError('ENG_ERR_BAD_REQUEST', `'items' holds ${body.items.length} labels; at most ${MAX_FEEDBACK_ITEMS} per request`);
+      items = body.items as { id: unknown; label: unknown }[];
+    } else if (body.id !== undefined || body.label !== undefined) {
+      items = [{ id: body.id, label: body.label }];
+    } else {
+      throw new InferaError('ENG_ERR_BAD_REQUEST', "send {id, label} or {items: [{id, label}, ...]}");
+    }
+    const names = [...entry.versions.keys()].map((v) => hub.monitor(entry.name, v)?.baseline.label?.names).find(Boolean);
+    const r = hub.feedback(entry.name, items, names);
+    ex.json(200, { matched: r.matched, unknown: r.unknown.length, unknown_ids: r.unknown.slice(0, 20) });
+  });
+
+  return hub;
+}

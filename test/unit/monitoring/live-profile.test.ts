@@ -1,0 +1,168 @@
+/**
+ * Live profiles on real traffic: days of flights-3m run through the registered
+ * flights-delay model (offline, ONNX), profiled by the monitoring code, and checked
+ * against counts DuckDB computes independently on the same rows.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
+import { CategoricalColumn, NumericColumn, OTHER } from '../../../src/monitoring/baseline';
+import { resolveConfig } from '../../../src/monitoring/config';
+import { runTest } from '../../../src/monitoring/drift-tests';
+import { RowEncoder } from '../../../src/monitoring/encoder';
+import { MonitoringHub } from '../../../src/monitoring/hub';
+import { DayRows, OfflineModel, readDays } from '../../../src/monitoring/replay';
+import { ProfileSketch } from '../../../src/monitoring/sketch';
+import { WindowTracker } from '../../../src/monitoring/windows';
+import fs from 'node:fs';
+import { FLIGHTS_PARQUET, FlightsDb, SOURCE } from './flight-rows';
+import { TrainedModel, trainSmokeModel } from './trained-model';
+
+const DAY = 86_400_000;
+
+describe('live profiles of real flights traffic', () => {
+  let trained: TrainedModel;
+  let model: OfflineModel;
+  let db: FlightsDb;
+  const days: { d: DayRows; p: Float32Array }[] = [];
+
+  before(async () => {
+    trained = await trainSmokeModel();
+    model = await OfflineModel.load(trained.repository, trained.model);
+    db = await FlightsDb.open();
+    for await (const d of readDays(FLIGHTS_PARQUET, model, '2001-02-15', '2001-02-18')) days.push({ d, p: await model.predict(d.columns, d.rows) });
+  });
+  after(async () => {
+    db.close();
+    await model.close();
+    fs.rmSync(trained.tmp, { recursive: true, force: true });
+  });
+
+  const column = <T extends NumericColumn | CategoricalColumn>(name: string) => model.baseline.columns.find((c) => c.name === name) as T;
+
+  it('a day sketch holds exactly the counts DuckDB finds on the same rows', async () => {
+    const { d, p } = days[1]; // 2001-02-16
+    const enc = new RowEncoder(model.baseline);
+    const sketch = new ProfileSketch(model.baseline);
+    sketch.add(enc.encode({ columns: d.columns, predictions: p }), 0, d.rows, 0, 0);
+    const where = "date >= '2001-02-16' AND date < '2001-02-17'";
+    assert.equal(sketch.rows, d.rows);
+    const [{ n }] = await db.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${SOURCE} WHERE ${where}`);
+    assert.equal(sketch.rows, Number(n));
+
+    const j = (name: string) => model.baseline.columns.findIndex((c) => c.name === name);
+    const hours = await db.query<{ h: bigint; n: bigint }>(`SELECT hour(date) AS h, count(*) AS n FROM ${SOURCE} WHERE ${where} GROUP BY 1`);
+    const wantHours = new Array(24).fill(0);
+    for (const r of hours) wantHours[Number(r.h)] = Number(r.n);
+    assert.deepEqual(Array.from(sketch.counts[j('date.hour_of_day')]), wantHours);
+
+    const dow = await db.query<{ n: bigint }>(`SELECT count(*) AS n FROM ${SOURCE} WHERE ${where} AND dayofweek(date) = 5`);
+    assert.equal(sketch.counts[j('date.day_of_week')][5], Number(dow[0].n), 'Friday');
+
+    // Distance on the card's quantile edges; the end bins are open (clamped), as in training.
+    const dist = column<NumericColumn>('distance');
+    const e = dist.edges;
+    const cases = e.slice(0, -1).map((lo, i) => `count(*) FILTER (WHERE ${i === 0 ? 'true' : `distance >= ${lo}`} AND ${i === e.length - 2 ? 'true' : `distance < ${e[i + 1]}`})`);
+    const [row] = await db.query<Record<string, bigint>>(`SELECT ${cases.map((c, i) => `${c} AS b${i}`).join(', ')} FROM ${SOURCE} WHERE ${where}`);
+    assert.deepEqual(Array.from(sketch.counts[j('distance')]), cases.map((_, i) => Number(row[`b${i}`])));
+
+    const origin = column<CategoricalColumn>('origin');
+    const byOrigin = new Map((await db.query<{ o: string; n: bigint }>(`SELECT origin AS o, count(*) AS n FROM ${SOURCE} WHERE ${where} GROUP BY 1`)).map((r) => [r.o, Number(r.n)]));
+    const want = origin.categories.map((c) => (c === OTHER ? 0 : byOrigin.get(c) ?? 0));
+    want[want.length - 1] = Number(n) - want.reduce((a, b) => a + b, 0);
+    assert.deepEqual(Array.from(sketch.counts[j('origin')]), want);
+
+    // Predictions: exact moments and the baseline's bins.
+    let sum = 0;
+    for (const v of p) sum += v;
+    assert.ok(Math.abs(sketch.predSum / sketch.predictionCount - sum / p.length) < 1e-12);
+    assert.equal(sketch.predictionCount, d.rows);
+  });
+
+  it('drift of the sketch equals the tests run on the independently counted bins', () => {
+    const { d, p } = days[1];
+    const sketch = new ProfileSketch(model.baseline);
+    sketch.add(new RowEncoder(model.baseline).encode({ columns: d.columns, predictions: p }), 0, d.rows, 0, 0);
+    const dist = column<NumericColumn>('distance');
+    const j = model.baseline.columns.indexOf(dist);
+    const { reference, current } = sketch.distributions(j);
+    const direct = runTest('wasserstein', { form: 'histogram', points: dist.points, counts: dist.counts, std: dist.std }, { form: 'histogram', points: dist.points, counts: Array.from(sketch.counts[j]) });
+    assert.equal(runTest('wasserstein', reference, current).score, direct.score);
+  });
+
+  it('tumbling day windows on the event clock close once per day with that day’s rows', () => {
+    const spec = { name: 'day', type: 'time' as const, length: DAY, step: DAY, clock: 'event' as const, keep: 10 };
+    const closedRows: number[] = [];
+    const tracker = new WindowTracker(spec, model.baseline, (_b, s) => closedRows.push(s.rows));
+    const enc = new RowEncoder(model.baseline);
+    let seq = 0;
+    for (const { d, p } of days) {
+      const e = enc.encode({ columns: d.columns, predictions: p });
+      // Requests of 100 rows each, in time order.
+      for (let s = 0; s < d.rows; s += 100) {
+        const sub = enc.encode({ columns: Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, Array.prototype.slice.call(v, s, s + 100)])), predictions: p.subarray(s, s + 100) });
+        tracker.add(sub, 0, seq);
+        seq += sub.rows;
+      }
+      assert.equal(e.rows, d.rows);
+    }
+    assert.deepEqual(closedRows, [days[0].d.rows, days[1].d.rows]);
+    assert.deepEqual(tracker.closed.map((w) => new Date(w.start).toISOString().slice(0, 10)), ['2001-02-15', '2001-02-16']);
+    assert.equal(tracker.current()!.sketch.rows, days[2].d.rows);
+    // A request from 2001-02-15 after 2001-02-17 began is late for a tumbling day window.
+    const late = enc.encode({ columns: Object.fromEntries(Object.entries(days[0].d.columns).map(([k, v]) => [k, Array.prototype.slice.call(v, 0, 10)])), predictions: days[0].p.subarray(0, 10) });
+    tracker.add(late, 0, seq);
+    assert.equal(tracker.late, 10);
+  });
+
+  it('sliding count windows are the sums of their panes', () => {
+    const spec = { name: 'rows', type: 'count' as const, length: 8000, step: 2000, clock: 'arrival' as const, keep: 100 };
+    const tracker = new WindowTracker(spec, model.baseline, (_b, s) => s.rows);
+    const enc = new RowEncoder(model.baseline);
+    const all = days.map(({ d, p }) => enc.encode({ columns: d.columns, predictions: p }));
+    let seq = 0;
+    for (const e of all) {
+      tracker.add(e, 0, seq);
+      seq += e.rows;
+    }
+    const total = seq;
+    assert.equal(tracker.closed.length, Math.floor((total - 1) / 2000));
+    // Recount one window directly from its rows.
+    const w = tracker.closed[5];
+    assert.deepEqual([w.start, w.end], [(5 - 3) * 2000, 6 * 2000]);
+    const direct = new ProfileSketch(model.baseline);
+    let offset = 0;
+    for (const e of all) {
+      const from = Math.max(w.start - offset, 0);
+      const to = Math.min(w.end - offset, e.rows);
+      if (to > from) direct.add(e, from, to, 0, offset);
+      offset += e.rows;
+    }
+    assert.equal(w.sketch.rows, 8000);
+    assert.deepEqual(w.sketch.counts.map((c) => Array.from(c)), direct.counts.map((c) => Array.from(c)));
+    assert.deepEqual(Array.from(w.sketch.prediction), Array.from(direct.prediction));
+  });
+
+  it('observe() only queues; the hub profiles on setImmediate and drops rows past the queue bound', async () => {
+    const registry = new Registry();
+    const config = resolveConfig({ queue: { max_rows: 20_000 }, windows: [{ name: 'day', type: 'time', length: '1d', clock: 'event' }] });
+    const hub = new MonitoringHub({ repository: trained.repository, config, registry });
+    try {
+      const { d, p } = days[0];
+      const rows = Array.from({ length: d.rows }, (_, i) => Object.fromEntries(model.inputs.map((k) => [k, d.columns[k][i]])));
+      const t0 = performance.now();
+      hub.observe('flights-delay', model.baseline.version, { rows, predictions: p });
+      const observeMs = performance.now() - t0;
+      assert.ok(observeMs < 5, `observe took ${observeMs} ms`);
+      assert.equal(hub.monitor('flights-delay', model.baseline.version)!.seq, 0, 'nothing profiled synchronously');
+      hub.observe('flights-delay', model.baseline.version, { rows, predictions: p }); // over the bound: dropped
+      await new Promise((r) => setImmediate(r));
+      assert.equal(hub.monitor('flights-delay', model.baseline.version)!.seq, d.rows);
+      const text = await registry.metrics();
+      assert.match(text, new RegExp(`infera_monitoring_dropped_rows_total\\{model="flights-delay",version="${model.baseline.version}",reason="queue_full"\\} ${d.rows}`));
+      assert.match(text, new RegExp(`infera_monitored_rows_total\\{model="flights-delay",version="${model.baseline.version}"\\} ${d.rows}`));
+    } finally {
+      await hub.close();
+    }
+  });
+});
