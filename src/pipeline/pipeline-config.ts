@@ -37,6 +37,8 @@ export interface PipelineConfig {
   /** Model name in the repository (models/<name>/). */
   name: string;
   description?: string;
+  /** A model measured elsewhere on the same data, copied into card.json to compare against. */
+  reference?: { description: string; metrics: Record<string, Record<string, number>> };
   /** Source file, relative to the pipeline file. */
   source: { path: string };
   timestamp: string;
@@ -82,6 +84,13 @@ export const pipelineSchema = {
   properties: {
     $comment: { type: 'string' },
     name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+    reference: {
+      type: 'object', required: ['description', 'metrics'], additionalProperties: false,
+      properties: {
+        description: { type: 'string' },
+        metrics: { type: 'object', additionalProperties: { type: 'object', additionalProperties: { type: 'number' } } },
+      },
+    },
     description: { type: 'string' },
     source: { type: 'object', required: ['path'], additionalProperties: false, properties: { path: { type: 'string', minLength: 1 } } },
     timestamp: { type: 'string', minLength: 1 },

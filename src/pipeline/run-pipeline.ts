@@ -248,6 +248,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       threshold: thresholds.mlp,
       metrics: metrics.mlp,
       baseline_metrics: metrics.baseline,
+      // An externally measured model to compare against, per window (from the pipeline file).
+      reference: cfg.reference ?? null,
       unknown_categories: unknownCategories,
       gates,
       onnx: { opset: exp.opset, bytes: onnx.length, input: 'features', output: 'probability', width: spec.width, parity: { rows: n, max_abs_diff: maxDiff, tolerance: exp.tolerance } },
