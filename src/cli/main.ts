@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_SERVER_OPTIONS, InferaServer, SERVER_VERSION } from '../server/server';
 import { createLogger } from '../config/logger';
 import { registerTrainCommand } from './train-command';
+import { registerDriftCommand } from './drift-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -54,6 +55,7 @@ program
   });
 
 registerTrainCommand(program);
+registerDriftCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

@@ -61,7 +61,7 @@ export class MonitoringHub {
   private scheduled = false;
   private lastOpsCheck = 0;
   private lastRetain = 0;
-  private readonly now: () => number;
+  readonly now: () => number;
   private closed = false;
 
   constructor(private readonly opts: HubOptions) {
@@ -182,14 +182,18 @@ export class MonitoringHub {
     }
     this.log.insertMany(logged);
     const now = this.now();
-    if (now - this.lastOpsCheck >= 1000) {
-      this.lastOpsCheck = now;
-      for (const m of this.monitors.values()) m?.checkOps(now);
-    }
+    if (now - this.lastOpsCheck >= 1000) this.checkOps();
     if (now - this.lastRetain >= 60_000) {
       this.lastRetain = now;
       this.log.retain(now);
     }
+  }
+
+  /** Evaluates the latency and error-rate rules now (flush does, at most once a second). */
+  checkOps(): void {
+    const now = this.now();
+    this.lastOpsCheck = now;
+    for (const m of this.monitors.values()) m?.checkOps(now);
   }
 
   /**

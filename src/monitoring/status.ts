@@ -108,7 +108,7 @@ export function versionView(hub: MonitoringHub, vm: VersionMonitor, o: StatusOpt
     },
     rows_observed: vm.seq,
     log: { rows: counts.rows, labelled: counts.labelled, sample_rate: hub.log.sampleRate },
-    ops: vm.ops.summary(Date.now()),
+    ops: vm.ops.summary(hub.now()),
     windows,
   };
 }

@@ -1,6 +1,8 @@
 import { Registry } from 'prom-client';
 import type { ModelMetrics } from '../monitoring/metrics';
-import { InferaError } from '../errors';
+import type { MonitoringHub } from '../monitoring/hub';
+import crypto from 'node:crypto';
+import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
@@ -13,6 +15,8 @@ export interface ConvenienceContext {
   router: Router;
   registry: Registry;
   metrics?: ModelMetrics;
+  /** Sees every prediction (drift, prediction log, live quality). */
+  monitoring?: MonitoringHub;
   maxBodyBytes: number;
   adminToken?: string;
   predictCacheSize: number;
@@ -61,11 +65,25 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     if (!pred) {
       const { inputs, unknownCategories } = featuresToInputs(mv.config, body.features, mv.featureSpec);
       if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc({ model: mv.name, version: String(mv.version) }, unknownCategories);
-      const r = await mv.infer({ inputs, outputs: [p.output] });
-      pred = outputToPrediction(p, r.outputs[0]);
+      try {
+        const r = await mv.infer({ inputs, outputs: [p.output] });
+        pred = outputToPrediction(p, r.outputs[0]);
+      } catch (e) {
+        if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
+        throw e;
+      }
       cache.set(key, pred);
     }
+    // The id joins delayed ground truth (POST /v2/models/{m}/feedback) to this prediction.
+    const id = typeof body.id === 'string' && body.id !== '' ? body.id : crypto.randomUUID();
+    ctx.monitoring?.observe(mv.name, mv.version, {
+      rows: [body.features as Record<string, unknown>],
+      predictions: [pred.probabilities ? pred.probabilities[pred.probabilities.length - 1] : Number(pred.prediction)],
+      ids: [id],
+      latencyMs: performance.now() - started,
+    });
     ex.json(200, {
+      id,
       prediction: pred.prediction,
       confidence: pred.confidence,
       probabilities: pred.probabilities,

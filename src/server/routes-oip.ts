@@ -8,11 +8,14 @@ import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
 import { Router } from './router';
 import type { ModelMetrics } from '../monitoring/metrics';
+import type { MonitoringHub } from '../monitoring/hub';
+import type { Tensor } from '../protocol/datatypes';
 
 export interface OipContext {
   repository: ModelRepository;
   router: Router;
   metrics?: ModelMetrics;
+  monitoring?: MonitoringHub;
   maxBodyBytes: number;
   adminToken?: string;
   serverVersion: string;
@@ -47,6 +50,21 @@ function versionStats(mv: ModelVersion) {
     },
     batch_stats: [...s.batches.entries()].sort((a, b) => a[0] - b[0]).map(([size, b]) => ({ batch_size: size, compute_infer: { count: b.count, ns: Math.round(b.ns) } })),
   };
+}
+
+/**
+ * Hands an infer response's predictions to monitoring: one value per row of the
+ * output /predict reads (the last column: P(positive) for [n, 2]); ids `${id}/${row}`.
+ */
+function observePredictions(hub: MonitoringHub | undefined, mv: ModelVersion, outputs: Tensor[], id: string | undefined, latencyMs: number): void {
+  const name = mv.config.predict?.output;
+  const out = hub && name ? outputs.find((t) => t.name === name) : undefined;
+  if (!hub || !out || out.shape.length === 0) return;
+  const rows = out.shape[0];
+  const cols = rows > 0 ? out.data.length / rows : 0;
+  const predictions = Array.from({ length: rows }, (_, i) => Number(out.data[i * cols + cols - 1]));
+  const ids = id === undefined ? undefined : rows === 1 ? [id] : predictions.map((_, i) => `${id}/${i}`);
+  hub.observe(mv.name, mv.version, { predictions, ids, latencyMs });
 }
 
 /** Registers the Open Inference Protocol v2 routes and its repository and statistics extensions. */
@@ -99,11 +117,13 @@ export function registerOipRoutes(ctx: OipContext): void {
       const headers: Record<string, string> = { 'Content-Type': enc.inferenceHeaderLength === undefined ? 'application/json' : 'application/octet-stream' };
       if (enc.inferenceHeaderLength !== undefined) headers['Inference-Header-Content-Length'] = String(enc.inferenceHeaderLength);
       ex.send(200, enc.body, headers);
+      observePredictions(ctx.monitoring, mv, r.outputs, req.id, performance.now() - started);
       ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
       ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
       ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
     } catch (e) {
       const err = ex.error(e);
+      if (err.status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
       ctx.metrics?.requests.inc({ ...labels, outcome: err.status < 500 ? 'client_error' : err.status === 503 ? 'unavailable' : 'error' });
     } finally {
       ctx.metrics?.pending.dec(labels);

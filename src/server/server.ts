@@ -76,13 +76,13 @@ export class InferaServer {
     this.app = App();
     this.router = new Router(this.app, this.metrics);
     const ready = () => this.loaded && !this.router.draining;
-    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });
+    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
+    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });
     registerConvenienceRoutes({
-      repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes,
+      repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, ready, reload: () => this.reload(),
     });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
-    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
     this.router.fallback();
   }
 

@@ -51,7 +51,7 @@ describe('monitoring through the server', () => {
       alerts: {
         cooldown_ms: 0,
         webhook: { url: hookUrl, backoff_ms: 20, max_attempts: 3 },
-        rules: [{ type: 'target_drift', window: 'day' }, { type: 'auc_drop', window: 'day', max_drop: 0.05 }, { type: 'drift_share', threshold: 0.5 }, { type: 'latency_p99', objective_ms: 1, min_requests: 10 }],
+        rules: [{ type: 'target_drift', window: 'day' }, { type: 'auc_drop', window: 'day', max_drop: 0.05 }, { type: 'drift_share', threshold: 0.5 }, { type: 'latency_p99', objective_ms: 1, min_requests: 10 }, { type: 'error_rate', max: 0.02, min_requests: 10 }],
       },
     };
     const file = path.join(trained.tmp, 'monitoring.json');
@@ -105,6 +105,15 @@ describe('monitoring through the server', () => {
     assert.equal(day.closed[0].flagged, true);
     const rows = v.windows.find((w: any) => w.name === 'rows');
     assert.deepEqual(rows.closed.map((w: any) => [w.start, w.end, w.rows]), [[-2000, 2000, 2000], [0, 4000, 4000]]);
+    // 120 requests of 50 rows at 2 ms each; then 5 failed requests: 4% errors.
+    assert.deepEqual([v.ops.requests, v.ops.errors], [120, 0]);
+    for (let i = 0; i < 5; i++) hub.observeError(trained.model, trained.version);
+    hub.flush();
+    hub.checkOps();
+    const after = (await getJson(`${base}/monitoring`)).json.versions[0].ops;
+    assert.equal(after.errors, 5);
+    assert.ok(Math.abs(after.error_rate - 5 / 125) < 1e-12);
+    assert.ok(after.p99_ms >= 2 && after.p99_ms < 2.1, `p99 ${after.p99_ms}`);
   });
 
   it('sends alerts to the webhook (retrying a 503) and counts them in /metrics', async () => {
@@ -112,6 +121,7 @@ describe('monitoring through the server', () => {
     const rules = received.filter((r) => r.status === 200).map((r) => r.body.rule).sort();
     assert.ok(rules.includes('target_drift'), `alerts: ${rules}`);
     assert.ok(rules.includes('latency_p99'), `alerts: ${rules}`);
+    assert.ok(rules.includes('error_rate'), `alerts: ${rules}`);
     // The refused first delivery came again with the same alert id.
     assert.equal(received[0].status, 503);
     assert.ok(received.slice(1).some((r) => r.status === 200 && r.body.id === received[0].body.id), 'the refused alert was retried');

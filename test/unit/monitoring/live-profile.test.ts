@@ -13,6 +13,7 @@ import { RowEncoder } from '../../../src/monitoring/encoder';
 import { MonitoringHub } from '../../../src/monitoring/hub';
 import { DayRows, OfflineModel, readDays } from '../../../src/monitoring/replay';
 import { ProfileSketch } from '../../../src/monitoring/sketch';
+import { checkPredictions } from '../../../src/monitoring/prediction-checks';
 import { WindowTracker } from '../../../src/monitoring/windows';
 import fs from 'node:fs';
 import { FLIGHTS_PARQUET, FlightsDb, SOURCE } from './flight-rows';
@@ -88,6 +89,41 @@ describe('live profiles of real flights traffic', () => {
     const { reference, current } = sketch.distributions(j);
     const direct = runTest('wasserstein', { form: 'histogram', points: dist.points, counts: dist.counts, std: dist.std }, { form: 'histogram', points: dist.points, counts: Array.from(sketch.counts[j]) });
     assert.equal(runTest('wasserstein', reference, current).score, direct.score);
+  });
+
+  it('prediction checks: exact mean and std, quantiles to the fine bin, and the failing checks name their limit', () => {
+    const { d, p } = days[1];
+    const sketch = new ProfileSketch(model.baseline);
+    sketch.add(new RowEncoder(model.baseline).encode({ columns: d.columns, predictions: p }), 0, d.rows, 0, 0);
+    const r = checkPredictions(sketch, model.baseline.prediction)!;
+    const sorted = Float64Array.from(p).sort();
+    const mean = sorted.reduce((a, b) => a + b, 0) / sorted.length;
+    const std = Math.sqrt(sorted.reduce((a, b) => a + (b - mean) ** 2, 0) / sorted.length);
+    assert.ok(Math.abs(r.mean - mean) < 1e-12 && Math.abs(r.std - std) < 1e-9);
+    for (const q of [0.05, 0.25, 0.5, 0.75, 0.95]) {
+      const exact = sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+      assert.ok(Math.abs(r.quantiles[String(q)] - exact) <= 1 / 1000 + 1e-9, `q${q}: ${r.quantiles[String(q)]} vs ${exact}`);
+    }
+    assert.equal(r.checks.find((c) => c.check === 'low_variance')!.ok, true);
+    assert.equal(r.checks.find((c) => c.check === 'concentration')!.ok, true);
+    // One airport at one hour (ORD, 7:00–7:59): a narrow segment of the same day's traffic.
+    const idx = Array.from({ length: d.rows }, (_, i) => i).filter((i) => d.columns.origin[i] === 'ORD' && new Date(d.columns.date[i] as number).getUTCHours() === 7);
+    const seg = new ProfileSketch(model.baseline);
+    const cols = Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, idx.map((i) => v[i])]));
+    seg.add(new RowEncoder(model.baseline).encode({ columns: cols, predictions: idx.map((i) => p[i]) }), 0, idx.length, 0, 0);
+    // The segment's predictions spread less and pile up more than the whole day's: limits
+    // half way between the two fail the segment and pass the day.
+    const loose = checkPredictions(seg, model.baseline.prediction)!;
+    const value = (x: typeof r, k: string) => x.checks.find((c) => c.check === k)!.value;
+    assert.ok(value(loose, 'low_variance') < value(r, 'low_variance') && value(loose, 'concentration') > value(r, 'concentration'));
+    const limits = { min_std: (value(loose, 'low_variance') + value(r, 'low_variance')) / 2, max_bin_share: (value(loose, 'concentration') + value(r, 'concentration')) / 2 };
+    const narrow = checkPredictions(seg, model.baseline.prediction, limits)!;
+    const whole = checkPredictions(sketch, model.baseline.prediction, limits)!;
+    for (const k of ['low_variance', 'concentration']) {
+      assert.equal(narrow.checks.find((c) => c.check === k)!.ok, false, k);
+      assert.equal(whole.checks.find((c) => c.check === k)!.ok, true, k);
+    }
+    assert.equal(narrow.checks.find((c) => c.check === 'concentration')!.limit, limits.max_bin_share);
   });
 
   it('tumbling day windows on the event clock close once per day with that day’s rows', () => {
