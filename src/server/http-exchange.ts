@@ -71,6 +71,22 @@ export class HttpExchange {
     });
   }
 
+  /**
+   * Reads the body as a JSON object.
+   * @throws InferaError 400 ENG_ERR_MALFORMED_JSON / ENG_ERR_BAD_REQUEST, 413 past maxBytes.
+   */
+  async jsonBody(maxBytes: number): Promise<Record<string, unknown>> {
+    const body = await this.body(maxBytes);
+    let v: unknown;
+    try {
+      v = JSON.parse(body.toString('utf8'));
+    } catch (e) {
+      throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
+    return v as Record<string, unknown>;
+  }
+
   /** Sends a response once; later calls and calls after an abort are ignored. */
   send(status: number, body: string | Uint8Array, headers: Record<string, string> = {}, closeConnection = false): void {
     if (this.aborted || this.done) return;

@@ -24,17 +24,6 @@ export interface ConvenienceContext {
   reload: () => Promise<void>;
 }
 
-function parseJson(body: Buffer): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
-  return v as Record<string, unknown>;
-}
-
 /** The model /predict serves when none is named: the only one with a `predict` section. */
 function defaultPredictModel(repository: ModelRepository): string {
   const candidates = repository.list().filter((m) => m.config?.predict);
@@ -49,7 +38,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
 
   router.add('post', '/predict', async (ex) => {
     const started = performance.now();
-    const body = parseJson(await ex.body(ctx.maxBodyBytes));
+    const body = await ex.jsonBody(ctx.maxBodyBytes);
     const name = body.model === undefined ? defaultPredictModel(repository) : checkModelName(String(body.model));
     let version: number | undefined;
     if (body.model_version !== undefined) {

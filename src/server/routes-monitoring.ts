@@ -31,17 +31,6 @@ function parseQuery(query: string): Map<string, string> {
   return m;
 }
 
-function parseJsonBody(body: Buffer): Record<string, unknown> {
-  let v: unknown;
-  try {
-    v = JSON.parse(body.toString('utf8'));
-  } catch (e) {
-    throw new InferaError('ENG_ERR_MALFORMED_JSON', (e as Error).message);
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'the request body must be a JSON object');
-  return v as Record<string, unknown>;
-}
-
 /**
  * Registers the monitoring routes and returns the hub the serving paths feed:
  *   GET  /v2/models/{m}/monitoring[?version=&window=&limit=]   JSON state
@@ -100,7 +89,7 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
 
   router.add('post', '/v2/models/:model/feedback', async (ex) => {
     const entry = modelOf(ex);
-    const body = parseJsonBody(await ex.body(ctx.maxBodyBytes));
+    const body = await ex.jsonBody(ctx.maxBodyBytes);
     let items: { id: unknown; label: unknown }[];
     if (body.items !== undefined) {
       if (!Array.isArray(body.items) || body.items.length === 0) throw new InferaError('ENG_ERR_BAD_REQUEST', "'items' must be a non-empty array of {id, label}");
