@@ -75,7 +75,9 @@
         "native/src/features/feature_transform.cc",
         "native/src/features/feature_bindings.cc",
         "native/src/audio/resample.cc",
-        "native/src/audio/audio_bindings.cc"
+        "native/src/audio/audio_bindings.cc",
+        "native/src/features/feature_gpu.cc",
+        "native/src/cuda/cuda_bindings.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",

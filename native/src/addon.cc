@@ -6,6 +6,7 @@
 
 #include "audio/audio_bindings.h"
 #include "batch/batch_bindings.h"
+#include "cuda/cuda_bindings.h"
 #include "exec/model_bindings.h"
 #include "features/feature_bindings.h"
 #include "json/json_bindings.h"
@@ -44,6 +45,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pcm16ToFloat", infera::audio::Pcm16ToFloatBinding},
       {"resampleTo16k", infera::audio::ResampleTo16kAsync},
       {"resampleTo16kSync", infera::audio::ResampleTo16kSync},
+      {"cudaInt8Gemm", infera::cuda::CudaInt8Gemm},
+      {"cudaTransformFeatures", infera::features::CudaTransformFeatures},
   };
   for (const auto& f : kFunctions) {
     exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

@@ -5,6 +5,7 @@ import { DEFAULT_SERVER_OPTIONS, InferaServer, SERVER_VERSION } from '../server/
 import { createLogger } from '../config/logger';
 import { registerTrainCommand } from './train-command';
 import { registerDriftCommand } from './drift-command';
+import { registerQuantizeCommand } from './quantize-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -56,6 +57,7 @@ program
 
 registerTrainCommand(program);
 registerDriftCommand(program);
+registerQuantizeCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

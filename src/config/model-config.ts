@@ -65,7 +65,9 @@ export interface PredictConfig {
 
 export interface ModelConfig {
   name: string;
-  backend: 'onnxruntime';
+  backend: 'onnxruntime' | 'native';
+  /** Native backend only: fp32, or int8 kernels (default: the file's infera.precision, else fp32). */
+  precision?: 'fp32' | 'int8';
   max_batch_size: number;
   inputs: TensorConfig[];
   outputs: TensorConfig[];
@@ -98,7 +100,8 @@ export const modelConfigSchema = {
   properties: {
     name: { type: 'string' },
     description: { type: 'string' },
-    backend: { enum: ['onnxruntime'] },
+    backend: { enum: ['onnxruntime', 'native'] },
+    precision: { enum: ['fp32', 'int8'] },
     max_batch_size: { type: 'integer', minimum: 0, default: 0 },
     inputs: { type: 'array', minItems: 1, items: tensorSchema },
     outputs: { type: 'array', minItems: 1, items: tensorSchema },
@@ -197,6 +200,9 @@ export function parseModelConfig(raw: unknown, file: string, name: string): Mode
     throw new InferaError('ENG_ERR_CONFIG', `${file}: name: '${cfg.name}' does not match its folder '${name}'`);
   }
   cfg.name = name;
+  if (cfg.precision !== undefined && cfg.backend !== 'native') {
+    throw new InferaError('ENG_ERR_CONFIG', `${file}: precision: only the native backend takes a precision`);
+  }
   checkBatchAxes(cfg, file);
   checkBatching(cfg, file);
   if (cfg.sequence) checkSequence(cfg, cfg.sequence, file);

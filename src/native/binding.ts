@@ -11,6 +11,7 @@
  */
 import * as path from 'node:path';
 import type { AudioBinding } from './audio';
+import type { CudaBinding } from './cuda';
 import type { ExecutorBinding } from './executor';
 import type { FeatureBinding } from './features';
 import type { KernelBinding } from './kernels';
@@ -60,7 +61,7 @@ export interface JsonNumberArrays {
 }
 
 /** The raw addon exports (argument checks happen in C++; async ones throw synchronously). */
-export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding, AudioBinding {
+export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding, AudioBinding, CudaBinding {
   concatAxis(parts: Uint8Array[], outer: number, innerBytes: number[]): Promise<Uint8Array>;
   concatAxisSync(parts: Uint8Array[], outer: number, innerBytes: number[]): Uint8Array;
   sliceAxis(whole: Uint8Array, outer: number, innerBytes: number[]): Promise<Uint8Array[]>;
@@ -84,6 +85,8 @@ export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'compileFeatureSpec', 'transformFeatures', 'transformFeaturesSync',
   // native/src/audio (typed wrappers in audio.ts)
   'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync',
+  // native/src/cuda (typed wrappers in cuda.ts; features.ts for the transform)
+  'cudaInt8Gemm', 'cudaTransformFeatures',
 ];
 
 /** Package root, found from dist/src/native/binding.js. */

@@ -40,9 +40,16 @@ interface NativeOutcome {
 /** Raw addon exports of the feature transform. */
 export interface FeatureBinding {
   compileFeatureSpec(plan: NativeFeaturePlan): FeaturePlanHandle;
-  transformFeatures(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number, threads?: number): Promise<NativeOutcome>;
-  transformFeaturesSync(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number): NativeOutcome;
+  transformFeatures(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number, threads?: number, out?: Float32Array): Promise<NativeOutcome>;
+  transformFeaturesSync(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number, out?: Float32Array): NativeOutcome;
 }
+
+/**
+ * Below this many rows the TypeScript transform runs instead (same bits): marshalling the
+ * columns and crossing into the addon cost more than one or two rows of work (a single
+ * /predict row: measured ~3 µs in TypeScript, ~6 µs native).
+ */
+export const FEATURES_NATIVE_MIN_ROWS = 8;
 
 /**
  * Batches of at most this many rows are transformed inline: the marshalling already costs
@@ -143,6 +150,17 @@ export class NativeFeatureTransform {
     return new NativeFeatureTransform(spec, loadBinding().compileFeatureSpec(planOf(spec)));
   }
 
+  /** Batches below FEATURES_NATIVE_MIN_ROWS, by the TypeScript transform (into `out` if given). */
+  private small(columns: Columns, out?: Float32Array): TransformResult | null {
+    const first = columns[this.spec.inputs[0]?.name];
+    if (!first || typeof first.length !== 'number' || first.length >= FEATURES_NATIVE_MIN_ROWS) return null;
+    const r = transform(this.spec, columns);
+    if (!out) return r;
+    if (out.length !== r.data.length) throw new TypeError(`out has ${out.length} elements, expected ${r.data.length}`);
+    out.set(r.data);
+    return { ...r, data: out };
+  }
+
   private finish(columns: Columns, rows: number, out: NativeOutcome): TransformResult {
     if (out.invalid) return transform(this.spec, columns); // throws the TypeScript message
     let unknown = out.unknown;
@@ -164,28 +182,50 @@ export class NativeFeatureTransform {
    * [async] Raw columns → model input, equal to `transform(spec, columns)`. At most
    * FEATURES_SYNC_MAX_ROWS rows run inline, larger batches on the libuv pool, split over up
    * to `threads` compute threads from 2 × 2048 rows on. Inputs must not change until it settles.
+   * `out` (rows × width floats) is written and returned as `data` instead of a new tensor: a
+   * wide one-hot tensor is megabytes per batch, and faulting in fresh pages for it costs more
+   * than computing it (see scripts/measure-kernels.ts); it must not be read until it settles.
    * @returns a Promise of { data [rows x width], rows, width, unknownCategories }.
    * @throws (as a rejection) the TypeScript transform's Error naming the field and row of a
    *   missing or invalid value.
    */
-  async transform(columns: Columns, opts: { threads?: number } = {}): Promise<TransformResult> {
+  async transform(columns: Columns, opts: { threads?: number; out?: Float32Array } = {}): Promise<TransformResult> {
+    const small = this.small(columns, opts.out);
+    if (small) return small;
     const m = marshal(this.spec, columns);
     if (!m) return transform(this.spec, columns);
     const b = loadBinding();
     const out = m.rows <= FEATURES_SYNC_MAX_ROWS
-      ? b.transformFeaturesSync(this.handle, m.cols, m.rows)
-      : await b.transformFeatures(this.handle, m.cols, m.rows, opts.threads ?? 1);
+      ? b.transformFeaturesSync(this.handle, m.cols, m.rows, opts.out)
+      : await b.transformFeatures(this.handle, m.cols, m.rows, opts.threads ?? 1, opts.out);
     return this.finish(columns, m.rows, out);
   }
 
   /**
-   * The same on the calling thread (one thread).
-   * @returns { data, rows, width, unknownCategories }.
-   * @throws Error as {@link NativeFeatureTransform.transform} rejects.
+   * [async] The same transform with the tensor written on the GPU (strings, hashing and
+   * timestamp parsing stay on the CPU). Equal to `transform` except numeric log1p columns,
+   * which may differ by 1 float32 ulp (CUDA's log1p).
+   * @returns a Promise of { data, rows, width, unknownCategories }.
+   * @throws Error (as a rejection) "CUDA is not available: <reason>" without a usable device,
+   *   or the TypeScript transform's Error for invalid values.
    */
-  transformSync(columns: Columns): TransformResult {
+  async transformOnGpu(columns: Columns): Promise<TransformResult> {
     const m = marshal(this.spec, columns);
     if (!m) return transform(this.spec, columns);
-    return this.finish(columns, m.rows, loadBinding().transformFeaturesSync(this.handle, m.cols, m.rows));
+    return this.finish(columns, m.rows, await loadBinding().cudaTransformFeatures(this.handle, m.cols, m.rows));
+  }
+
+  /**
+   * The same on the calling thread (one thread), into `out` when given.
+   * @returns { data, rows, width, unknownCategories }.
+   * @throws Error as {@link NativeFeatureTransform.transform} rejects; TypeError when `out`
+   *   is not a Float32Array of rows × width.
+   */
+  transformSync(columns: Columns, out?: Float32Array): TransformResult {
+    const small = this.small(columns, out);
+    if (small) return small;
+    const m = marshal(this.spec, columns);
+    if (!m) return transform(this.spec, columns);
+    return this.finish(columns, m.rows, loadBinding().transformFeaturesSync(this.handle, m.cols, m.rows, out));
   }
 }

@@ -23,6 +23,8 @@ export interface GemmOptions {
   transB?: boolean;
   /** 'sparse': A is scanned into CSR and the sparse kernel runs (same results); default 'dense'. */
   path?: 'dense' | 'sparse';
+  /** Runs the kernel this many times on the once-packed weights (timing); default 1. */
+  repeat?: number;
 }
 
 /** Per-output-channel symmetric int8 weights: W[k][n] ≈ q[k*N + n] * scales[n], q in [-127, 127]. */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ModelConfig, VersionPolicy, parseModelConfig } from '../config/model-config';
 import { InferaError } from '../errors';
-import { Backend, ModelMetadata } from '../runtime/backend';
+import { Backend, LoadOptions, ModelMetadata } from '../runtime/backend';
 import type { ModelMetrics } from '../monitoring/metrics';
 import { ModelVersion } from './model-version';
 import { checkModelName, resolveInside } from './paths';
@@ -29,6 +29,8 @@ export interface ModelEntry {
 export interface RepositoryOptions {
   root: string;
   backend: Backend;
+  /** Backend for model.json `backend: "native"` (the addon's MLP executor); created on first use. */
+  nativeBackend?: () => Backend;
   /** Batches a version may run at once (the worker count). */
   maxInFlight: number;
   metrics?: ModelMetrics;
@@ -129,9 +131,10 @@ export class ModelRepository {
     try {
       const modelPath = resolveInside(this.opts.root, name, String(version), 'model.onnx');
       if (!fs.existsSync(modelPath)) throw new Error(`${name}/${version}/model.onnx does not exist`);
-      const metadata: ModelMetadata = await this.opts.backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads });
+      const backend = this.backendFor(config);
+      const metadata: ModelMetadata = await backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads, precision: config.precision } as LoadOptions);
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
-      const mv = new ModelVersion(name, version, config, metadata, this.opts.backend, this.opts.maxInFlight, this.opts.metrics, key);
+      const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key);
       if (config.feature_spec) mv.featureSpec = this.loadSpec(config, name, version);
       const old = ve.serving;
       ve.serving = mv;
@@ -140,7 +143,7 @@ export class ModelRepository {
       this.opts.log?.({ model: name, version }, 'model version ready');
       if (old) await old.close();
     } catch (e) {
-      await this.opts.backend.unload(key);
+      await this.backendFor(config).unload(key);
       const reason = (e as Error).message;
       this.opts.log?.({ model: name, version, reason }, 'model version failed to load');
       if (!ve.serving) {
@@ -148,6 +151,15 @@ export class ModelRepository {
         ve.reason = reason;
       }
     }
+  }
+
+  private native?: Backend;
+
+  private backendFor(config: ModelConfig): Backend {
+    if (config.backend !== 'native') return this.opts.backend;
+    if (!this.opts.nativeBackend) throw new Error(`backend 'native' is not available in this server`);
+    this.native ??= this.opts.nativeBackend();
+    return this.native;
   }
 
   /** Reads a version's feature spec and checks it fills the /predict input exactly. */
@@ -203,5 +215,6 @@ export class ModelRepository {
 
   async close(): Promise<void> {
     for (const name of [...this.models.keys()]) await this.unload(name);
+    await this.native?.close();
   }
 }

@@ -5,6 +5,7 @@ import { createMetrics, ModelMetrics } from '../monitoring/metrics';
 import { ModelRepository } from '../repository/model-repository';
 import { Backend } from '../runtime/backend';
 import { OnnxBackend } from '../runtime/onnx-backend';
+import { NativeBackend } from '../runtime/native-backend';
 import { Router } from './router';
 import { registerOipRoutes } from './routes-oip';
 import { registerConvenienceRoutes } from './routes-convenience';
@@ -70,6 +71,7 @@ export class InferaServer {
       root: opts.repository,
       backend: this.backend,
       maxInFlight: opts.workers,
+      nativeBackend: () => new NativeBackend(),
       metrics: this.metrics,
       log: (o, m) => this.log.info(o, m),
     });

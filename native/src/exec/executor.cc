@@ -61,14 +61,14 @@ void Softmax(const Block& in, const Block& out, int rows, int width, int group) 
 }
 
 // Sparse-input path: worth it from this K on, below this density.
-constexpr int kSparseMinK = 64;
+constexpr int kSparseMinK = 64;  // plan_parse.cc packs PackedI8::qf from here on
 constexpr int kSparseMaxDensityDiv = 8;  // nnz <= rows * K / 8
 
 // Tries the sparse kernels (one-hot heavy inputs); false when the block is
 // too dense, after at most a partial scan.
 bool TrySparse(const Plan& plan, const GemmWeights& w, const float* bias,
                const Block& in, const Block& out, int rows) {
-  if (w.K < kSparseMinK) return false;
+  if (w.K < kSparseMinK || !w.finite) return false;
   thread_local quant::SparseRows csr;
   const size_t max_nnz = static_cast<size_t>(rows) * w.K / kSparseMaxDensityDiv;
   const quant::ScanRowsFn scan = w.int8 ? plan.i8_kernel.scan : plan.f32_kernel.scan;

@@ -40,6 +40,9 @@ struct GemmWeights {
   quant::PackedF32 f32;
   quant::PackedI8 i8;
   std::vector<float> bias;  // N values (beta * C, broadcast), or empty
+  // Every weight is finite: only then does skipping zero activations change
+  // nothing (0 * inf is NaN in the dense kernels).
+  bool finite = true;
 };
 
 struct Step {

@@ -184,7 +184,8 @@ class Builder {
     if (int8) {
       THROW_RANGEERROR_IF(w->K > quant::kI8MaxK, env_, where + ": K is too large for int8");
       if (!has_q) st = quant::QuantizeWeights({f32.data(), w->K, w->N, static_cast<size_t>(w->N), false}, &q, &scales);
-      if (st.ok()) st = quant::PackI8(q.data(), scales.data(), w->K, w->N, w->alpha, &w->i8);
+      // A float copy of q for the sparse kernels where they can run (K >= 64).
+      if (st.ok()) st = quant::PackI8(q.data(), scales.data(), w->K, w->N, w->alpha, &w->i8, w->K >= 64);
       w->int8 = true;
       plan_->max_kp = std::max(plan_->max_kp, w->i8.Kp);
     } else {
@@ -193,6 +194,7 @@ class Builder {
         for (size_t i = 0; i < kn; ++i) f32[i] = static_cast<float>(q[i]) * scales[i % w->N];
       }
       st = quant::PackF32({f32.data(), w->K, w->N, static_cast<size_t>(w->N), false}, &w->f32);
+      for (float v : f32) w->finite = w->finite && std::isfinite(v);
     }
     if (!st.ok()) throw Napi::Error::New(env_, where + ": " + st.message());
     plan_->flops_per_row += 2.0 * w->K * w->N;

@@ -1,9 +1,15 @@
 // N-API entry points of the native feature transform (contract of the plan
 // in src/native/features.ts, semantics in feature_transform.h):
 //   compileFeatureSpec(plan) -> handle (a type-tagged External)
-//   transformFeatures(handle, columns, rows, threads)
+//   transformFeatures(handle, columns, rows, threads, out?)
 //       -> Promise<{ data: Float32Array, unknown, fallbackRows: Int32Array, invalid }>
-//   transformFeaturesSync(handle, columns, rows) -> the same object
+//   transformFeaturesSync(handle, columns, rows, out?) -> the same object
+// out: an optional Float32Array [rows x width] to write into (zeroed first)
+// and return as `data`, so batches can reuse one buffer instead of faulting
+// in a fresh multi-megabyte tensor each time (pinned while async).
+//   cudaTransformFeatures(handle, columns, rows) -> the same Promise, with
+//       the tensor written on the GPU (cuda/features.cu); throws "CUDA is not
+//       available: <reason>" first when cudaInfo().available is false
 // columns[i] (one per plan field): Float64Array [rows] (numbers, epoch ms)
 // or { text: string (rows back to back), lengths: Int32Array [rows] }.
 // Strings are copied on the JS thread; Float64Arrays are pinned.
@@ -18,6 +24,7 @@ namespace features {
 Napi::Value CompileFeatureSpec(const Napi::CallbackInfo& info);
 Napi::Value TransformFeaturesAsync(const Napi::CallbackInfo& info);
 Napi::Value TransformFeaturesSync(const Napi::CallbackInfo& info);
+Napi::Value CudaTransformFeatures(const Napi::CallbackInfo& info);
 
 }  // namespace features
 }  // namespace infera

@@ -4,48 +4,17 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <functional>
 #include <string>
 
 #include "exec/thread_pool.h"
+#include "features/category_key.h"
 #include "features/iso_time.h"
 
 namespace infera {
 namespace features {
 namespace {
-
-// The normalized category of row r; false when only TypeScript can compute
-// it (trim_upper of non-ASCII text: Unicode case mapping).
-bool NormalizedKey(const Column& c, int32_t r, Normalize how, std::u16string* key) {
-  const char16_t* b = c.At(r);
-  const char16_t* e = b + c.Length(r);
-  if (how == Normalize::kNone) {
-    key->assign(b, e);
-    return true;
-  }
-  TrimJs(&b, &e);
-  key->clear();
-  for (const char16_t* p = b; p < e; ++p) {
-    char16_t ch = *p;
-    if (ch >= 0x80) return false;
-    if (ch >= u'a' && ch <= u'z') ch = static_cast<char16_t>(ch - 32);
-    key->push_back(ch);
-  }
-  return true;
-}
-
-// fnv1a(`${key}|${slot}`) over UTF-16 code units.
-uint32_t Fnv1a(const std::u16string& key, int64_t slot) {
-  uint32_t h = 0x811c9dc5u;
-  auto mix = [&h](char16_t unit) {
-    h ^= unit;
-    h *= 0x01000193u;
-  };
-  for (char16_t unit : key) mix(unit);
-  mix(u'|');
-  for (char d : std::to_string(slot)) mix(static_cast<char16_t>(d));
-  return h;
-}
 
 bool IsBlank(const Column& c, int32_t r) {
   const char16_t* b = c.At(r);
@@ -149,18 +118,23 @@ TransformOutcome TransformRows(const FeaturePlan& plan, const std::vector<Column
 }
 
 TransformOutcome TransformBatch(const FeaturePlan& plan, const std::vector<Column>& columns,
-                                int32_t rows, int max_threads, float* out) {
+                                int32_t rows, int max_threads, float* out, bool zero_first) {
+  const size_t width = static_cast<size_t>(plan.width);
+  auto run = [&](int32_t a, int32_t b) {
+    if (zero_first) std::memset(out + a * width, 0, static_cast<size_t>(b - a) * width * sizeof(float));
+    return TransformRows(plan, columns, a, b, out);
+  };
   int chunks = 1;
   if (max_threads > 1 && rows >= 2 * kFeatureParallelMinRows) {
     chunks = std::min({max_threads, exec::ThreadPool::Instance().Concurrency(),
                        static_cast<int>(rows / kFeatureParallelMinRows)});
   }
-  if (chunks <= 1) return TransformRows(plan, columns, 0, rows, out);
+  if (chunks <= 1) return run(0, rows);
   std::vector<TransformOutcome> parts(chunks);
   exec::ThreadPool::Instance().ParallelFor(chunks, [&](int c) {
     const int32_t a = static_cast<int32_t>(static_cast<int64_t>(rows) * c / chunks);
     const int32_t b = static_cast<int32_t>(static_cast<int64_t>(rows) * (c + 1) / chunks);
-    parts[c] = TransformRows(plan, columns, a, b, out);
+    parts[c] = run(a, b);
   });
   TransformOutcome all;
   for (TransformOutcome& p : parts) {

@@ -35,9 +35,10 @@ TransformOutcome TransformRows(const FeaturePlan& plan, const std::vector<Column
 // scripts/measure-kernels.ts; a helper wake-up costs ~5-20 µs).
 constexpr int32_t kFeatureParallelMinRows = 2048;
 
-// The whole batch, split over up to `max_threads` chunks when rows allow.
+// The whole batch, split over up to `max_threads` chunks when rows allow;
+// with zero_first each chunk clears its rows of `out` first (a reused buffer).
 TransformOutcome TransformBatch(const FeaturePlan& plan, const std::vector<Column>& columns,
-                                int32_t rows, int max_threads, float* out);
+                                int32_t rows, int max_threads, float* out, bool zero_first);
 
 }  // namespace features
 }  // namespace infera

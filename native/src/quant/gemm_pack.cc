@@ -61,7 +61,7 @@ Status QuantizeWeights(const WeightView& w, std::vector<int8_t>* q,
 }
 
 Status PackI8(const int8_t* q, const float* scales, int K, int N, float alpha,
-              PackedI8* out) {
+              PackedI8* out, bool float_copy) {
   if (K > kI8MaxK) {
     return Status::Error("int8 weight has K = " + std::to_string(K) +
                          " rows, more than " + std::to_string(kI8MaxK) +
@@ -97,6 +97,19 @@ Status PackI8(const int8_t* q, const float* scales, int K, int N, float alpha,
           }
           out->colsum[static_cast<size_t>(p) * kI8PanelCols + j] += v;
           *dst++ = v;
+        }
+      }
+    }
+  }
+  if (float_copy) {
+    out->qf = MakeAligned<float>(static_cast<size_t>(panels) * K * kF32PanelCols);
+    if (!out->qf) return Status::Error("out of memory packing an int8 weight");
+    float* f = out->qf.get();
+    for (int p = 0; p < panels; ++p) {
+      for (int k = 0; k < K; ++k) {
+        for (int j = 0; j < kF32PanelCols; ++j) {
+          const int n = p * kF32PanelCols + j;
+          *f++ = n < N ? static_cast<float>(q[static_cast<size_t>(k) * N + n]) : 0.0f;
         }
       }
     }

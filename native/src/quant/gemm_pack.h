@@ -39,8 +39,9 @@ Status QuantizeWeights(const WeightView& w, std::vector<int8_t>* q,
 // Packs an int8 weight q [K x N] (row-major, values in [-127, 127]) with its
 // per-column scales; the stored scales are alpha * scales[n] (Gemm alpha
 // folded in). Also fills the column sums used by u8-offset kernels.
+// With float_copy, also fills PackedI8::qf (for the sparse kernels).
 Status PackI8(const int8_t* q, const float* scales, int K, int N, float alpha,
-              PackedI8* out);
+              PackedI8* out, bool float_copy = false);
 
 }  // namespace quant
 }  // namespace infera

@@ -39,6 +39,10 @@ constexpr int kI8Max = 127;
 // int32 accumulators (and the reference's) can never overflow.
 constexpr int kI8MaxK = 131072;
 
+// Non-zero terms whose int8 products (|q_a q_w| <= 127 * 127) a float
+// accumulator sums exactly: 1040 * 16129 <= 2^24.
+constexpr int kExactFloatTerms = 1040;
+
 // 64-byte aligned float/byte storage (malloc'd; freed by the deleter).
 struct AlignedFree {
   void operator()(void* p) const;
@@ -74,6 +78,11 @@ struct PackedI8 {
   AlignedArray<int8_t> data;     // panels of Kp * 16 bytes
   AlignedArray<float> scales;    // RoundUp(N, 16): W ~= q * scale (0 past N)
   AlignedArray<int32_t> colsum;  // RoundUp(N, 16): sum_k q[k][n] (for u8 offsets)
+  // Optional: q as floats in the fp32 panel layout (PackedF32::data), for the
+  // sparse kernels: a row with at most kExactFloatTerms non-zeros sums its
+  // int8 products exactly in float (every partial sum is an integer below
+  // 2^24), i.e. the same value as the int32 sum, with FMAs.
+  AlignedArray<float> qf;
 
   const int8_t* Panel(int p) const {
     return data.get() + static_cast<size_t>(p) * Kp * kI8PanelCols;

@@ -1,5 +1,7 @@
 // AVX2 sparse-input kernels (contracts in gemm_types.h), compiled with
 // -mavx2 -mfma -ffp-contract=off; bit-identical to the dense kernels.
+// int8 rows with at most kExactFloatTerms non-zeros use PackedI8::qf and
+// float FMAs (exact integer sums, converted back), else the int32 path.
 //
 // Scan: 8 floats per compare; the movemask bits give the non-zero columns.
 // fp32: per row and 16-column panel, one FMA chain per 8 columns over the
@@ -136,12 +138,26 @@ void SpmmI8Avx2(int N, const SparseRows& A, const PackedI8& B,
       q[e - e0] = static_cast<int32_t>(r);
     }
     const __m256 rs = _mm256_set1_ps(scale);
+    // Few terms: exact float FMAs on the float copy of q (see PackedI8::qf).
+    const bool exact_float = B.qf && e1 - e0 <= kExactFloatTerms;
     for (int p = 0; p < panels; ++p) {
       const int n0 = p * 16;
       const int ncols = N - n0 < 16 ? N - n0 : 16;
       const int8_t* panel = B.Panel(p);
       __m256i acc0 = _mm256_setzero_si256(), acc1 = acc0;
-      for (int32_t e = e0; e < e1; ++e) {
+      if (exact_float) {
+        const float* fp = B.qf.get() + static_cast<size_t>(p) * B.K * 16;
+        __m256 f0 = _mm256_setzero_ps(), f1 = f0;
+        for (int32_t e = e0; e < e1; ++e) {
+          const __m256 qa = _mm256_set1_ps(static_cast<float>(q[e - e0]));
+          const float* w = fp + static_cast<size_t>(A.indices[e]) * 16;
+          f0 = _mm256_fmadd_ps(qa, _mm256_load_ps(w), f0);
+          f1 = _mm256_fmadd_ps(qa, _mm256_load_ps(w + 8), f1);
+        }
+        acc0 = _mm256_cvtps_epi32(f0);  // exact integers: no rounding
+        acc1 = _mm256_cvtps_epi32(f1);
+      }
+      for (int32_t e = exact_float ? e1 : e0; e < e1; ++e) {
         const int k = A.indices[e];
         const int8_t* g = panel + static_cast<size_t>(k / kI8KGroup) * kI8PanelCols * kI8KGroup;
         const __m128i shift = _mm_cvtsi32_si128(8 * (3 - k % kI8KGroup));

@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Columns, FeatureSpec, transform } from '../../../src/features';
 import { formatNaive } from '../../../src/features/time';
-import { FEATURES_SYNC_MAX_ROWS, NativeFeatureTransform } from '../../../src/native/features';
+import { FEATURES_NATIVE_MIN_ROWS, FEATURES_SYNC_MAX_ROWS, NativeFeatureTransform } from '../../../src/native/features';
 import { Warehouse } from '../../../src/pipeline/ingest';
 import { FLIGHTS_3M as SOURCE, realFlights as real } from './flights-columns';
 
@@ -44,7 +44,7 @@ for (const name of ['flights', 'crosses'] as const) {
 
 test('every batch size around the inline threshold; epoch ms as plain arrays', async () => {
   const { feb, specs } = await real();
-  for (const n of [0, 1, 2, FEATURES_SYNC_MAX_ROWS, FEATURES_SYNC_MAX_ROWS + 1, 256, 4097]) {
+  for (const n of [0, 1, 2, FEATURES_NATIVE_MIN_ROWS - 1, FEATURES_NATIVE_MIN_ROWS, FEATURES_SYNC_MAX_ROWS, FEATURES_SYNC_MAX_ROWS + 1, 256, 4097]) {
     const cols: Columns = {};
     for (const [k, v] of Object.entries(feb)) cols[k] = Array.from((v as ArrayLike<string | number>)).slice(0, n);
     await check(specs.crosses, cols);
@@ -137,4 +137,28 @@ test('numeric log1p/identity columns on every distinct distance of flights-3m', 
     origin: Array.from(feb.origin as ArrayLike<string>).slice(0, n), destination: Array.from(feb.destination as ArrayLike<string>).slice(0, n),
   };
   await check(specs.flights, cols);
+});
+
+test('a reused output buffer is cleared and filled (inline, pooled and multi-threaded paths)', async () => {
+  const { feb, specs } = await real();
+  const spec = specs.crosses;
+  const native = NativeFeatureTransform.compile(spec);
+  const slice = (from: number, n: number) => {
+    const c: Columns = {};
+    for (const [k, v] of Object.entries(feb)) c[k] = (v as unknown as { slice(a: number, b: number): ArrayLike<string | number> }).slice(from, from + n);
+    return c;
+  };
+  for (const n of [3, FEATURES_SYNC_MAX_ROWS, 300, 5000]) {
+    const out = new Float32Array(n * spec.width);
+    for (const [from, threads] of [[0, 1], [n, 2], [2 * n, 1]]) {
+      const cols = slice(from, n);
+      const want = transform(spec, cols);
+      const got = await native.transform(cols, { threads, out });
+      assert.equal(got.data, out, 'the buffer itself comes back');
+      assertSameBits(got.data, want.data, spec.width);
+      assertSameBits(native.transformSync(cols, out).data, want.data, spec.width);
+    }
+  }
+  assert.throws(() => native.transformSync(slice(0, 10), new Float32Array(5)), { message: `out has 5 elements, expected ${10 * spec.width}` });
+  assert.throws(() => native.transformSync(slice(0, 2), new Float32Array(5)), { message: `out has 5 elements, expected ${2 * spec.width}` });
 });

@@ -81,6 +81,15 @@ for (const file of BUILDS) {
     }
   });
 
+  test(`${tag}: int8 rows past the exact-float limit (1040 non-zeros) take the int32 path, same bits`, () => {
+    // Dense speech rows of 1100 samples; weights: the basis' real values viewed as [1100 x 24].
+    const [M, Kd, N] = [6, 1100, 24];
+    const a = speechFrames(M, Kd);
+    const W = basis.data.slice(0, Kd * N);
+    const ref = b.int8Gemm('ref', a, M, Kd, W, N);
+    for (const v of info.int8Gemm.usable) sameBits(b.int8Gemm(v, a, M, Kd, W, N, { path: 'sparse' }), ref, `int8 ${v}`);
+  });
+
   test(`BAD CALL - ${tag}: path must be dense or sparse`, () => {
     const a = speechFrames(2, K);
     assert.throws(() => b.gemmF32('ref', a, 2, K, weights(3), 3, { path: 'csr' as 'sparse' }), { message: "path must be 'dense' or 'sparse'" });

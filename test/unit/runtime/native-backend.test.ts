@@ -172,3 +172,21 @@ test('BAD CALL - precision, run names, types and shapes are checked', { skip }, 
   await b.unload('f');
   await assert.rejects(b.run('f', [], ['probability']), /is not loaded/);
 });
+
+test('concurrent batches on the shared compute pool all come back right', { skip }, async () => {
+  const data = await februaryRows(4000);
+  const b = new NativeBackend();
+  await b.load('c', FLIGHTS_ONNX, { intraOpThreads: 2 });
+  const sizes = [1, 300, 64, 999, 256, 7, 513, 2000, 33, 1000, 128, 77];
+  let off = 0;
+  const jobs = sizes.map((n) => {
+    const x = data.x.slice(off * data.width, (off + n) * data.width);
+    off = (off + n) % (data.rows - 2000);
+    return { n, x };
+  });
+  const one = await Promise.all(jobs.map((j) => b.run('c', [{ name: 'features', datatype: 'FP32', shape: [j.n, data.width], data: j.x }], ['probability'])));
+  for (const [i, j] of jobs.entries()) {
+    const [seq] = await b.run('c', [{ name: 'features', datatype: 'FP32', shape: [j.n, data.width], data: j.x }], ['probability']);
+    assert.deepEqual(one[i][0].data, seq.data, `batch ${i} (${j.n} rows)`);
+  }
+});
