@@ -1,23 +1,43 @@
 /**
  * Worker thread for the in-process ceiling: one onnxruntime-node session
- * (intraOpNumThreads from workerData), batches of real speech chunks,
- * session.run in a tight loop for a fixed time.
+ * (intraOpNumThreads from workerData) running prebuilt feeds of real data, or
+ * (predict mode) real feature dicts through the feature spec's transform and then
+ * the session, in a tight loop for a fixed time.
  *
  * Protocol: worker -> {type:'ready'}; parent -> 'go'; worker -> {type:'done', ...}.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import * as ort from 'onnxruntime-node';
+import { loadFeatureSpec, transform, validateRow, type FeatureSpec } from '../../src/features';
+
+/** One input tensor of a prebuilt feed (structured-clonable). */
+export interface FeedTensor {
+  name: string;
+  type: 'float32' | 'int64';
+  dims: number[];
+  data: Float32Array | BigInt64Array;
+}
+
+export interface PredictJob {
+  /** feature_spec.json of the model version. */
+  specPath: string;
+  /** The model input the transformed rows go to. */
+  input: string;
+  /** Batches of real feature dicts, rotated through (one run = one batch). */
+  batches: Record<string, unknown>[][];
+}
 
 export interface CeilingWorkerData {
   modelPath: string;
-  batch: number;
   intraOpNumThreads: number;
   durationMs: number;
-  /** Real chunks, concatenated (chunkSamples each). */
-  samples: Float32Array;
-  chunkSamples: number;
-  sampleRate: number;
+  /** Rows per run (the batch). */
+  rows: number;
+  /** Prebuilt feeds of real data, one per distinct batch, rotated through. */
+  feeds?: FeedTensor[][];
+  /** Or: validateRow + transform of real feature dicts, then the session. */
+  predict?: PredictJob;
   /** Record every run's latency (microseconds). */
   recordLatency: boolean;
 }
@@ -30,25 +50,22 @@ export interface CeilingWorkerDone {
   latenciesUs: number[];
 }
 
-export function buildFeeds(d: Pick<CeilingWorkerData, 'batch' | 'samples' | 'chunkSamples' | 'sampleRate'>): Record<string, ort.Tensor>[] {
-  const n = Math.floor(d.samples.length / d.chunkSamples);
-  const B = d.batch;
-  const groups = Math.ceil(n / B);
-  const feeds: Record<string, ort.Tensor>[] = [];
-  for (let g = 0; g < groups; g++) {
-    const input = new Float32Array(B * d.chunkSamples);
-    for (let r = 0; r < B; r++) {
-      const k = (g * B + r) % n;
-      input.set(d.samples.subarray(k * d.chunkSamples, (k + 1) * d.chunkSamples), r * d.chunkSamples);
-    }
-    feeds.push({
-      input: new ort.Tensor('float32', input, [B, d.chunkSamples]),
-      sr: new ort.Tensor('int64', BigInt64Array.from([BigInt(d.sampleRate)]), []),
-      h: new ort.Tensor('float32', new Float32Array(2 * B * 64), [2, B, 64]),
-      c: new ort.Tensor('float32', new Float32Array(2 * B * 64), [2, B, 64]),
-    });
+export function toOrtFeeds(feed: FeedTensor[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const t of feed) out[t.name] = t.type === 'int64' ? new ort.Tensor('int64', t.data as BigInt64Array, t.dims) : new ort.Tensor('float32', t.data as Float32Array, t.dims);
+  return out;
+}
+
+/** What the server does per /predict request before the model: check the dict, transform it (batch: rows stacked). */
+export function transformDicts(spec: FeatureSpec, dicts: Record<string, unknown>[]): { data: Float32Array; rows: number; width: number } {
+  const cols: Record<string, (string | number)[]> = {};
+  for (const f of spec.inputs) cols[f.name] = [];
+  for (const d of dicts) {
+    const one = validateRow(spec, d);
+    for (const f of spec.inputs) cols[f.name].push(one[f.name][0]);
   }
-  return feeds;
+  const t = transform(spec, cols);
+  return { data: t.data, rows: t.rows, width: t.width };
 }
 
 async function main(): Promise<void> {
@@ -61,9 +78,25 @@ async function main(): Promise<void> {
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   });
-  const feeds = buildFeeds(d);
+  let one: (i: number) => Promise<unknown>;
+  let distinct: number;
+  if (d.predict) {
+    const p = d.predict;
+    const spec = loadFeatureSpec(p.specPath);
+    distinct = p.batches.length;
+    one = (i) => {
+      const t = transformDicts(spec, p.batches[i % distinct]);
+      return session.run({ [p.input]: new ort.Tensor('float32', t.data, [t.rows, t.width]) });
+    };
+  } else if (d.feeds && d.feeds.length) {
+    const feeds = d.feeds.map(toOrtFeeds);
+    distinct = feeds.length;
+    one = (i) => session.run(feeds[i % distinct]);
+  } else {
+    throw new Error('ceiling worker: neither feeds nor predict given');
+  }
   // warm-up: a few runs over every distinct batch
-  for (let i = 0; i < Math.max(5, feeds.length); i++) await session.run(feeds[i % feeds.length]);
+  for (let i = 0; i < Math.max(5, distinct); i++) await one(i);
   await new Promise<void>((resolve) => {
     port.once('message', () => resolve());
     port.postMessage({ type: 'ready' });
@@ -75,12 +108,12 @@ async function main(): Promise<void> {
   let now = t0;
   while (now < end) {
     const s = now;
-    await session.run(feeds[runs % feeds.length]);
+    await one(runs);
     now = performance.now();
     if (d.recordLatency) lat.push(Math.round((now - s) * 1000));
     runs++;
   }
-  const done: CeilingWorkerDone = { type: 'done', runs, rows: runs * d.batch, elapsedMs: now - t0, latenciesUs: lat };
+  const done: CeilingWorkerDone = { type: 'done', runs, rows: runs * d.rows, elapsedMs: now - t0, latenciesUs: lat };
   port.postMessage(done);
   await session.release();
 }

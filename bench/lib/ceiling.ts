@@ -4,10 +4,10 @@
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
 import type { CeilingWorkerData, CeilingWorkerDone } from './ceiling-worker';
-import { percentile } from './stats';
-import type { LatencyMs } from './types';
+import { cpuSnapshot, cpuUsage } from './cpu';
+import { percentile, spread } from './stats';
+import type { CeilingResult, InProcessResult, LatencyMs, RunOptions, ScenarioContext } from './types';
 
 export interface CeilingRun {
   workers: number;
@@ -17,35 +17,15 @@ export interface CeilingRun {
   latenciesUs: number[];
 }
 
-export interface CeilingInput {
-  modelPath: string;
-  chunks: Float32Array[];
-  sampleRate: number;
-}
-
-function concat(chunks: Float32Array[]): Float32Array {
-  const size = chunks[0].length;
-  const out = new Float32Array(chunks.length * size);
-  chunks.forEach((c, i) => out.set(c, i * size));
-  return out;
-}
+/** What one worker runs: the model and its real inputs for one batch size. */
+export type CeilingJob = Omit<CeilingWorkerData, 'durationMs' | 'recordLatency' | 'intraOpNumThreads'>;
 
 /** Runs `workers` threads concurrently (synchronised start) for durationMs. */
 export async function runCeiling(
-  inp: CeilingInput,
-  o: { workers: number; batch: number; durationMs: number; recordLatency?: boolean; intraOpNumThreads?: number },
+  job: CeilingJob,
+  o: { workers: number; durationMs: number; recordLatency?: boolean; intraOpNumThreads?: number },
 ): Promise<CeilingRun> {
-  const samples = concat(inp.chunks);
-  const data: CeilingWorkerData = {
-    modelPath: inp.modelPath,
-    batch: o.batch,
-    intraOpNumThreads: o.intraOpNumThreads ?? 1,
-    durationMs: o.durationMs,
-    samples,
-    chunkSamples: inp.chunks[0].length,
-    sampleRate: inp.sampleRate,
-    recordLatency: o.recordLatency ?? false,
-  };
+  const data: CeilingWorkerData = { ...job, intraOpNumThreads: o.intraOpNumThreads ?? 1, durationMs: o.durationMs, recordLatency: o.recordLatency ?? false };
   const file = path.join(__dirname, 'ceiling-worker.js');
   const ws = Array.from({ length: o.workers }, () => new Worker(file, { workerData: data }));
   try {
@@ -72,7 +52,7 @@ export async function runCeiling(
     const res = await Promise.all(done);
     const rowsPerSec = res.reduce((a, r) => a + r.rows / (r.elapsedMs / 1000), 0);
     const runsPerSec = res.reduce((a, r) => a + r.runs / (r.elapsedMs / 1000), 0);
-    return { workers: o.workers, batch: o.batch, rowsPerSec, runsPerSec, latenciesUs: res.flatMap((r) => r.latenciesUs) };
+    return { workers: o.workers, batch: job.rows, rowsPerSec, runsPerSec, latenciesUs: res.flatMap((r) => r.latenciesUs) };
   } finally {
     await Promise.all(ws.map((w) => w.terminate()));
   }
@@ -90,23 +70,41 @@ export function latencyFromSamplesUs(us: number[]): LatencyMs {
   };
 }
 
-/** The model's `output` for each chunk alone (batch 1, zero state), for checking servers' answers. */
-export async function referenceOutputs(inp: CeilingInput, indices: number[]): Promise<number[]> {
-  const session = await ort.InferenceSession.create(inp.modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
-  try {
-    const out: number[] = [];
-    for (const k of indices) {
-      const chunk = inp.chunks[k];
-      const r = await session.run({
-        input: new ort.Tensor('float32', chunk, [1, chunk.length]),
-        sr: new ort.Tensor('int64', BigInt64Array.from([BigInt(inp.sampleRate)]), []),
-        h: new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]),
-        c: new ort.Tensor('float32', new Float32Array(128), [2, 1, 64]),
-      });
-      out.push((r.output.data as Float32Array)[0]);
+/** Worker counts measured by default: the server's core budget, and the whole machine. */
+export function ceilingWorkers(ctx: ScenarioContext): number[] {
+  return [...new Set([ctx.pinning.serverCoreCount, ctx.machine.cores])];
+}
+
+/**
+ * Measures rows/s for every worker count × batch (opts.repeats each), then the batch-1
+ * single-thread latency (the base of the overhead figures). Run it before pinning.
+ */
+export async function measureInProcess(
+  jobFor: (batch: number) => CeilingJob,
+  o: { model: string; what?: string; workers: number[]; batches: number[]; singleRun?: boolean },
+  opts: RunOptions,
+  ctx: ScenarioContext,
+): Promise<InProcessResult> {
+  const durationMs = opts.quick ? 750 : 3000;
+  const cpu0 = cpuSnapshot();
+  const ceilings: CeilingResult[] = [];
+  for (const workers of o.workers) {
+    for (const batch of o.batches) {
+      const job = jobFor(batch);
+      const vals: number[] = [];
+      for (let i = 0; i < opts.repeats; i++) vals.push((await runCeiling(job, { workers, durationMs })).rowsPerSec);
+      const s = spread(vals.map((v) => Math.round(v)));
+      ctx.log(`  in-process: ${workers} worker(s) × batch ${batch}: ${s.median} rows/s`);
+      ceilings.push({ workers, batch, intraOpNumThreads: 1, durationS: durationMs / 1000, rowsPerSec: s });
     }
-    return out;
-  } finally {
-    await session.release();
   }
+  let singleRun: InProcessResult['singleRun'] = null;
+  if (o.singleRun !== false) {
+    const single = await runCeiling(jobFor(1), { workers: 1, durationMs: opts.quick ? 1000 : 4000, recordLatency: true });
+    singleRun = { batch: 1, intraOpNumThreads: 1, runs: single.latenciesUs.length, latencyMs: latencyFromSamplesUs(single.latenciesUs) };
+    ctx.log(`  in-process single run (batch 1): p50 ${singleRun.latencyMs.p50} ms, p99 ${singleRun.latencyMs.p99} ms`);
+  }
+  const r: InProcessResult = { model: o.model, ceilings, singleRun, cpu: cpuUsage(cpu0, cpuSnapshot()) };
+  if (o.what) r.what = o.what;
+  return r;
 }

@@ -5,14 +5,15 @@
  *   its next request as soon as the previous answer arrives. Latencies are
  *   recorded from autocannon's per-response event into our own microsecond
  *   histogram (autocannon's own histogram has 1 ms resolution).
- * - openLoop: constant arrival rate with node:http + keep-alive agent;
+ * - openLoop: constant arrival rate over a pool of keep-alive sockets with
+ *   pre-serialised requests (raw-http.ts);
  *   latency is measured from the *intended* send time, so queueing behind a
  *   slow server (coordinated omission) is counted.
  */
-import * as http from 'node:http';
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
+import { RawHttpPool, serializePost } from './raw-http';
 import type { LatencyMs, LoadRunStats } from './types';
 
 export interface LoadTarget {
@@ -22,6 +23,8 @@ export interface LoadTarget {
   /** Request bodies, rotated through in order. */
   bodies: Buffer[];
   contentType?: string;
+  /** Extra headers per body (same index as bodies), e.g. Inference-Header-Content-Length. */
+  bodyHeaders?: Record<string, string>[];
 }
 
 export function newLatencyHistogram(): hdr.Histogram {
@@ -32,13 +35,11 @@ export function newLatencyHistogram(): hdr.Histogram {
 export function latencyFromHistogramUs(h: hdr.Histogram): LatencyMs {
   if (h.totalCount === 0) return { p50: 0, p90: 0, p99: 0, max: 0, mean: 0 };
   const ms = (us: number) => Math.round(us) / 1000;
-  return {
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p99: ms(h.getValueAtPercentile(99)),
-    max: ms(h.maxValue),
-    mean: ms(h.mean),
-  };
+  // a percentile is reported as its bucket's highest equivalent value, which can pass
+  // the recorded maximum when few values were recorded: clamp to it
+  const max = h.maxValue;
+  const at = (p: number) => ms(Math.min(h.getValueAtPercentile(p), max));
+  return { p50: at(50), p90: at(90), p99: at(99), max: ms(max), mean: ms(h.mean) };
 }
 
 function recordMs(h: hdr.Histogram, ms: number): void {
@@ -68,7 +69,7 @@ export interface ClosedLoopOptions {
  */
 export function closedLoop(t: LoadTarget, o: ClosedLoopOptions): Promise<LoadRunStats> {
   const headers = { 'content-type': t.contentType ?? 'application/json' };
-  const requests = t.bodies.map((body) => ({ method: 'POST', path: t.path, headers, body }));
+  const requests = t.bodies.map((body, i) => ({ method: 'POST', path: t.path, headers: { ...headers, ...(t.bodyHeaders?.[i] ?? {}) }, body }));
   const hist = newLatencyHistogram();
   const statusCodes: Record<string, number> = {};
   const seen = new Set<unknown>();
@@ -174,13 +175,19 @@ export interface OpenLoopOptions {
   timeoutMs?: number;
   /** After the last send, wait this long for answers; the rest count as incomplete. */
   drainMs?: number;
+  /** Count the 2xx answers within this latency (goodput). */
+  objectiveMs?: number;
 }
 
 export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStats> {
   if (!(o.rate > 0)) throw new Error('open loop needs a positive rate');
   const url = new URL(t.baseUrl);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: o.maxSockets, maxFreeSockets: o.maxSockets });
+  const host = url.hostname;
+  const port = Number(url.port);
   const timeoutMs = o.timeoutMs ?? 10000;
+  const pool = new RawHttpPool(host, port, o.maxSockets, timeoutMs);
+  const contentType = t.contentType ?? 'application/json';
+  const wire = t.bodies.map((b, i) => serializePost(host, port, t.path, b, { 'Content-Type': contentType, ...(t.bodyHeaders?.[i] ?? {}) }));
   const interval = 1000 / o.rate;
   const total = Math.floor(o.rate * (o.warmupS + o.durationS));
   const measuredFrom = Math.ceil(o.rate * o.warmupS);
@@ -194,8 +201,7 @@ export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStat
   let errors = 0;
   let timeouts = 0;
   let non2xx = 0;
-  const live = new Set<http.ClientRequest>();
-  const contentType = t.contentType ?? 'application/json';
+  let withinObjective = 0;
 
   return new Promise((resolve) => {
     const start = performance.now() + 10;
@@ -207,9 +213,7 @@ export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStat
       finished = true;
       if (drainTimer) clearTimeout(drainTimer);
       const incomplete = outstanding;
-      for (const r of live) r.destroy();
-      live.clear();
-      agent.destroy();
+      pool.close();
       const latencyMs = latencyFromHistogramUs(hist);
       const lagMs = latencyFromHistogramUs(lag);
       hist.destroy();
@@ -230,58 +234,36 @@ export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStat
         sent: sent - measuredFrom,
         maxSendLagMs: lagMs.max,
         incomplete,
+        ...(o.objectiveMs !== undefined ? { objectiveMs: o.objectiveMs, withinObjective } : {}),
       });
     };
 
     const send = (i: number, intended: number) => {
       const measured = i >= measuredFrom;
-      const body = t.bodies[i % t.bodies.length];
       outstanding++;
-      let done = false;
-      const complete = () => {
-        if (done || finished) return false;
-        done = true;
-        live.delete(req);
+      pool.request(wire[i % wire.length], (err, reply) => {
+        if (finished) return;
+        const end = performance.now();
         outstanding--;
-        if (sent === total && outstanding === 0) finish();
-        return true;
-      };
-      const req = http.request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: t.path,
-          method: 'POST',
-          agent,
-          headers: { 'content-type': contentType, 'content-length': body.length },
-        },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            const end = performance.now();
-            if (!complete()) return;
-            if (!measured) return;
-            const code = res.statusCode ?? 0;
+        if (measured) {
+          if (err || !reply) {
+            errors++;
+            if (err && /timeout/.test(err.message)) timeouts++;
+          } else {
+            const code = reply.status;
             responses++;
             statusCodes[String(code)] = (statusCodes[String(code)] ?? 0) + 1;
             if (code >= 200 && code < 300) {
               ok2xx++;
               recordMs(hist, end - intended);
+              if (o.objectiveMs !== undefined && end - intended <= o.objectiveMs) withinObjective++;
             } else {
               non2xx++;
             }
-          });
-        },
-      );
-      live.add(req);
-      req.setTimeout(timeoutMs, () => {
-        if (measured && !done) timeouts++;
-        req.destroy(new Error('timeout'));
+          }
+        }
+        if (sent === total && outstanding === 0) finish();
       });
-      req.on('error', () => {
-        if (complete() && measured) errors++;
-      });
-      req.end(body);
       if (measured) recordMs(lag, performance.now() - intended);
     };
 

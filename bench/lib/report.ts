@@ -1,6 +1,7 @@
 /** Pure rendering / checking of results, plus the writer of result.json + summary.md. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { renderCharts } from './charts';
 import type { Spread } from './stats';
 import { RESULT_SCHEMA_VERSION, type BenchResult, type RatioEntry, type SeriesResult, type TargetResult } from './types';
 
@@ -23,13 +24,17 @@ export function fmtRatio(r: RatioEntry): string {
 
 /** Problems a reader must see: transport errors, non-2xx, timeouts, incomplete open-loop requests. */
 export function seriesFlags(target: string, s: SeriesResult): string[] {
-  const where = s.mode === 'closed' ? `${s.connections} conn` : `open loop ${s.offeredRate} req/s`;
+  const where = s.mode === 'closed' ? `${s.connections} conn` : s.mode === 'stream' ? `${s.connections} streams` : `open loop ${s.offeredRate} req/s`;
   const out: string[] = [];
   if (s.errors > 0) out.push(`${target} @ ${where}: ${s.errors} transport errors`);
   if (s.non2xx > 0) out.push(`${target} @ ${where}: ${s.non2xx} non-2xx responses`);
   if (s.timeouts > 0) out.push(`${target} @ ${where}: ${s.timeouts} timeouts`);
   const incomplete = s.runs.reduce((a, r) => a + (r.incomplete ?? 0), 0);
-  if (incomplete > 0) out.push(`${target} @ ${where}: ${incomplete} requests unanswered when the run ended (overloaded?)`);
+  if (incomplete > 0) out.push(`${target} @ ${where}: ${incomplete} ${s.mode === 'stream' ? 'windows' : 'requests'} unanswered when the run ended (overloaded?)`);
+  if (s.mode === 'stream') {
+    const lag = Math.max(...s.runs.map((r) => r.sendLagP99Ms ?? 0));
+    if (lag > 5) out.push(`${target} @ ${where}: the stream generator's p99 send lag is ${lag} ms; latencies include it`);
+  }
   if (s.mode === 'open') {
     const lag = Math.max(...s.runs.map((r) => r.maxSendLagMs ?? 0));
     if (lag > 50) out.push(`${target} @ ${where}: load generator fell behind (max send lag ${lag} ms); latencies include it`);
@@ -43,6 +48,15 @@ export function seriesFlags(target: string, s: SeriesResult): string[] {
 
 function hasErrors(t: TargetResult): boolean {
   return t.series.some((s) => s.errors > 0 || s.non2xx > 0 || s.timeouts > 0) || (t.preflight !== undefined && !t.preflight.ok);
+}
+
+function targetCell(t: TargetResult, bad = false): string {
+  return `${t.name}${bad ? ' ⚠' : ''}`;
+}
+
+/** One markdown table row; pipes inside cells are escaped. */
+function md(cells: (string | number)[]): string {
+  return `| ${cells.map((c) => String(c).replace(/\|/g, '\\|')).join(' | ')} |`;
 }
 
 export function renderSummary(r: BenchResult): string {
@@ -59,52 +73,144 @@ export function renderSummary(r: BenchResult): string {
   );
   L.push(`- packages: ${Object.entries(m.packages).map(([k, v]) => `${k} ${v ?? 'missing'}`).join(', ')}`);
   L.push(`- pinning: ${r.pinning.note}`);
-  L.push(
-    `- input: ${r.input.wav} (${r.input.sampleRate} Hz, ${r.input.totalSamples} samples) → ${r.input.chunks} real chunks of ${r.input.chunkSamples}; request bodies ${r.config.requestBodyBytes.min}–${r.config.requestBodyBytes.max} bytes`,
-  );
+  L.push(`- input: ${r.input.description}; ${r.input.items} distinct real items; request bodies ${r.config.requestBodyBytes.min}–${r.config.requestBodyBytes.max} bytes`);
+  for (const src of r.input.sources) L.push(`  - source: ${src.path} (sha256 ${src.sha256.slice(0, 16)}…)`);
   L.push(
     `- load: ${r.config.repeats} repeat(s) × ${r.config.durationS} s measurement window per setting, each after a warm-up on the same connections (${r.config.warmupS} s before the first repeat, ≤ 1 s before later ones) that is excluded; median [min–max] over repeats; errors / non-2xx / timeouts count the warm-up too`,
   );
+  if (r.settings) L.push(`- settings: \`${JSON.stringify(r.settings)}\``);
   L.push('');
 
-  const ratios = r.ratios;
-  if (ratios.length) {
+  if (r.ratios.length) {
     L.push('## Ratios');
     L.push('');
     L.push('| ratio | value | formula |');
     L.push('| --- | --- | --- |');
-    for (const x of ratios) L.push(`| ${x.label} | ${fmtRatio(x)} | ${x.formula} |`);
+    for (const x of r.ratios) L.push(`| ${x.label} | ${fmtRatio(x)} | ${x.formula} |`);
     L.push('');
   }
 
-  const closed = r.targets.filter((t) => t.status === 'ok' && t.series.some((s) => s.mode === 'closed'));
+  for (const sec of r.sections ?? []) {
+    L.push(`## ${sec.title}`);
+    L.push('');
+    if (sec.text) {
+      L.push(sec.text);
+      L.push('');
+    }
+    L.push(md(sec.columns));
+    L.push(md(sec.columns.map(() => '---')));
+    for (const row of sec.rows) L.push(md(row.map((c) => (typeof c === 'number' ? (Number.isInteger(c) ? fmt(c, 0) : fmt(c, 3)) : c))));
+    L.push('');
+  }
+
+  const ok = r.targets.filter((t) => t.status === 'ok');
+  const anyVariant = ok.some((t) => t.variant !== undefined);
+  const anyRows = ok.some((t) => (t.rowsPerRequest ?? 1) > 1);
+  const lead = (t: TargetResult, bad: boolean) => [targetCell(t, bad), ...(anyVariant ? [t.variant ?? ''] : [])];
+  const leadHead = ['target', ...(anyVariant ? ['variant'] : [])];
+  const rowsCell = (t: TargetResult, s: SeriesResult) => (anyRows ? [fmt(s.reqPerSec.median * (t.rowsPerRequest ?? 1), 0)] : []);
+  const rowsHead = anyRows ? ['rows/s'] : [];
+  const bad = (s: SeriesResult) => s.errors + s.non2xx + s.timeouts > 0;
+
+  const closed = ok.filter((t) => t.series.some((s) => s.mode === 'closed'));
   if (closed.length) {
     L.push('## Closed loop (autocannon, fixed connections)');
     L.push('');
-    L.push('| target | conns | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | timeouts |');
-    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const head = [...leadHead, 'conns', 'req/s', ...rowsHead, 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'timeouts'];
+    L.push(md(head));
+    L.push(md(head.map((_, i) => (i < leadHead.length ? '---' : '---:'))));
     for (const t of closed) {
       for (const s of t.series.filter((x) => x.mode === 'closed')) {
-        const bad = s.errors + s.non2xx + s.timeouts > 0 ? ' ⚠' : '';
         L.push(
-          `| ${t.name}${bad} | ${s.connections} | ${fmtSpread(s.reqPerSec, 0)} | ${fmtSpread(s.latencyMs.p50, 3)} | ${fmtSpread(s.latencyMs.p90, 3)} | ${fmtSpread(s.latencyMs.p99, 3)} | ${fmtSpread(s.latencyMs.max, 2)} | ${s.errors} | ${s.non2xx} | ${s.timeouts} |`,
+          md([
+            ...lead(t, bad(s)),
+            s.connections,
+            fmtSpread(s.reqPerSec, 0),
+            ...rowsCell(t, s),
+            fmtSpread(s.latencyMs.p50, 3),
+            fmtSpread(s.latencyMs.p90, 3),
+            fmtSpread(s.latencyMs.p99, 3),
+            fmtSpread(s.latencyMs.max, 2),
+            s.errors,
+            s.non2xx,
+            s.timeouts,
+          ]),
         );
       }
     }
     L.push('');
   }
 
-  const open = r.targets.filter((t) => t.status === 'ok' && t.series.some((s) => s.mode === 'open'));
+  const open = ok.filter((t) => t.series.some((s) => s.mode === 'open'));
   if (open.length) {
+    const goodput = open.some((t) => t.series.some((s) => s.goodputPerSec));
+    const obj = open.flatMap((t) => t.series).find((s) => s.objectiveMs !== undefined)?.objectiveMs;
     L.push('## Open loop (constant arrival rate, latency from the intended send time)');
     L.push('');
-    L.push('| target | offered req/s | served req/s | p50 ms | p90 ms | p99 ms | max ms | errors | non-2xx | max send lag ms |');
-    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const head = [
+      ...leadHead,
+      'offered req/s',
+      'served req/s',
+      ...(goodput ? [`2xx ≤ ${obj} ms /s`] : []),
+      'p50 ms',
+      'p90 ms',
+      'p99 ms',
+      'max ms',
+      'errors',
+      'non-2xx',
+      'max send lag ms',
+    ];
+    L.push(md(head));
+    L.push(md(head.map((_, i) => (i < leadHead.length ? '---' : '---:'))));
     for (const t of open) {
       for (const s of t.series.filter((x) => x.mode === 'open')) {
         const lag = Math.max(...s.runs.map((x) => x.maxSendLagMs ?? 0));
         L.push(
-          `| ${t.name} | ${s.offeredRate ?? 'n/a'} | ${fmtSpread(s.reqPerSec, 0)} | ${fmtSpread(s.latencyMs.p50, 3)} | ${fmtSpread(s.latencyMs.p90, 3)} | ${fmtSpread(s.latencyMs.p99, 3)} | ${fmtSpread(s.latencyMs.max, 2)} | ${s.errors} | ${s.non2xx} | ${fmt(lag, 2)} |`,
+          md([
+            ...lead(t, false),
+            s.offeredRate ?? 'n/a',
+            fmtSpread(s.reqPerSec, 0),
+            ...(goodput ? [s.goodputPerSec ? fmtSpread(s.goodputPerSec, 0) : 'n/a'] : []),
+            fmtSpread(s.latencyMs.p50, 3),
+            fmtSpread(s.latencyMs.p90, 3),
+            fmtSpread(s.latencyMs.p99, 3),
+            fmtSpread(s.latencyMs.max, 2),
+            s.errors,
+            s.non2xx,
+            fmt(lag, 2),
+          ]),
+        );
+      }
+    }
+    L.push('');
+  }
+
+  const streams = ok.filter((t) => t.series.some((s) => s.mode === 'stream'));
+  if (streams.length) {
+    L.push('## Streams (real-time WebSocket streams; latency = result received − intended send of the frame completing the window)');
+    L.push('');
+    const head = [...leadHead, 'streams', 'windows/s expected', 'results/s', 'within objective', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'send lag p99 ms', 'errors', 'missing'];
+    L.push(md(head));
+    L.push(md(head.map((_, i) => (i < leadHead.length ? '---' : '---:'))));
+    for (const t of streams) {
+      for (const s of t.series.filter((x) => x.mode === 'stream')) {
+        const within = s.runs.reduce((a, x) => a + (x.withinObjective ?? 0), 0);
+        const got = s.runs.reduce((a, x) => a + x.ok2xx, 0);
+        L.push(
+          md([
+            ...lead(t, s.errors > 0),
+            s.connections,
+            fmt(s.offeredRate, 1),
+            fmtSpread(s.reqPerSec, 1),
+            got ? `${fmt((100 * within) / got, 2)}%` : 'n/a',
+            fmtSpread(s.latencyMs.p50, 3),
+            fmtSpread(s.latencyMs.p90, 3),
+            fmtSpread(s.latencyMs.p99, 3),
+            fmtSpread(s.latencyMs.max, 2),
+            fmt(Math.max(...s.runs.map((x) => x.sendLagP99Ms ?? 0)), 2),
+            s.errors,
+            s.runs.reduce((a, x) => a + (x.incomplete ?? 0), 0),
+          ]),
         );
       }
     }
@@ -113,42 +219,54 @@ export function renderSummary(r: BenchResult): string {
 
   if (r.inProcess) {
     const ip = r.inProcess;
-    L.push('## In-process ceiling (onnxruntime-node in the bench process, no HTTP)');
+    const labels = ip.ceilings.some((c) => c.label);
+    L.push('## In-process (no HTTP, in the bench process)');
     L.push('');
-    L.push(`Model ${ip.model}; worker threads with intraOpNumThreads 1 each, prebuilt batches of the real chunks.`);
+    L.push(`Model ${ip.model}${ip.what ? `; one run = ${ip.what}` : ''}${labels ? '.' : '; worker threads with intraOpNumThreads 1 each, prebuilt batches of real data.'}`);
     L.push('');
-    L.push('| workers | batch | rows/s |');
-    L.push('| ---: | ---: | ---: |');
-    for (const c of ip.ceilings) L.push(`| ${c.workers} | ${c.batch} | ${fmtSpread(c.rowsPerSec, 0)} |`);
+    L.push(labels ? '| what | workers | batch | rows/s |' : '| workers | batch | rows/s |');
+    L.push(labels ? '| --- | ---: | ---: | ---: |' : '| ---: | ---: | ---: |');
+    for (const c of ip.ceilings) L.push(`| ${labels ? `${c.label ?? ''} | ` : ''}${c.workers} | ${c.batch} | ${fmtSpread(c.rowsPerSec, 0)} |`);
     L.push('');
     const s = ip.singleRun;
-    L.push(
-      `Single run (batch ${s.batch}, 1 thread, ${s.runs} runs): p50 ${fmt(s.latencyMs.p50, 3)} ms, p90 ${fmt(s.latencyMs.p90, 3)} ms, p99 ${fmt(s.latencyMs.p99, 3)} ms, max ${fmt(s.latencyMs.max, 3)} ms.`,
-    );
+    if (s) {
+      L.push(
+        `Single run (batch ${s.batch}, 1 thread, ${s.runs} runs): p50 ${fmt(s.latencyMs.p50, 3)} ms, p90 ${fmt(s.latencyMs.p90, 3)} ms, p99 ${fmt(s.latencyMs.p99, 3)} ms, max ${fmt(s.latencyMs.max, 3)} ms.`,
+      );
+      L.push('');
+    }
+  }
+
+  if (r.charts?.length) {
+    L.push('## Charts');
+    L.push('');
+    for (const c of r.charts) L.push(`![${c}](${c})`);
     L.push('');
   }
 
-  L.push('## Targets');
-  L.push('');
-  for (const t of r.targets) {
-    const state = t.status === 'ok' ? (hasErrors(t) ? 'ok, WITH ERRORS ⚠' : 'ok') : `${t.status.toUpperCase()}: ${t.reason ?? ''}`;
-    L.push(`- **${t.name}** (${t.role}) — ${state}. ${t.description}`);
-    if (t.command) L.push(`  - command: \`${t.command.join(' ')}\``);
-    if (t.cpu) {
-      L.push(
-        `  - CPU under load: server ${t.cpu.serverCoreS} core-s, load generator ${t.cpu.loadgenCoreS} core-s, other processes ${t.cpu.otherCoreS} core-s over ${t.cpu.wallS} s`,
-      );
+  if (r.targets.length) {
+    L.push('## Targets');
+    L.push('');
+    for (const t of r.targets) {
+      const state = t.status === 'ok' ? (hasErrors(t) ? 'ok, WITH ERRORS ⚠' : 'ok') : `${t.status.toUpperCase()}: ${t.reason ?? ''}`;
+      L.push(`- **${t.name}**${t.variant ? ` [${t.variant}]` : ''} (${t.role}) — ${state}. ${t.description}`);
+      if (t.command) L.push(`  - command: \`${t.command.join(' ')}\``);
+      if (t.cpu) {
+        L.push(
+          `  - CPU under load: server ${t.cpu.serverCoreS} core-s, load generator ${t.cpu.loadgenCoreS} core-s, other processes ${t.cpu.otherCoreS} core-s over ${t.cpu.wallS} s`,
+        );
+      }
+      if (t.preflight) {
+        const p = t.preflight;
+        L.push(
+          `  - preflight: ${p.ok ? 'ok' : 'FAILED'}, status ${p.status ?? 'n/a'}, response ${p.responseBytes ?? 'n/a'} bytes` +
+            (p.checked ? `, ${p.checked} outputs checked against the in-process model (max |diff| ${p.maxAbsDiff?.toExponential(2) ?? 'n/a'})` : '') +
+            (p.error ? `, error: ${p.error}` : ''),
+        );
+      }
     }
-    if (t.preflight) {
-      const p = t.preflight;
-      L.push(
-        `  - preflight: ${p.ok ? 'ok' : 'FAILED'}, status ${p.status ?? 'n/a'}, response ${p.responseBytes ?? 'n/a'} bytes` +
-          (p.checked ? `, ${p.checked} outputs checked against in-process model (max |diff| ${p.maxAbsDiff?.toExponential(2) ?? 'n/a'})` : '') +
-          (p.error ? `, error: ${p.error}` : ''),
-      );
-    }
+    L.push('');
   }
-  L.push('');
 
   L.push('## Flags');
   L.push('');
@@ -228,9 +346,18 @@ export function validateResult(x: unknown): string[] {
   const inp = x.input;
   if (!isObj(inp)) errs.push('input: object expected');
   else {
-    str(inp.wav, 'input.wav');
-    need(typeof inp.sha256 === 'string' && /^[0-9a-f]{64}$/.test(inp.sha256), 'input.sha256', 'sha256 hex expected');
-    need(Number.isInteger(inp.chunks) && (inp.chunks as number) >= 1, 'input.chunks', 'integer >= 1 expected');
+    need(inp.kind === 'speech' || inp.kind === 'flights', 'input.kind', 'speech|flights expected');
+    str(inp.description, 'input.description');
+    need(Number.isInteger(inp.items) && (inp.items as number) >= 1, 'input.items', 'integer >= 1 expected');
+    need(isObj(inp.facts), 'input.facts', 'object expected');
+    if (!Array.isArray(inp.sources) || inp.sources.length === 0) errs.push('input.sources: non-empty array expected');
+    else {
+      inp.sources.forEach((src, i) => {
+        if (!isObj(src)) return errs.push(`input.sources[${i}]: object expected`);
+        str(src.path, `input.sources[${i}].path`);
+        need(typeof src.sha256 === 'string' && /^[0-9a-f]{64}$/.test(src.sha256), `input.sources[${i}].sha256`, 'sha256 hex expected');
+      });
+    }
   }
 
   if (x.inProcess !== null) {
@@ -248,11 +375,12 @@ export function validateResult(x: unknown): string[] {
         });
       }
       if (isObj(ip.singleRun)) latOk(ip.singleRun.latencyMs, 'inProcess.singleRun.latencyMs');
-      else errs.push('inProcess.singleRun: object expected');
+      else need(ip.singleRun === null, 'inProcess.singleRun', 'object or null expected');
     }
   }
 
-  if (!Array.isArray(x.targets) || x.targets.length === 0) errs.push('targets: non-empty array expected');
+  const inProcessOnly = isObj(x.inProcess) && Array.isArray(x.inProcess.ceilings) && x.inProcess.ceilings.length > 0;
+  if (!Array.isArray(x.targets) || (x.targets.length === 0 && !inProcessOnly)) errs.push('targets: non-empty array expected (or in-process measurements)');
   else {
     x.targets.forEach((t, i) => {
       const p = `targets[${i}]`;
@@ -267,7 +395,8 @@ export function validateResult(x: unknown): string[] {
       t.series.forEach((s, j) => {
         const q = `${p}.series[${j}]`;
         if (!isObj(s)) return errs.push(`${q}: object expected`);
-        need(s.mode === 'closed' || s.mode === 'open', `${q}.mode`, 'closed|open expected');
+        need(s.mode === 'closed' || s.mode === 'open' || s.mode === 'stream', `${q}.mode`, 'closed|open|stream expected');
+        if (s.goodputPerSec !== undefined) spreadOk(s.goodputPerSec, `${q}.goodputPerSec`);
         need(Number.isInteger(s.connections) && (s.connections as number) >= 1, `${q}.connections`, 'integer >= 1 expected');
         spreadOk(s.reqPerSec, `${q}.reqPerSec`);
         if (isObj(s.latencyMs)) for (const k of ['p50', 'p90', 'p99', 'max']) spreadOk(s.latencyMs[k], `${q}.latencyMs.${k}`);
@@ -281,6 +410,9 @@ export function validateResult(x: unknown): string[] {
           latOk(run.latencyMs, `${rp}.latencyMs`);
           for (const f of ['responses', 'ok2xx', 'errors', 'timeouts', 'non2xx']) need(Number.isInteger(run[f]) && (run[f] as number) >= 0, `${rp}.${f}`, 'integer >= 0 expected');
           need(isObj(run.statusCodes), `${rp}.statusCodes`, 'object expected');
+          if (run.withinObjective !== undefined) {
+            need(Number.isInteger(run.withinObjective) && (run.withinObjective as number) >= 0 && (run.withinObjective as number) <= (run.ok2xx as number), `${rp}.withinObjective`, 'integer in [0, ok2xx] expected');
+          }
         });
         if (Array.isArray(s.runs) && isObj(s.reqPerSec)) {
           need((s.reqPerSec.values as unknown[]).length === s.runs.length, `${q}.reqPerSec.values`, 'one value per run expected');
@@ -301,15 +433,32 @@ export function validateResult(x: unknown): string[] {
       else num(r.value, `${p}.value`);
     });
   }
+  if (x.sections !== undefined) {
+    if (!Array.isArray(x.sections)) errs.push('sections: array expected');
+    else {
+      x.sections.forEach((sec, i) => {
+        if (!isObj(sec)) return errs.push(`sections[${i}]: object expected`);
+        str(sec.title, `sections[${i}].title`);
+        const cols = Array.isArray(sec.columns) ? sec.columns.length : -1;
+        need(cols > 0, `sections[${i}].columns`, 'non-empty array expected');
+        need(Array.isArray(sec.rows) && sec.rows.every((row) => Array.isArray(row) && row.length === cols), `sections[${i}].rows`, 'rows with one cell per column expected');
+      });
+    }
+  }
+  if (x.charts !== undefined) need(Array.isArray(x.charts) && x.charts.every((c) => typeof c === 'string' && /^[\w.-]+\.svg$/.test(c)), 'charts', 'array of .svg file names expected');
   need(Array.isArray(x.flags) && x.flags.every((f) => typeof f === 'string'), 'flags', 'array of strings expected');
   return errs;
 }
 
-export function writeResult(outDir: string, result: BenchResult): { json: string; md: string } {
+/** Writes result.json, summary.md and the charts (their file names are recorded in result.charts). */
+export function writeResult(outDir: string, result: BenchResult): { json: string; md: string; charts: string[] } {
   mkdirSync(outDir, { recursive: true });
   const json = path.join(outDir, 'result.json');
   const md = path.join(outDir, 'summary.md');
+  const charts = renderCharts(result);
+  for (const c of charts) writeFileSync(path.join(outDir, c.file), c.svg);
+  result.charts = charts.map((c) => c.file);
   writeFileSync(json, JSON.stringify(result, null, 2) + '\n');
   writeFileSync(md, renderSummary(result));
-  return { json, md };
+  return { json, md, charts: charts.map((c) => path.join(outDir, c.file)) };
 }

@@ -1,7 +1,7 @@
 /** Repeats of one load setting: N measured runs (each after a warm-up that is excluded), median and min/max. */
 import { closedLoop, openLoop, type LoadTarget } from './load';
 import { spread } from './stats';
-import type { LoadRunStats, SeriesResult } from './types';
+import type { LoadMode, LoadRunStats, SeriesResult } from './types';
 
 export interface SeriesOptions {
   warmupS: number;
@@ -16,7 +16,7 @@ export function repeatWarmup(o: SeriesOptions, i: number): number {
 
 /** Pure: folds measured runs into a SeriesResult. */
 export function aggregateSeries(
-  mode: 'closed' | 'open',
+  mode: LoadMode,
   connections: number,
   runs: LoadRunStats[],
   o: Pick<SeriesOptions, 'warmupS' | 'durationS'>,
@@ -42,6 +42,11 @@ export function aggregateSeries(
     non2xx: sum((r) => r.non2xx),
   };
   if (offeredRate !== undefined) s.offeredRate = offeredRate;
+  const objective = runs[0].objectiveMs;
+  if (objective !== undefined) {
+    s.objectiveMs = objective;
+    s.goodputPerSec = spread(runs.map((r) => Math.round(((r.withinObjective ?? 0) / Math.max(1e-3, r.elapsedS)) * 10) / 10));
+  }
   return s;
 }
 
@@ -67,14 +72,16 @@ export async function openSeries(
   t: LoadTarget,
   rate: number,
   maxSockets: number,
-  o: SeriesOptions,
+  o: SeriesOptions & { objectiveMs?: number },
   log: (s: string) => void,
 ): Promise<SeriesResult> {
   const runs: LoadRunStats[] = [];
   for (let i = 0; i < o.repeats; i++) {
-    const r = await openLoop(t, { rate, durationS: o.durationS, warmupS: repeatWarmup(o, i), maxSockets });
+    const r = await openLoop(t, { rate, durationS: o.durationS, warmupS: repeatWarmup(o, i), maxSockets, objectiveMs: o.objectiveMs });
     log(
-      `    open rate=${rate} #${i + 1}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max send lag ${r.maxSendLagMs} ms` +
+      `    open rate=${rate} #${i + 1}: ${r.reqPerSec.toFixed(0)} req/s` +
+        (r.withinObjective !== undefined ? ` (${(r.withinObjective / r.elapsedS).toFixed(0)}/s within ${r.objectiveMs} ms)` : '') +
+        `, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms, max send lag ${r.maxSendLagMs} ms` +
         (r.errors || r.non2xx ? `, errors ${r.errors}, non-2xx ${r.non2xx}` : ''),
     );
     runs.push(r);

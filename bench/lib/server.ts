@@ -6,20 +6,22 @@ import * as net from 'node:net';
 export interface HttpReply {
   status: number;
   body: Buffer;
+  headers: http.IncomingHttpHeaders;
 }
 
-/** One-shot HTTP request on a fresh connection. */
-export function httpRequest(url: string, method: string, body?: string | Buffer, timeoutMs = 5000): Promise<HttpReply> {
+/** One-shot HTTP request on a fresh connection (JSON content type unless `extra` says otherwise). */
+export function httpRequest(url: string, method: string, body?: string | Buffer, timeoutMs = 5000, extra: Record<string, string> = {}): Promise<HttpReply> {
   return new Promise((resolve, reject) => {
     const headers: http.OutgoingHttpHeaders = {};
     if (body !== undefined) {
       headers['content-type'] = 'application/json';
       headers['content-length'] = Buffer.byteLength(body);
     }
+    Object.assign(headers, extra);
     const req = http.request(url, { method, headers, agent: false, timeout: timeoutMs }, (res) => {
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts) }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts), headers: res.headers }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));

@@ -2,7 +2,12 @@
 import type { CpuUsage } from './cpu';
 import type { Spread } from './stats';
 
-export const RESULT_SCHEMA_VERSION = 1;
+/**
+ * 2: `input` describes any real data source (speech, flights rows) instead of one WAV;
+ * series may be 'stream' (WebSocket streams); targets may carry a variant (rows per
+ * request, batching policy); optional objective counts, sections and charts.
+ */
+export const RESULT_SCHEMA_VERSION = 2;
 
 export interface RunOptions {
   scenario: string;
@@ -69,8 +74,10 @@ export interface LatencyMs {
 }
 
 /** One measured load run (a single repeat). */
+export type LoadMode = 'closed' | 'open' | 'stream';
+
 export interface LoadRunStats {
-  mode: 'closed' | 'open';
+  mode: LoadMode;
   connections: number;
   /** Measured wall time of the run, seconds. */
   elapsedS: number;
@@ -94,13 +101,22 @@ export interface LoadRunStats {
   maxSendLagMs?: number;
   /** Open loop only: requests still in flight when the drain timeout expired. */
   incomplete?: number;
+  /** With a latency objective: the objective, and 2xx answers (stream: results) within it. */
+  objectiveMs?: number;
+  withinObjective?: number;
+  /** Stream only: p99 of the generator's send lag (intended → actual send), ms. */
+  sendLagP99Ms?: number;
 }
 
 /** One load setting for one target, aggregated over repeats. */
 export interface SeriesResult {
-  mode: 'closed' | 'open';
+  mode: LoadMode;
+  /** Connections (closed/open loop) or concurrent streams. */
   connections: number;
   offeredRate?: number;
+  /** With a latency objective: 2xx answers within it per second (goodput). */
+  objectiveMs?: number;
+  goodputPerSec?: Spread;
   warmupS: number;
   durationS: number;
   runs: LoadRunStats[];
@@ -125,6 +141,10 @@ export type TargetRole = 'ours' | 'naive' | 'http-ceiling';
 
 export interface TargetResult {
   name: string;
+  /** Scenario-specific setting measured on this server start, e.g. "64 rows" or "static 2 ms". */
+  variant?: string;
+  /** Rows each request carries (throughput in rows/s = req/s × rows). */
+  rowsPerRequest?: number;
   role: TargetRole;
   description: string;
   status: 'ok' | 'skipped' | 'failed';
@@ -140,6 +160,8 @@ export interface TargetResult {
 }
 
 export interface CeilingResult {
+  /** What ran, when a scenario measures several things (e.g. "native int8"). */
+  label?: string;
   workers: number;
   batch: number;
   intraOpNumThreads: number;
@@ -156,8 +178,10 @@ export interface SingleRunLatency {
 
 export interface InProcessResult {
   model: string;
+  /** What one run does (e.g. "feature transform + session.run"). */
+  what?: string;
   ceilings: CeilingResult[];
-  singleRun: SingleRunLatency;
+  singleRun: SingleRunLatency | null;
   /** CPU during the ceiling runs (serverCoreS is 0: there is no server). */
   cpu?: CpuUsage | null;
 }
@@ -169,6 +193,25 @@ export interface RatioEntry {
   unit: 'x' | 'ms';
   formula: string;
   reason?: string;
+}
+
+/** The real data a scenario sends (never generated). */
+export interface InputInfo {
+  kind: 'speech' | 'flights';
+  sources: { path: string; sha256: string }[];
+  /** One line for the summary. */
+  description: string;
+  /** Distinct real items (chunks, rows) the requests rotate through. */
+  items: number;
+  facts: Record<string, string | number | boolean>;
+}
+
+/** A scenario-specific table rendered in summary.md. */
+export interface Section {
+  title: string;
+  text?: string;
+  columns: string[];
+  rows: (string | number)[][];
 }
 
 export interface BenchResult {
@@ -191,16 +234,14 @@ export interface BenchResult {
   };
   machine: MachineFacts;
   pinning: PinningInfo;
-  input: {
-    wav: string;
-    sha256: string;
-    sampleRate: number;
-    totalSamples: number;
-    chunkSamples: number;
-    chunks: number;
-  };
+  input: InputInfo;
+  /** Scenario-specific settings (rows per request, policies, rates, objective...). */
+  settings?: Record<string, unknown>;
   inProcess: InProcessResult | null;
   targets: TargetResult[];
   ratios: RatioEntry[];
+  sections?: Section[];
+  /** SVG files written next to result.json. */
+  charts?: string[];
   flags: string[];
 }
