@@ -1,7 +1,10 @@
 # node-gyp build of the Infera addon: CPU only (no CUDA, no TensorRT).
 # Sources stay portable: no global -mavx2/-mfma; SIMD paths must be chosen at
 # run time via cpu/cpu_features. C++ exceptions are enabled
-# (NAPI_CPP_EXCEPTIONS), the same as in CMakeLists.txt.
+# (NAPI_CPP_EXCEPTIONS), the same as in CMakeLists.txt, and an exception that
+# cannot reach JS because the environment is terminating (a worker thread ended
+# with async work in flight) is dropped instead of aborting the process
+# (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS).
 # SIMD kernels get their flags per file: gyp has no per-source flags, so each
 # flag set is a small static library (x64 only) linked into the addon; the
 # kernels are only called after quant/dispatch.cc has checked the CPU.
@@ -86,6 +89,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NAPI_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_ADDON_API_DISABLE_DEPRECATED"
       ],
       "cflags!": ["-fno-exceptions", "-O2", "-O0"],
