@@ -114,8 +114,10 @@ async function main(): Promise<void> {
     runs++;
   }
   const done: CeilingWorkerDone = { type: 'done', runs, rows: runs * d.rows, elapsedMs: now - t0, latenciesUs: lat };
-  port.postMessage(done);
+  // release before answering: a worker terminated while onnxruntime releases its session
+  // aborts the whole process ("terminate called after throwing an instance of 'Napi::Error'")
   await session.release();
+  port.postMessage(done);
 }
 
 if (parentPort) {

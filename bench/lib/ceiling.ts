@@ -28,6 +28,7 @@ export async function runCeiling(
   const data: CeilingWorkerData = { ...job, intraOpNumThreads: o.intraOpNumThreads ?? 1, durationMs: o.durationMs, recordLatency: o.recordLatency ?? false };
   const file = path.join(__dirname, 'ceiling-worker.js');
   const ws = Array.from({ length: o.workers }, () => new Worker(file, { workerData: data }));
+  const exited = ws.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   try {
     const ready = ws.map(
       (w) =>
@@ -54,7 +55,16 @@ export async function runCeiling(
     const runsPerSec = res.reduce((a, r) => a + r.runs / (r.elapsedMs / 1000), 0);
     return { workers: o.workers, batch: job.rows, rowsPerSec, runsPerSec, latenciesUs: res.flatMap((r) => r.latenciesUs) };
   } finally {
-    await Promise.all(ws.map((w) => w.terminate()));
+    // let each worker end by itself (its session is released by then); terminate stragglers
+    await Promise.all(
+      ws.map((w, i) => {
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<void>((resolve) => {
+          timer = setTimeout(() => void w.terminate().then(() => resolve(), () => resolve()), 5000);
+        });
+        return Promise.race([exited[i], late]).finally(() => clearTimeout(timer));
+      }),
+    );
   }
 }
 

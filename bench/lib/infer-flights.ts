@@ -28,7 +28,8 @@ import { pinProcess } from './pinning';
 import { bestCeiling, entry, findSeries, whyMissing, type RatioInput } from './ratios';
 import { assembleResult, startClock } from './result';
 import { ratio } from './stats';
-import { HTTP_CEILING, NAIVE, OURS, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer, type HttpVariant } from './targets';
+import { removeOnExit } from './repo-copy';
+import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, inferaNativeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer, type HttpVariant } from './targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from './types';
 
 export type Encoding = 'json' | 'binary';
@@ -54,36 +55,39 @@ export function bodiesFor(bodyBytes: number, rowsPerRequest: number, totalRows: 
  */
 export function computeInferRatios(r: RatioInput): RatioEntry[] {
   const out: RatioEntry[] = [];
-  const variants = [...new Set(r.targets.filter((t) => t.name === OURS).map((t) => t.variant))];
   const main = Math.max(...r.config.connections);
-  for (const v of variants) {
-    const t = r.targets.find((x) => x.name === OURS && x.variant === v);
-    const rows = t?.rowsPerRequest ?? 1;
-    const k = `r${rows}`;
-    for (const c of r.config.connections) {
-      const s = findSeries(r, OURS, 'closed', c, v);
-      const n = findSeries(r, NAIVE, 'closed', c, v);
+  for (const subject of [OURS, OURS_NATIVE]) {
+    const variants = [...new Set(r.targets.filter((t) => t.name === subject).map((t) => t.variant))];
+    const p = subject === OURS ? 'ours' : 'native';
+    for (const v of variants) {
+      const t = r.targets.find((x) => x.name === subject && x.variant === v);
+      const rows = t?.rowsPerRequest ?? 1;
+      const k = `r${rows}`;
+      for (const c of r.config.connections) {
+        const s = findSeries(r, subject, 'closed', c, v);
+        const n = findSeries(r, NAIVE, 'closed', c, v);
+        out.push(
+          entry(`${k}_${p}_over_naive_c${c}`, `[${v}] ${subject} ÷ ${NAIVE} req/s @ ${c} conn`, 'x', 'median req/s ÷ median req/s', ratio(s?.reqPerSec.median, n?.reqPerSec.median), !s ? whyMissing(r, subject, `${c}-connection run`, v) : whyMissing(r, NAIVE, `${c}-connection run`, v)),
+        );
+      }
+      const s = findSeries(r, subject, 'closed', main, v);
+      const h = findSeries(r, HTTP_CEILING, 'closed', main, v);
       out.push(
-        entry(`${k}_ours_over_naive_c${c}`, `[${v}] ${OURS} ÷ ${NAIVE} req/s @ ${c} conn`, 'x', 'median req/s ÷ median req/s', ratio(s?.reqPerSec.median, n?.reqPerSec.median), !s ? whyMissing(r, OURS, `${c}-connection run`, v) : whyMissing(r, NAIVE, `${c}-connection run`, v)),
+        entry(`${k}_${p}_over_http_ceiling`, `[${v}] ${subject} ÷ HTTP ceiling (${HTTP_CEILING}) req/s @ ${main} conn`, 'x', 'median req/s ÷ median req/s', ratio(s?.reqPerSec.median, h?.reqPerSec.median), !s ? whyMissing(r, subject, `${main}-connection run`, v) : whyMissing(r, HTTP_CEILING, `${main}-connection run`, v)),
       );
-    }
-    const s = findSeries(r, OURS, 'closed', main, v);
-    const h = findSeries(r, HTTP_CEILING, 'closed', main, v);
-    out.push(
-      entry(`${k}_ours_over_http_ceiling`, `[${v}] ${OURS} ÷ HTTP ceiling (${HTTP_CEILING}) req/s @ ${main} conn`, 'x', 'median req/s ÷ median req/s', ratio(s?.reqPerSec.median, h?.reqPerSec.median), !s ? whyMissing(r, OURS, `${main}-connection run`, v) : whyMissing(r, HTTP_CEILING, `${main}-connection run`, v)),
-    );
-    for (const w of [...new Set([r.pinning.serverCoreCount, r.machine.cores])]) {
-      const c = bestCeiling(r, w, rows);
-      out.push(
-        entry(
-          `${k}_ours_over_inprocess_w${w}`,
-          `[${v}] ${OURS} rows/s @ ${main} conn ÷ in-process rows/s (${w} worker${w > 1 ? 's' : ''}, batch ${rows})`,
-          'x',
-          `median req/s × ${rows} ÷ median in-process rows/s`,
-          ratio(s ? s.reqPerSec.median * rows : null, c?.rowsPerSec.median),
-          !s ? whyMissing(r, OURS, `${main}-connection run`, v) : `no in-process ceiling with ${w} workers at batch ${rows}`,
-        ),
-      );
+      for (const w of [...new Set([r.pinning.serverCoreCount, r.machine.cores])]) {
+        const c = bestCeiling(r, w, rows);
+        out.push(
+          entry(
+            `${k}_${p}_over_inprocess_w${w}`,
+            `[${v}] ${subject} rows/s @ ${main} conn ÷ in-process rows/s (${w} worker${w > 1 ? 's' : ''}, batch ${rows})`,
+            'x',
+            `median req/s × ${rows} ÷ median in-process rows/s`,
+            ratio(s ? s.reqPerSec.median * rows : null, c?.rowsPerSec.median),
+            !s ? whyMissing(r, subject, `${main}-connection run`, v) : `no in-process ceiling with ${w} workers at batch ${rows}`,
+          ),
+        );
+      }
     }
   }
   return out;
@@ -157,12 +161,15 @@ export function inferScenario(encoding: Encoding): Scenario {
       if (ctx.pinning.enabled && ctx.pinning.loadgenCpus) pinProcess(process.pid, ctx.pinning.loadgenCpus);
       ctx.log(`pinning: ${ctx.pinning.note}`);
 
+      const native = inferaNativeServer(repo, 'flights-delay');
+      const cleanup = removeOnExit([native.copy]);
       const defs = [
         naiveServer({ model: files.model, modelName: 'flights-delay', description: `OIP v2 ${encoding} infer, session.run per request.` }),
         inferaServer({ repository: repo, models: ['flights-delay'] }),
+        native.def,
         uwsHelloServer(),
       ];
-      const out = await runHttpTargets(defs, variants, opts, ctx);
+      const out = await runHttpTargets(defs, variants, opts, ctx).finally(cleanup);
       return assembleResult(
         {
           scenario: name,

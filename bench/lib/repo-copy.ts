@@ -30,11 +30,14 @@ export function copyRepository(source: string, models: string[], edit: (name: st
   return { dir, configs, remove: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Removes every copy when the process exits, even on failure. */
+/** Removes every copy when the process exits, even on failure; the returned function removes them now. */
 export function removeOnExit(copies: RepoCopy[]): () => void {
   const cleanup = () => {
     for (const c of copies) c.remove();
   };
   process.once('exit', cleanup);
-  return cleanup;
+  return () => {
+    process.removeListener('exit', cleanup);
+    cleanup();
+  };
 }

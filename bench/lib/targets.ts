@@ -9,12 +9,15 @@ import * as path from 'node:path';
 import { cpuSnapshot, cpuUsage, noisyNeighbourFlag } from './cpu';
 import type { LoadTarget } from './load';
 import { pinPrefix } from './pinning';
+import { copyRepository, type RepoCopy } from './repo-copy';
 import { seriesFlags } from './report';
 import { closedSeries, openSeries } from './series';
 import { freePort, httpRequest, launchServer, type ServerProcess } from './server';
 import type { InProcessResult, PinningInfo, PreflightResult, RunOptions, ScenarioContext, TargetResult, TargetRole } from './types';
 
 export const OURS = 'infera';
+/** Infera on a copy of the model with `"backend": "native"` (the addon's executor, fp32). */
+export const OURS_NATIVE = 'infera-native';
 export const NAIVE = 'naive-fastify';
 export const HTTP_CEILING = 'uws-hello';
 export const READY_PATH = '/v2/health/ready';
@@ -64,6 +67,23 @@ export function inferaServer(o: { name?: string; repository: string; models: str
     ],
     checksOutputs: true,
   };
+}
+
+/**
+ * Infera on a temp copy of `model` switched to the native backend (fp32): the addon's MLP
+ * executor on the libuv pool instead of onnxruntime in a worker thread. Returns the
+ * definition and the copy (remove it when done).
+ */
+export function inferaNativeServer(source: string, model: string, extraArgs: string[] = []): { def: ServerDef; copy: RepoCopy } {
+  const copy = copyRepository(source, [model], (_m, cfg) => ({ ...cfg, backend: 'native', precision: 'fp32' }), `native-${model}`);
+  const def = inferaServer({
+    name: OURS_NATIVE,
+    repository: copy.dir,
+    models: [model],
+    extraArgs,
+    description: `Infera with ${model} on the native backend (model.json \`"backend": "native", "precision": "fp32"\` in a temp copy, ${copy.dir}); otherwise as shipped.`,
+  });
+  return { def, copy };
 }
 
 /** The naive Fastify + onnxruntime-node peer serving one model (and /predict when given a feature spec). */

@@ -5,6 +5,7 @@
  * session without batching vs the uWS hello HTTP ceiling; in-process ceiling =
  * validateRow + transform + onnxruntime-node in the bench process.
  */
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ceilingWorkers, measureInProcess } from '../lib/ceiling';
 import {
@@ -25,7 +26,8 @@ import { pinProcess } from '../lib/pinning';
 import { bestCeiling, entry, findSeries, subjectRatios, type RatioInput } from '../lib/ratios';
 import { assembleResult, startClock } from '../lib/result';
 import { ratio } from '../lib/stats';
-import { HTTP_CEILING, NAIVE, OURS, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer } from '../lib/targets';
+import { removeOnExit } from '../lib/repo-copy';
+import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, inferaNativeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer } from '../lib/targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from '../lib/types';
 
 export const PREDICT_CEILING_BATCHES = [1, 64];
@@ -43,7 +45,8 @@ export function computePredictRatios(r: RatioInput): RatioEntry[] {
     ratio(s?.reqPerSec.median, c1?.rowsPerSec.median),
     !s ? `${OURS} has no ${main}-connection run` : 'no batch-1 in-process ceiling',
   );
-  return [...subjectRatios(r, OURS, 'ours', names), unbatched, ...subjectRatios(r, NAIVE, 'naive', names)];
+  const native = r.targets.some((t) => t.name === OURS_NATIVE) ? subjectRatios(r, OURS_NATIVE, 'ours_native', names) : [];
+  return [...subjectRatios(r, OURS, 'ours', names), unbatched, ...native, ...subjectRatios(r, NAIVE, 'naive', names)];
 }
 
 export const scenario: Scenario = {
@@ -83,14 +86,18 @@ export const scenario: Scenario = {
 
     const n = flights.rows;
     const checkIdx = [...new Set([0, 1, Math.floor(n / 3), Math.floor(n / 2), Math.floor((2 * n) / 3), n - 1])];
+    const cacheOff = ['--predict-cache', '0'];
+    const native = inferaNativeServer(repo, 'flights-delay', cacheOff);
+    const cleanup = removeOnExit([native.copy]);
     const defs = [
       naiveServer({ model: files.model, modelName: 'flights-delay', featureSpec: files.featureSpec, predictConfig: files.modelJson, description: 'POST /predict: validateRow + transform (src/features) + session.run at batch 1.' }),
       inferaServer({
         repository: repo,
         models: ['flights-delay'],
-        extraArgs: ['--predict-cache', '0'],
-        description: `Infera (\`infera serve --predict-cache 0\`), repository ${repo}: /predict → feature spec transform → dynamic batcher (model.json: max_batch_size 256, max_queue_delay_ms 1) → onnxruntime worker. The result cache is off: autocannon's connections walk the same body list in lockstep, so a cache would answer most requests.`,
+        extraArgs: cacheOff,
+        description: `Infera (\`infera serve --predict-cache 0\`), repository ${repo} as shipped: /predict → feature spec transform → dynamic batcher → onnxruntime worker. The result cache is off: autocannon's connections walk the same body list in lockstep, so a cache would answer most requests.`,
       }),
+      native.def,
       uwsHelloServer(),
     ];
     const out = await runHttpTargets(
@@ -107,7 +114,7 @@ export const scenario: Scenario = {
       ],
       opts,
       ctx,
-    );
+    ).finally(cleanup);
     const openRate = out.openRates[0];
     return assembleResult(
       {
@@ -120,7 +127,7 @@ export const scenario: Scenario = {
         bodies,
         openLoopRate: openRate,
         response: out.responses[0],
-        settings: { predictCache: 0 },
+        settings: { predictCache: 0, shippedBatching: JSON.parse(readFileSync(files.modelJson, 'utf8')).batching },
         flags: openRate === null ? ['open loop not run: no rate (naive peer not measured; pass --rate)'] : [],
         ratios: computePredictRatios,
       },

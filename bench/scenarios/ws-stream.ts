@@ -224,8 +224,6 @@ export const scenario: Scenario = {
       }
     } finally {
       cleanup();
-      batchedRepo.remove();
-      unbatchedRepo.remove();
     }
 
     const rows: Section['rows'] = targets

@@ -29,7 +29,7 @@ import {
   type FlightRows,
 } from '../../../bench/lib/flights';
 import { bodiesFor, computeInferRatios } from '../../../bench/lib/infer-flights';
-import { openLoop } from '../../../bench/lib/load';
+import { closedLoopIndices, openLoop } from '../../../bench/lib/load';
 import { findRepoRoot } from '../../../bench/lib/machine';
 import { ResponseParser, serializePost } from '../../../bench/lib/raw-http';
 import { copyRepository } from '../../../bench/lib/repo-copy';
@@ -99,6 +99,13 @@ describe('raw HTTP client of the open-loop generator', () => {
     assert.deepEqual(p.done, { status: 503, bodyBytes: 11 });
     p.reset();
     assert.throws(() => p.feed(Buffer.from('garbage\r\n\r\n')), /bad status line/);
+  });
+
+  it('autocannon gets at most 512 evenly spaced bodies', () => {
+    assert.deepEqual(closedLoopIndices(3), [0, 1, 2]);
+    const idx = closedLoopIndices(8192);
+    assert.equal(idx.length, 512);
+    assert.deepEqual([idx[0], idx[1], idx[511]], [0, 16, 8176]);
   });
 
   it('serialises a POST with its headers and body', () => {
@@ -220,7 +227,7 @@ describe('temp repository copies', () => {
       c.remove();
     }
     assert.ok(!existsSync(c.dir));
-    assert.deepEqual(sweepRates(1000, true), [250, 600, 900, 1200]);
+    assert.deepEqual(sweepRates(1000, true), [250, 750, 1250, 2000]);
   });
 });
 
