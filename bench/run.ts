@@ -24,8 +24,18 @@ export function loadScenarios(dir = path.join(__dirname, 'scenarios')): Map<stri
   return out;
 }
 
-async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv);
+/**
+ * Runs one scenario from its command line (as `node dist/bench/run.js` and `infera bench`).
+ * @returns the exit status: 0 done, 1 a result that fails the schema, 2 a usage error.
+ */
+export async function runBench(argv: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs(argv);
+  } catch (e) {
+    console.error(`${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
   const scenarios = loadScenarios();
   if (parsed.help || parsed.list || !parsed.scenario) {
     const list = [...scenarios.values()].map((s) => `  ${s.name.padEnd(14)} ${s.description}`).join('\n');
@@ -61,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2)).then(
+  runBench(process.argv.slice(2)).then(
     (code) => process.exit(code),
     (e: unknown) => {
       console.error(e instanceof Error ? e.stack : e);

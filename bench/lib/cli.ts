@@ -2,13 +2,13 @@
 import * as path from 'node:path';
 import type { RunOptions } from './types';
 
-export const USAGE = `usage: node dist/bench/run.js <scenario> [options]
+export const USAGE = `usage: infera bench <scenario> [options]   (also: npm run bench -- <scenario> [options])
 
 options:
-  --quick              one short repeat of everything (< 60 s)
+  --quick              one short repeat of everything (< 60 s; infer-*: 64 rows/request only)
   --connections N[,M]  closed-loop connection counts (default 64); 1 is always added
-  --duration S         seconds per measured run (quick 2, full 6)
-  --warmup S           warm-up seconds before the first repeat, excluded (quick 1, full 3; later repeats 1)
+  --duration S         seconds per measured run (quick 1, full 6)
+  --warmup S           warm-up seconds before the first repeat, excluded (quick 0.5, full 3; later repeats 1)
   --repeats N          measured repeats (quick 1, full 3)
   --rate R             open-loop offered rate in req/s (default: 70% of the naive peer's closed-loop rate)
   --targets a,b        only these targets
@@ -91,7 +91,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
   return p;
 }
 
-/** Fills defaults: quick = 1 x 2 s (+1 s warm-up), full = 3 x 6 s (+3 s warm-up); 1 connection always measured. */
+/** Fills defaults: quick = 1 x 1 s (+0.5 s warm-up: a smoke run under a minute), full = 3 x 6 s (+3 s warm-up); 1 connection always measured. */
 export function resolveOptions(p: ParsedArgs, repoRoot: string): RunOptions {
   if (!p.scenario) throw new Error('no scenario given');
   const main = p.connections ?? [64];
@@ -100,8 +100,8 @@ export function resolveOptions(p: ParsedArgs, repoRoot: string): RunOptions {
     scenario: p.scenario,
     quick: p.quick,
     connections,
-    durationS: p.durationS ?? (p.quick ? 2 : 6),
-    warmupS: p.warmupS ?? (p.quick ? 1 : 3),
+    durationS: p.durationS ?? (p.quick ? 1 : 6),
+    warmupS: p.warmupS ?? (p.quick ? 0.5 : 3),
     repeats: p.repeats ?? (p.quick ? 1 : 3),
     pin: p.pin,
     targets: p.targets,

@@ -25,7 +25,7 @@ import {
   prepareTensor,
 } from './flights';
 import { pinProcess } from './pinning';
-import { bestCeiling, entry, findSeries, whyMissing, type RatioInput } from './ratios';
+import { bestCeiling, entry, equalP99Ratio, findSeries, whyMissing, type RatioInput } from './ratios';
 import { assembleResult, startClock } from './result';
 import { ratio } from './stats';
 import { removeOnExit } from './repo-copy';
@@ -34,6 +34,8 @@ import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } f
 
 export type Encoding = 'json' | 'binary';
 export const ROWS_PER_REQUEST = [1, 64, 256];
+/** --quick: the middle setting only, so that a smoke run stays under a minute. */
+export const QUICK_ROWS_PER_REQUEST = [64];
 /** Request bytes per variant: autocannon keeps a copy of every body per connection. */
 export const BODY_BUDGET_BYTES = 4 * 1024 * 1024;
 /** Real rows loaded (distinct bodies are consecutive slices of them). */
@@ -70,6 +72,7 @@ export function computeInferRatios(r: RatioInput): RatioEntry[] {
           entry(`${k}_${p}_over_naive_c${c}`, `[${v}] ${subject} ÷ ${NAIVE} req/s @ ${c} conn`, 'x', 'median req/s ÷ median req/s', ratio(s?.reqPerSec.median, n?.reqPerSec.median), !s ? whyMissing(r, subject, `${c}-connection run`, v) : whyMissing(r, NAIVE, `${c}-connection run`, v)),
         );
       }
+      out.push(equalP99Ratio(r, subject, NAIVE, `${k}_${p}_over_naive_equal_p99`, v));
       const s = findSeries(r, subject, 'closed', main, v);
       const h = findSeries(r, HTTP_CEILING, 'closed', main, v);
       out.push(
@@ -116,7 +119,8 @@ export function inferScenario(encoding: Encoding): Scenario {
       const variants: HttpVariant[] = [];
       const allBodies: Buffer[] = [];
       const counts: Record<string, number> = {};
-      for (const rows of ROWS_PER_REQUEST) {
+      const rowsList = opts.quick ? QUICK_ROWS_PER_REQUEST : ROWS_PER_REQUEST;
+      for (const rows of rowsList) {
         const make = (i: number) =>
           encoding === 'json'
             ? { body: inferJsonBody(tensor.data, width, i * rows, rows, String(i)), headers: undefined }
@@ -153,7 +157,7 @@ export function inferScenario(encoding: Encoding): Scenario {
           }
           return { modelPath: files.model, rows: batch, feeds };
         },
-        { model: path.relative(root, files.model), what: 'session.run on a prepared tensor', workers: ceilingWorkers(ctx), batches: ROWS_PER_REQUEST },
+        { model: path.relative(root, files.model), what: 'session.run on a prepared tensor', workers: ceilingWorkers(ctx), batches: rowsList },
         opts,
         ctx,
       );

@@ -31,6 +31,47 @@ export function entry(key: string, label: string, unit: 'x' | 'ms', formula: str
   return e;
 }
 
+/** A ladder rung is sustained when it served ≥ this share of the offered rate, every answer a 2xx in time. */
+export const SUSTAINED_SHARE = 0.95;
+
+/**
+ * The highest offered open-loop rate a target sustained with p99 ≤ budgetMs, and whether
+ * that was its highest rung (then the true figure may be higher).
+ */
+export function sustainedRate(series: SeriesResult[], budgetMs: number): { rate: number; top: boolean } | null {
+  const open = series.filter((s) => s.mode === 'open' && s.offeredRate !== undefined);
+  const ok = open.filter(
+    (s) => s.errors === 0 && s.non2xx === 0 && s.timeouts === 0 && s.reqPerSec.median >= SUSTAINED_SHARE * (s.offeredRate as number) && s.latencyMs.p99.median <= budgetMs,
+  );
+  if (ok.length === 0) return null;
+  const rate = Math.max(...ok.map((s) => s.offeredRate as number));
+  return { rate, top: rate === Math.max(...open.map((s) => s.offeredRate as number)) };
+}
+
+/**
+ * Ours ÷ the naive peer at equal p99: the budget is the naive peer's p99 at the base open-loop
+ * rate (its first open series: OPEN_LOOP_FRACTION of its capacity); each side's figure is the
+ * highest ladder rate it sustained within that budget. A lower bound when ours sustained its
+ * top rung, null when ours sustained none.
+ */
+export function equalP99Ratio(r: RatioInput, subject: string, naive: string, key: string, variant?: string): RatioEntry {
+  const find = (name: string) => r.targets.find((x) => x.name === name && x.variant === variant && x.status === 'ok');
+  const s = find(subject);
+  const n = find(naive);
+  const base = n?.series.find((x) => x.mode === 'open');
+  const tag = variant ? `[${variant}] ` : '';
+  const formula = `highest offered open-loop req/s sustained (served ≥ ${SUSTAINED_SHARE * 100}% of offered, all 2xx, p99 ≤ budget) ÷ the same for ${naive}; budget = ${naive} median p99 at its base open-loop rate`;
+  if (!s || !n || !base) {
+    return entry(key, `${tag}${subject} ÷ ${naive} at equal p99`, 'x', formula, null, !s ? whyMissing(r, subject, 'open-loop run', variant) : whyMissing(r, naive, 'open-loop run', variant));
+  }
+  const budget = base.latencyMs.p99.median;
+  const ours = sustainedRate(s.series, budget);
+  const theirs = sustainedRate(n.series, budget);
+  const label = `${tag}${subject} ÷ ${naive} req/s at equal p99 (≤ ${budget} ms, ${naive}'s p99 at ${base.offeredRate} req/s)${ours?.top ? ' — lower bound: ours sustained its highest rate' : ''}`;
+  const why = !ours ? `${subject} exceeded p99 ${budget} ms (or failed requests) at every open-loop rate` : `${naive} sustained no open-loop rate within its own p99`;
+  return entry(key, label, 'x', formula, ours && theirs ? ours.rate / theirs.rate : null, why);
+}
+
 export interface HttpNames {
   naive: string;
   http: string;
@@ -38,7 +79,7 @@ export interface HttpNames {
 
 /**
  * Ratios of one subject target (ours, or a peer for context) at the largest connection
- * count: ÷ naive req/s, ÷ HTTP ceiling req/s, rows/s ÷ best in-process rows/s (the
+ * count: ÷ naive req/s (and at equal p99, from the open-loop ladder), ÷ HTTP ceiling req/s, rows/s ÷ best in-process rows/s (the
  * server's core budget and the whole machine), p99 ÷ p50, and the overhead at 1 connection
  * (HTTP p50 − in-process single-run p50).
  */
@@ -56,6 +97,7 @@ export function subjectRatios(r: RatioInput, subject: string, prefix: string, na
     out.push(
       entry(`${prefix}_over_naive_rps`, `${subject} ÷ ${names.naive} req/s @ ${main} conn`, 'x', 'median req/s ÷ median req/s', v, !s ? missS : whyMissing(r, names.naive, `${main}-connection run`, variant)),
     );
+    out.push(equalP99Ratio(r, subject, names.naive, `${prefix}_over_naive_equal_p99`, variant));
   }
   {
     const h = findSeries(r, names.http, 'closed', main, variant);

@@ -23,6 +23,13 @@ export const HTTP_CEILING = 'uws-hello';
 export const READY_PATH = '/v2/health/ready';
 /** Open-loop default rate: this fraction of the naive peer's closed-loop req/s. */
 export const OPEN_LOOP_FRACTION = 0.7;
+/**
+ * Further open-loop rates for ours and the naive peer, as multiples of the base rate
+ * (OPEN_LOOP_FRACTION of the naive peer's capacity, or --rate), one repeat each: the
+ * "ours ÷ naive at equal p99" ratio reads the highest rung each sustains (ratios.ts).
+ */
+export const OPEN_LADDER_FULL = [0.25, 0.5, 1.5, 2, 3];
+export const OPEN_LADDER_QUICK = [2];
 
 export interface ServerDef {
   name: string;
@@ -274,7 +281,8 @@ export interface HttpRunOutput {
 /**
  * For every server and every variant (a fresh server each): preflight, closed loop at each
  * connection count, then the open loop at the given rate or OPEN_LOOP_FRACTION of the naive
- * peer's closed-loop rate at the largest connection count. List the naive peer before the
+ * peer's closed-loop rate at the largest connection count (the base rate), and for ours and
+ * the naive peer the ladder of OPEN_LADDER_* multiples of it. List the naive peer before the
  * HTTP ceiling so that the ceiling can answer a real response body.
  */
 export async function runHttpTargets(defs: ServerDef[], variants: HttpVariant[], opts: RunOptions, ctx: ScenarioContext): Promise<HttpRunOutput> {
@@ -312,6 +320,14 @@ export async function runHttpTargets(defs: ServerDef[], variants: HttpVariant[],
           if (rate !== null) {
             ctx.log(`  ${def.name}${vr.variant ? ` [${vr.variant}]` : ''}: open loop, ${rate} req/s`);
             t.series.push(await openSeries(load, rate, mainConns, series, ctx.log));
+            if (def.role !== 'http-ceiling') {
+              // the ladder for the equal-p99 ratio: one repeat per rung (the base rate above has them all)
+              for (const k of opts.quick ? OPEN_LADDER_QUICK : OPEN_LADDER_FULL) {
+                const rung = Math.max(1, Math.round(rate * k));
+                ctx.log(`  ${def.name}${vr.variant ? ` [${vr.variant}]` : ''}: open-loop ladder, ${rung} req/s (${k}× base)`);
+                t.series.push(await openSeries(load, rung, mainConns, { ...series, repeats: 1 }, ctx.log));
+              }
+            }
           }
         },
         { responseBodyB64: (responses[v]?.body ?? Buffer.from('{}')).toString('base64') },

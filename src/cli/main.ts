@@ -6,6 +6,7 @@ import { createLogger } from '../config/logger';
 import { registerTrainCommand } from './train-command';
 import { registerDriftCommand } from './drift-command';
 import { registerQuantizeCommand } from './quantize-command';
+import { registerBenchCommand } from './bench-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -58,6 +59,7 @@ program
 registerTrainCommand(program);
 registerDriftCommand(program);
 registerQuantizeCommand(program);
+registerBenchCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

@@ -41,3 +41,20 @@ test('BAD CALL - infera serve rejects a bad option value with a clear message', 
   assert.notEqual(code, 0);
   assert.match(err, /--port must be a non-negative integer, got 'eighty'/);
 });
+
+test('infera bench: lists the scenarios found in dist/bench/scenarios; a bad option exits 2 with the usage', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { readdirSync } = await import('node:fs');
+  const list = spawnSync(process.execPath, [CLI, 'bench', '--list'], { encoding: 'utf8' });
+  assert.equal(list.status, 0, list.stderr);
+  const files = readdirSync(path.join(ROOT, 'dist/bench/scenarios')).filter((f) => f.endsWith('.js')).map((f) => f.replace(/\.js$/, ''));
+  assert.ok(files.length >= 7);
+  for (const name of files) assert.match(list.stdout, new RegExp(`^  ${name} `, 'm'), `lists ${name}`);
+  const bad = spawnSync(process.execPath, [CLI, 'bench', 'vad-infer', '--connections', 'zero'], { encoding: 'utf8' });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--connections needs an integer >= 1, got zero/);
+  assert.match(bad.stderr, /usage: infera bench <scenario>/);
+  const unknown = spawnSync(process.execPath, [CLI, 'bench', 'no-such-scenario'], { encoding: 'utf8' });
+  assert.equal(unknown.status, 2);
+  assert.match(unknown.stderr, /unknown scenario "no-such-scenario"; known: .*predict-one-row/);
+});

@@ -31,12 +31,14 @@ import {
 import { bodiesFor, computeInferRatios } from '../../../bench/lib/infer-flights';
 import { closedLoopIndices, openLoop } from '../../../bench/lib/load';
 import { findRepoRoot } from '../../../bench/lib/machine';
+import { sustainedRate } from '../../../bench/lib/ratios';
 import { ResponseParser, serializePost } from '../../../bench/lib/raw-http';
 import { copyRepository } from '../../../bench/lib/repo-copy';
 import { renderSummary, validateResult } from '../../../bench/lib/report';
 import { FRAME_BYTES, STREAM_SOURCES, frameOf, loadRecordings } from '../../../bench/lib/stream-load';
 import { escapeXml, lineChart, logTicks, niceTicks } from '../../../bench/lib/svg';
 import type { BenchResult } from '../../../bench/lib/types';
+import { computePredictRatios } from '../../../bench/scenarios/predict-one-row';
 import { POLICIES, computeSweepRatios, summarize, sweepRates, withPolicy } from '../../../bench/scenarios/sweep';
 import { capacityOf, computeStreamRatios, stepPasses } from '../../../bench/scenarios/ws-stream';
 
@@ -231,6 +233,37 @@ describe('temp repository copies', () => {
   });
 });
 
+describe('ours ÷ naive at equal p99 (open-loop ladder)', () => {
+  const r = loadFixture('predict-one-row-result.json');
+  const opens = (name: string) => r.targets.find((t) => t.name === name)?.series.filter((s) => s.mode === 'open') ?? [];
+  const budget = opens('naive-fastify')[0]?.latencyMs.p99.median ?? NaN;
+  /** An independent walk of the recorded rungs: the highest offered rate kept within the budget. */
+  const best = (name: string) =>
+    Math.max(0, ...opens(name).filter((s) => s.errors + s.non2xx + s.timeouts === 0 && s.reqPerSec.median >= 0.95 * (s.offeredRate ?? Infinity) && s.latencyMs.p99.median <= budget).map((s) => s.offeredRate ?? 0));
+
+  it('ours and the naive peer climbed the ladder; the HTTP ceiling did not', () => {
+    assert.ok(opens('naive-fastify').length >= 2 && opens('infera').length >= 2);
+    assert.equal(opens('uws-hello').length, 1);
+  });
+
+  it('the recorded ratio is the highest sustained rate within the naive p99 at the base rate, ours ÷ naive', () => {
+    const n = best('naive-fastify');
+    assert.ok(n > 0, 'the naive peer sustains its own base rate');
+    for (const [name, key] of [['infera', 'ours_over_naive_equal_p99'], ['infera-native', 'ours_native_over_naive_equal_p99']]) {
+      const e = r.ratios.find((x) => x.key === key);
+      assert.ok(e, `${key} present`);
+      const o = best(name);
+      assert.equal(e.value, o > 0 ? Math.round((o / n) * 1e4) / 1e4 : null, name);
+      assert.equal(sustainedRate(r.targets.find((t) => t.name === name)?.series ?? [], budget)?.rate ?? 0, o, name);
+    }
+  });
+
+  it('no rung is sustained under a budget below every p99', () => {
+    const lowest = Math.min(...opens('infera').map((s) => s.latencyMs.p99.median));
+    assert.equal(sustainedRate(r.targets.find((t) => t.name === 'infera')?.series ?? [], lowest / 2), null);
+  });
+});
+
 describe('recorded quick results of the other scenarios', () => {
   for (const name of ['predict-one-row', 'infer-binary', 'ws-stream', 'sweep', 'kernels']) {
     it(`${name}: schema, summary and ratios recompute`, () => {
@@ -241,6 +274,7 @@ describe('recorded quick results of the other scenarios', () => {
       for (const x of r.ratios) assert.ok(md.includes(x.label.replace(/\|/g, '\\|')), `summary lists "${x.label}"`);
       for (const c of r.charts ?? []) assert.ok(renderCharts(r).some((f) => f.file === c));
       if (name === 'infer-binary') assert.deepEqual(computeInferRatios(r), r.ratios);
+      if (name === 'predict-one-row') assert.deepEqual(computePredictRatios(r), r.ratios);
       if (name === 'sweep') {
         assert.deepEqual(computeSweepRatios(r), r.ratios);
         for (const t of r.targets.filter((x) => x.status === 'ok')) {
