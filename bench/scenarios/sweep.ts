@@ -153,7 +153,7 @@ export const scenario: Scenario = {
           if (!pf.res.ok) t.flags.push(`${def.name} [${p.name}]: preflight failed: ${pf.res.error}`);
           if (!rates) {
             // capacity scale: closed loop at 64 connections on the first policy
-            const r = await closedLoop(load(baseUrl), { connections: 64, warmupS: opts.warmupS, durationS: opts.quick ? 2 : 4 });
+            const r = await closedLoop(load(baseUrl), { connections: 64, warmupS: opts.warmupS, durationS: opts.quick ? 1 : 4 });
             probe = r.reqPerSec;
             rates = sweepRates(Math.max(10, r.reqPerSec), opts.quick);
             ctx.log(`  capacity probe (closed loop, 64 conn, ${p.name}): ${r.reqPerSec} req/s → offered rates ${rates.join(', ')}`);

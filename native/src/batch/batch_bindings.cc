@@ -5,8 +5,9 @@
 //  - Inputs are pinned with persistent references until the worker is
 //    destroyed, so their backing stores outlive Execute(). Callers must not
 //    transfer/detach the input ArrayBuffers until the promise settles.
-//  - Execute() only touches raw pointers and malloc'd memory; the result is
-//    handed to JS in OnOK() (zero-copy where external buffers are allowed).
+//  - Outputs are allocated as V8 ArrayBuffers on the JS thread before the
+//    worker is queued; Execute() only touches raw pointers into pinned
+//    buffers; OnOK() hands the outputs to JS (transferable to worker threads).
 #include "batch_bindings.h"
 
 #include <vector>
@@ -102,17 +103,14 @@ Plan ParseSlice(const Napi::CallbackInfo& info, const char* fn) {
   return plan;
 }
 
-// Allocates `len` bytes (at least 1, so a successful result is never null).
-MallocBytes Allocate(size_t len) {
-  return MallocBytes(static_cast<uint8_t*>(std::malloc(len > 0 ? len : 1)));
-}
-
-Napi::Uint8Array ToUint8Array(Napi::Env env, MallocBytes bytes, size_t len) {
-  Napi::ArrayBuffer ab = AdoptMallocBuffer(env, std::move(bytes), len);
-  return Napi::Uint8Array::New(env, len, ab, 0);
-}
-
-// Base for the two workers: pins inputs, owns the promise.
+// Base for the two workers: pins inputs and outputs, owns the promise.
+//
+// Outputs are V8-owned ArrayBuffers allocated here, on the JS thread, and
+// filled by Execute() through raw pointers (backing stores do not move). They
+// are never external (malloc'd + finalizer) buffers: Node cannot transfer an
+// external ArrayBuffer to a worker thread and silently *clones* it instead —
+// measured 3.6 ms per postMessage of a 2.4 MiB batch vs 19 µs for a V8-owned
+// one — and batches are moved to the inference workers.
 class BatchWorker : public Napi::AsyncWorker {
  protected:
   BatchWorker(Napi::Env env, const char* name, Plan plan)
@@ -125,6 +123,16 @@ class BatchWorker : public Napi::AsyncWorker {
     plan_.inputs.clear();  // handles are scope-bound; keep only the pins
   }
 
+  // A new Uint8Array of `len` bytes, pinned until the worker is destroyed;
+  // returns where Execute() may write.
+  uint8_t* NewOutput(size_t len) {
+    Napi::Uint8Array out = Napi::Uint8Array::New(Env(), len);
+    outs_.push_back(Napi::Persistent(out));
+    return out.Data();
+  }
+
+  Napi::Uint8Array Output(size_t i) const { return outs_[i].Value(); }
+
  public:
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
@@ -134,62 +142,47 @@ class BatchWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
   Plan plan_;
   std::vector<Napi::ObjectReference> pins_;
+  std::vector<Napi::Reference<Napi::Uint8Array>> outs_;
 };
 
 class ConcatWorker : public BatchWorker {
  public:
   ConcatWorker(Napi::Env env, Plan plan)
-      : BatchWorker(env, "infera:concatAxis", std::move(plan)) {}
+      : BatchWorker(env, "infera:concatAxis", std::move(plan)),
+        out_(NewOutput(plan_.total)) {}
 
   void Execute() override {
-    out_ = Allocate(plan_.total);
-    if (!out_) {
-      SetError("out of memory allocating " + std::to_string(plan_.total) +
-               " bytes");
-      return;
-    }
-    ConcatAxis(plan_.parts, plan_.outer, plan_.inner, out_.get());
+    ConcatAxis(plan_.parts, plan_.outer, plan_.inner, out_);
   }
 
-  void OnOK() override {
-    deferred_.Resolve(ToUint8Array(Env(), std::move(out_), plan_.total));
-  }
+  void OnOK() override { deferred_.Resolve(Output(0)); }
 
  private:
-  MallocBytes out_;
+  uint8_t* out_;
 };
 
 class SliceWorker : public BatchWorker {
  public:
   SliceWorker(Napi::Env env, Plan plan)
-      : BatchWorker(env, "infera:sliceAxis", std::move(plan)) {}
+      : BatchWorker(env, "infera:sliceAxis", std::move(plan)) {
+    for (size_t len : plan_.inner) raw_.push_back(NewOutput(plan_.outer * len));
+  }
 
   void Execute() override {
-    std::vector<uint8_t*> raw;
-    for (size_t len : plan_.inner) {
-      outs_.push_back(Allocate(plan_.outer * len));
-      if (!outs_.back()) {
-        SetError("out of memory allocating slice outputs");
-        return;
-      }
-      raw.push_back(outs_.back().get());
-    }
-    SliceAxis(plan_.parts[0].data, plan_.outer, plan_.inner, raw);
+    SliceAxis(plan_.parts[0].data, plan_.outer, plan_.inner, raw_);
   }
 
   void OnOK() override {
     Napi::Env env = Env();
-    Napi::Array result = Napi::Array::New(env, outs_.size());
-    for (size_t i = 0; i < outs_.size(); ++i) {
-      const size_t len = plan_.outer * plan_.inner[i];
-      result.Set(static_cast<uint32_t>(i),
-                 ToUint8Array(env, std::move(outs_[i]), len));
+    Napi::Array result = Napi::Array::New(env, raw_.size());
+    for (size_t i = 0; i < raw_.size(); ++i) {
+      result.Set(static_cast<uint32_t>(i), Output(i));
     }
     deferred_.Resolve(result);
   }
 
  private:
-  std::vector<MallocBytes> outs_;
+  std::vector<uint8_t*> raw_;
 };
 
 }  // namespace

@@ -71,6 +71,27 @@ for (const file of BUILDS) {
     assert.equal(parts[0][0], MODEL[0]);
   });
 
+  test(`${tag}: async outputs move to a worker thread (transferred, not cloned)`, async () => {
+    // Batches are posted to the inference workers with a transfer list. Node clones an
+    // external (addon-malloc'd) ArrayBuffer instead of moving it, leaving the sender's copy
+    // attached; a V8-owned one is detached. Whole model in 5 parts: the libuv path.
+    const inner = [361504, 361504, 361504, 361504, 361506];
+    const whole = await b.concatAxis(modelParts(0, 1, inner), 1, inner);
+    const pieces = await b.sliceAxis(whole, 1, inner);
+    const { port1, port2 } = new MessageChannel();
+    try {
+      for (const out of [whole, ...pieces]) {
+        const n = out.byteLength;
+        assert.ok(n > 0);
+        port1.postMessage(out, [out.buffer as ArrayBuffer]);
+        assert.equal(out.buffer.byteLength, 0, `a ${n}-byte output was cloned, not transferred`);
+      }
+    } finally {
+      port1.close();
+      port2.close();
+    }
+  });
+
   test(`${tag}: concurrent async batches all complete correctly`, async () => {
     const jobs = Array.from({ length: 32 }, (_, j) => {
       const inner = [1024 + j, 2048, 512 * (j % 4)];
