@@ -47,26 +47,37 @@ export class HttpExchange {
 
   /**
    * Reads the whole body, refusing more than maxBytes.
+   *
+   * With a Content-Length the body is copied once, chunk by chunk, into its own buffer
+   * (uWS reuses a chunk's memory after the callback). `alignAt` places that buffer so that
+   * body[alignAt] is 8-byte aligned: the binary tensor section of an OIP request then starts
+   * aligned and its FP32/INT64 tensors are views, not copies.
    * @returns a Promise of the body; rejects with ENG_ERR_BODY_TOO_LARGE (413).
    */
-  body(maxBytes: number): Promise<Buffer> {
+  body(maxBytes: number, alignAt = 0): Promise<Buffer> {
     const declared = Number(this.headers.get('content-length') ?? NaN);
     if (declared > maxBytes) return Promise.reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', `${declared} bytes, the limit is ${maxBytes}`));
+    const known = Number.isSafeInteger(declared) && declared >= 0;
     return new Promise((resolve, reject) => {
+      const pad = known && alignAt > 0 ? (8 - (alignAt % 8)) % 8 : 0;
+      const whole = known ? Buffer.from(new ArrayBuffer(pad + declared), pad, declared) : null;
       const chunks: Buffer[] = [];
       let size = 0;
       let failed = false;
       this.res.onData((chunk, isLast) => {
         if (failed) return;
-        size += chunk.byteLength;
-        if (size > maxBytes) {
+        const n = chunk.byteLength;
+        if (size + n > maxBytes || (whole && size + n > whole.byteLength)) {
           failed = true;
-          reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', `more than ${maxBytes} bytes`));
+          reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', whole && size + n <= maxBytes ? `more than the declared Content-Length ${declared}` : `more than ${maxBytes} bytes`));
           return;
         }
-        // uWS reuses the chunk's memory after this callback returns: copy it.
-        chunks.push(Buffer.from(Buffer.from(chunk)));
-        if (isLast) resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        if (whole) whole.set(new Uint8Array(chunk), size);
+        else chunks.push(Buffer.from(new Uint8Array(chunk)));
+        size += n;
+        if (!isLast) return;
+        if (whole) resolve(size === whole.byteLength ? whole : whole.subarray(0, size));
+        else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
       });
     });
   }

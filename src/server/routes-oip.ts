@@ -108,8 +108,9 @@ export function registerOipRoutes(ctx: OipContext): void {
     const labels = { model: mv.name, version: String(mv.version) };
     ctx.metrics?.pending.inc(labels);
     try {
-      const body = await ex.body(ctx.maxBodyBytes);
-      const req = await decodeInferRequest(body, { inferenceHeaderLength: ex.header('inference-header-content-length') }, mv.inputTypes);
+      const headerLength = ex.header('inference-header-content-length');
+      const body = await ex.body(ctx.maxBodyBytes, Number(headerLength ?? 0) || 0);
+      const req = await decodeInferRequest(body, { inferenceHeaderLength: headerLength }, mv.inputTypes);
       const sched = parseScheduleParameters(req.parameters);
       const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
       const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));

@@ -143,6 +143,49 @@ test('binary tensor extension: binary inputs in, binary outputs out, equal to th
   assert.ok(maxAbsDiff(head.outputs.find((o: any) => o.name === 'hn').data, e.hn) <= 1e-6, 'JSON output beside a binary one');
 });
 
+test('binary tensor extension: the binary section may start at any byte offset, and the body may come chunked', async () => {
+  // The server places a body so that its binary section is 8-byte aligned (tensors are
+  // then views of the body): pad the JSON header by 0..7 spaces to hit every residue, and
+  // send one body with Transfer-Encoding: chunked (no Content-Length: the other read path).
+  const chunk = speech[41];
+  const e = await ref.run(chunk);
+  const zeros = Buffer.alloc(512);
+  const probs: number[] = [];
+  for (let pad = 0; pad < 9; pad++) {
+    const header =
+      JSON.stringify({
+        inputs: [
+          { name: 'input', shape: [1, CHUNK], datatype: 'FP32', parameters: { binary_data_size: CHUNK * 4 } },
+          { name: 'sr', shape: [], datatype: 'INT64', parameters: { binary_data_size: 8 } },
+          { name: 'h', shape: [2, 1, 64], datatype: 'FP32', parameters: { binary_data_size: 512 } },
+          { name: 'c', shape: [2, 1, 64], datatype: 'FP32', parameters: { binary_data_size: 512 } },
+        ],
+        outputs: [{ name: 'output' }],
+      }) + ' '.repeat(pad % 8);
+    const sr = Buffer.alloc(8);
+    sr.writeBigInt64LE(16000n);
+    const body = Buffer.concat([Buffer.from(header), Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength), sr, zeros, zeros]);
+    const chunked = pad === 8;
+    const init: RequestInit & { duplex?: 'half' } = chunked
+      ? {
+          method: 'POST',
+          duplex: 'half',
+          body: new ReadableStream({
+            start(c) {
+              for (let off = 0; off < body.length; off += 1000) c.enqueue(body.subarray(off, off + 1000));
+              c.close();
+            },
+          }),
+        }
+      : { method: 'POST', body };
+    const res = await fetch(`${srv.url}/v2/models/vad/infer`, { ...init, headers: { 'Inference-Header-Content-Length': String(Buffer.byteLength(header)), 'Content-Type': 'application/octet-stream' } });
+    const json = (await res.json()) as any;
+    assert.strictEqual(res.status, 200, JSON.stringify(json));
+    probs.push(json.outputs[0].data[0]);
+  }
+  for (const p of probs) assert.ok(Math.abs(p - e.output[0]) <= 1e-6, `${p} vs ${e.output[0]}`);
+});
+
 test('statistics extension counts inferences and batches', async (t) => {
   const s = await getJson(`${srv.url}/v2/models/vad/stats`);
   assert.strictEqual(s.status, 200);
