@@ -11,6 +11,7 @@ import { USAGE, parseArgs, resolveOptions } from './lib/cli';
 import { collectMachineFacts, findRepoRoot } from './lib/machine';
 import { planPinning } from './lib/pinning';
 import { validateResult, writeResult } from './lib/report';
+import { wrkPath } from './lib/wrk';
 import type { Scenario } from './lib/types';
 
 export function loadScenarios(dir = path.join(__dirname, 'scenarios')): Map<string, Scenario> {
@@ -49,11 +50,15 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const repoRoot = findRepoRoot(__dirname);
   const opts = resolveOptions(parsed, repoRoot);
+  if (opts.loadgen === 'wrk' && !wrkPath()) {
+    console.error('--loadgen wrk: no wrk binary on PATH (Debian: apt-get install wrk)');
+    return 2;
+  }
   const machine = collectMachineFacts(repoRoot);
   const pinning = planPinning(opts.pin, machine.cores);
   const t0 = Date.now();
   const log = (s: string) => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
-  log(`${sc.name} (${opts.quick ? 'quick' : 'full'}): connections ${opts.connections.join(',')}, ${opts.repeats} × ${opts.durationS} s, warm-up ${opts.warmupS} s`);
+  log(`${sc.name} (${opts.quick ? 'quick' : 'full'}): closed loop by ${opts.loadgen}, connections ${opts.connections.join(',')}, ${opts.repeats} × ${opts.durationS} s, warm-up ${opts.warmupS} s`);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ${pinning.note}`);
   const result = await sc.run(opts, { repoRoot, machine, pinning, log });
   const problems = validateResult(result);

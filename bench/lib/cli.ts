@@ -1,6 +1,6 @@
 /** Command line of `node dist/bench/run.js <scenario> [options]` (pure parsing). */
 import * as path from 'node:path';
-import type { RunOptions } from './types';
+import type { LoadGen, RunOptions } from './types';
 
 export const USAGE = `usage: infera bench <scenario> [options]   (also: npm run bench -- <scenario> [options])
 
@@ -12,6 +12,7 @@ options:
   --repeats N          measured repeats (quick 1, full 3)
   --rate R             open-loop offered rate in req/s (default: 70% of the naive peer's closed-loop rate)
   --targets a,b        only these targets
+  --loadgen NAME       closed-loop generator: autocannon (default) or wrk (needs the wrk binary)
   --no-pin             do not pin server / load generator to cores
   --out DIR            output directory (default bench/results/<scenario>)
   --list               list scenarios`;
@@ -29,6 +30,7 @@ export interface ParsedArgs {
   rate?: number;
   targets?: string[];
   out?: string;
+  loadgen?: LoadGen;
 }
 
 function num(flag: string, v: string | undefined, { int = false, min = 0 } = {}): number {
@@ -79,6 +81,12 @@ export function parseArgs(argv: string[]): ParsedArgs {
       case '--targets':
         p.targets = (value() ?? '').split(',').filter(Boolean);
         break;
+      case '--loadgen': {
+        const v = value();
+        if (v !== 'autocannon' && v !== 'wrk') throw new Error(`--loadgen is autocannon or wrk, got ${v ?? 'nothing'}`);
+        p.loadgen = v;
+        break;
+      }
       case '--out':
         p.out = value();
         break;
@@ -107,5 +115,6 @@ export function resolveOptions(p: ParsedArgs, repoRoot: string): RunOptions {
     targets: p.targets,
     rate: p.rate,
     outDir: path.resolve(repoRoot, p.out ?? path.join('bench', 'results', p.scenario)),
+    loadgen: p.loadgen ?? 'autocannon',
   };
 }

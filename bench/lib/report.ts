@@ -114,7 +114,7 @@ export function renderSummary(r: BenchResult): string {
 
   const closed = ok.filter((t) => t.series.some((s) => s.mode === 'closed'));
   if (closed.length) {
-    L.push('## Closed loop (autocannon, fixed connections)');
+    L.push(`## Closed loop (${r.config.loadgen ?? 'autocannon'}, fixed connections)`);
     L.push('');
     const head = [...leadHead, 'conns', 'req/s', ...rowsHead, 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'timeouts'];
     L.push(md(head));

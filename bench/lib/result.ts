@@ -43,6 +43,7 @@ export function assembleResult(p: ResultParts, opts: RunOptions, ctx: ScenarioCo
       requestBodyBytes: p.bodies.length ? byteStats(p.bodies) : { min: 0, max: 0, mean: 0 },
       responseBodyBytes: p.response?.body.length ?? null,
       responseBodySource: p.response?.source ?? null,
+      loadgen: opts.loadgen,
     },
   };
   const r: BenchResult = {

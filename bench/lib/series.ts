@@ -1,12 +1,15 @@
 /** Repeats of one load setting: N measured runs (each after a warm-up that is excluded), median and min/max. */
 import { closedLoop, openLoop, type LoadTarget } from './load';
+import { wrkClosedLoop } from './wrk';
 import { spread } from './stats';
-import type { LoadMode, LoadRunStats, SeriesResult } from './types';
+import type { LoadGen, LoadMode, LoadRunStats, SeriesResult } from './types';
 
 export interface SeriesOptions {
   warmupS: number;
   durationS: number;
   repeats: number;
+  /** Closed-loop generator (default autocannon). */
+  loadgen?: LoadGen;
 }
 
 /** Warm-up before repeat i: the full warm-up first, then at most 1 s (new connections, warm server). */
@@ -58,7 +61,8 @@ export async function closedSeries(
 ): Promise<SeriesResult> {
   const runs: LoadRunStats[] = [];
   for (let i = 0; i < o.repeats; i++) {
-    const r = await closedLoop(t, { connections, durationS: o.durationS, warmupS: repeatWarmup(o, i) });
+    const run = o.loadgen === 'wrk' ? wrkClosedLoop : closedLoop;
+    const r = await run(t, { connections, durationS: o.durationS, warmupS: repeatWarmup(o, i) });
     log(
       `    closed c=${connections} #${i + 1}: ${r.reqPerSec.toFixed(0)} req/s, p50 ${r.latencyMs.p50} ms, p99 ${r.latencyMs.p99} ms` +
         (r.errors || r.non2xx ? `, errors ${r.errors}, non-2xx ${r.non2xx}` : ''),

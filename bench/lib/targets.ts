@@ -290,7 +290,7 @@ export async function runHttpTargets(defs: ServerDef[], variants: HttpVariant[],
   const openRates: (number | null)[] = variants.map(() => opts.rate ?? null);
   const responses: HttpRunOutput['responses'] = variants.map(() => null);
   const mainConns = Math.max(...opts.connections);
-  const series = { warmupS: opts.warmupS, durationS: opts.durationS, repeats: opts.repeats };
+  const series = { warmupS: opts.warmupS, durationS: opts.durationS, repeats: opts.repeats, loadgen: opts.loadgen };
   for (const def of defs) {
     for (let v = 0; v < variants.length; v++) {
       const vr = variants[v];

@@ -9,6 +9,9 @@ import type { Spread } from './stats';
  */
 export const RESULT_SCHEMA_VERSION = 2;
 
+/** Closed-loop load generator: autocannon (library, default) or wrk (binary, when installed). */
+export type LoadGen = 'autocannon' | 'wrk';
+
 export interface RunOptions {
   scenario: string;
   quick: boolean;
@@ -24,6 +27,8 @@ export interface RunOptions {
   rate?: number;
   /** Directory receiving result.json and summary.md. */
   outDir: string;
+  /** Closed-loop load generator. */
+  loadgen: LoadGen;
 }
 
 export interface Scenario {
@@ -231,6 +236,8 @@ export interface BenchResult {
     requestBodyBytes: { min: number; max: number; mean: number };
     responseBodyBytes: number | null;
     responseBodySource: string | null;
+    /** Closed-loop load generator (absent in results written before it was selectable: autocannon). */
+    loadgen?: LoadGen;
   };
   machine: MachineFacts;
   pinning: PinningInfo;

@@ -32,6 +32,7 @@ import { bodiesFor, computeInferRatios } from '../../../bench/lib/infer-flights'
 import { closedLoopIndices, openLoop } from '../../../bench/lib/load';
 import { findRepoRoot } from '../../../bench/lib/machine';
 import { sustainedRate } from '../../../bench/lib/ratios';
+import { parseWrkOutput, wrkClosedLoop, wrkPath } from '../../../bench/lib/wrk';
 import { ResponseParser, serializePost } from '../../../bench/lib/raw-http';
 import { copyRepository } from '../../../bench/lib/repo-copy';
 import { renderSummary, validateResult } from '../../../bench/lib/report';
@@ -193,6 +194,26 @@ describe('flights bodies (real February 2001 rows)', () => {
     // 4 sockets: arrival order may differ from send order, but each body went with its own header
     assert.ok(received.every((q) => bodies.some((b) => q.bytes === b.body.length && q.header === String(b.headerLength))));
     assert.equal(received.filter((q) => q.bytes === bodies[0].body.length).length, 40);
+  });
+
+  it('wrk (when installed): a closed loop with the same bodies and headers, 503s counted as non-2xx', { skip: !wrkPath() && 'wrk not installed (apt-get install wrk)' }, async () => {
+    const bodies = [1, 2, 3].map((n) => inferBinaryBody(x.data, x.width, 0, n));
+    received.length = 0;
+    const r = await wrkClosedLoop(
+      { baseUrl: `http://127.0.0.1:${port}`, path: '/v2/models/flights-delay/infer', bodies: bodies.map((b) => b.body), bodyHeaders: bodies.map((b) => ({ 'Inference-Header-Content-Length': String(b.headerLength) })), contentType: 'application/octet-stream' },
+      { connections: 2, durationS: 1, warmupS: 0 },
+    );
+    assert.ok(r.responses > 10, `${r.responses} responses`);
+    assert.equal(r.ok2xx + r.non2xx, r.responses);
+    // the server answers every fifth request with a 503: wrk's status errors are those
+    assert.ok(Math.abs(r.non2xx - r.responses / 5) <= 2, `${r.non2xx} non-2xx of ${r.responses}`);
+    assert.equal(r.errors, 0);
+    assert.ok(r.latencyMs.p50 > 0 && r.latencyMs.p50 <= r.latencyMs.p99 && r.latencyMs.p99 <= r.latencyMs.max);
+    assert.ok(received.length >= r.responses && received.every((q) => q.path === '/v2/models/flights-delay/infer'));
+    // every body went whole, with its own header, and all three were used
+    assert.ok(received.every((q) => bodies.some((b) => q.bytes === b.body.length && q.header === String(b.headerLength))));
+    for (const b of bodies) assert.ok(received.some((q) => q.bytes === b.body.length));
+    assert.throws(() => parseWrkOutput('Running 1s test @ http://127.0.0.1:1\n'), /wrk printed no result line/);
   });
 
   it('infer bodies per variant fit the per-connection budget', () => {
