@@ -15,7 +15,10 @@ import { DayRows, OfflineModel, readDays } from '../../../src/monitoring/replay'
 import { ProfileSketch } from '../../../src/monitoring/sketch';
 import { checkPredictions } from '../../../src/monitoring/prediction-checks';
 import { WindowTracker } from '../../../src/monitoring/windows';
-import fs from 'node:fs';
+import fs, { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PredictionLog } from '../../../src/monitoring/prediction-log';
 import { FLIGHTS_PARQUET, FlightsDb, SOURCE } from './flight-rows';
 import { TrainedModel, trainSmokeModel } from './trained-model';
 
@@ -199,6 +202,43 @@ describe('live profiles of real flights traffic', () => {
       assert.match(text, new RegExp(`infera_monitored_rows_total\\{model="flights-delay",version="${model.baseline.version}"\\} ${d.rows}`));
     } finally {
       await hub.close();
+    }
+  });
+
+  it('sampled predictions reach the log in batches, not one transaction per tick, and always before the log is read', async () => {
+    const config = resolveConfig({ windows: [{ name: 'day', type: 'time', length: '1d', clock: 'event' }] });
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'infera-log-'));
+    config.log = { ...config.log, path: path.join(dir, 'predictions.sqlite') };
+    const hub = new MonitoringHub({ repository: trained.repository, config });
+    const v = model.baseline.version;
+    const { d, p } = days[0];
+    const observeRow = (i: number) =>
+      hub.observe('flights-delay', v, { rows: [Object.fromEntries(model.inputs.map((k) => [k, d.columns[k][i]]))], predictions: [p[i]], ids: [`feb-${i}`] });
+    try {
+      for (let i = 0; i < 3; i++) {
+        observeRow(i);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.equal(hub.monitor('flights-delay', v)!.seq, 3, 'profiled every tick');
+      assert.equal(hub.log.count('flights-delay', v).rows, 0, 'the log write waits for a batch');
+      hub.flush(); // what feedback and status do before reading the log
+      assert.equal(hub.log.count('flights-delay', v).rows, 3);
+      observeRow(3);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(hub.log.count('flights-delay', v).rows, 3);
+      await new Promise((r) => setTimeout(r, 300)); // the batch age limit (100 ms) has passed
+      assert.equal(hub.log.count('flights-delay', v).rows, 4);
+      observeRow(4);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      await hub.close();
+    }
+    const reopened = new PredictionLog({ path: config.log.path });
+    try {
+      assert.equal(reopened.count('flights-delay', v).rows, 5, 'close() wrote the last batch');
+    } finally {
+      reopened.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
