@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { createMetrics, ModelMetrics } from '../monitoring/metrics';
@@ -35,7 +36,11 @@ export const SERVER_VERSION = '0.1.0';
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'repository'> = {
   host: '0.0.0.0',
   port: 8080,
-  workers: 2,
+  // One inference worker per CPU this process may run on (affinity and cpusets respected):
+  // each runs onnxruntime with one intra-op thread. More workers than cores only preempt the
+  // event loop and let every lone request go out as a batch of one (measured: pinned to one
+  // core, 2 workers served /predict 20% slower than 1, with higher latency at every rate).
+  workers: Math.max(1, os.availableParallelism()),
   maxBodyBytes: 64 * 1024 * 1024,
   predictCacheSize: 1024,
   drainTimeoutMs: 30000,
