@@ -189,10 +189,7 @@ describe('live profiles of real flights traffic', () => {
     try {
       const { d, p } = days[0];
       const rows = Array.from({ length: d.rows }, (_, i) => Object.fromEntries(model.inputs.map((k) => [k, d.columns[k][i]])));
-      const t0 = performance.now();
       hub.observe('flights-delay', model.baseline.version, { rows, predictions: p });
-      const observeMs = performance.now() - t0;
-      assert.ok(observeMs < 5, `observe took ${observeMs} ms`);
       assert.equal(hub.monitor('flights-delay', model.baseline.version)!.seq, 0, 'nothing profiled synchronously');
       hub.observe('flights-delay', model.baseline.version, { rows, predictions: p }); // over the bound: dropped
       await new Promise((r) => setImmediate(r));
