@@ -16,16 +16,14 @@ import * as fs from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import * as path from 'node:path';
 import { ADDON_CANDIDATES, PACKAGE_ROOT, loadBindingFrom } from '../../../src/native/binding';
+import { speechSamples } from './real-data';
 
 const CHILD_ENV = 'INFERA_TEARDOWN_CHILD';
 const TERMINATIONS = 60;
-const WAV = '/usr/share/sounds/linphone/hello16000.wav';
 
 /** An OIP v2 request carrying 3 s of real speech as FP32 (~200 KB: parsed off the JS thread). */
 function speechRequest(): Buffer {
-  const wav = fs.readFileSync(WAV);
-  const pcm = new Int16Array(wav.buffer.slice(wav.byteOffset + 44, wav.byteOffset + 44 + 2 * 48000));
-  const data = Array.from(pcm, (s) => s / 32768);
+  const data = Array.from(speechSamples().subarray(0, 48000));
   return Buffer.from(JSON.stringify({ inputs: [{ name: 'input', datatype: 'FP32', shape: [1, data.length], data }] }));
 }
 
