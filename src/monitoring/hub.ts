@@ -155,7 +155,6 @@ export class MonitoringHub {
     while (take < this.queue.length && rows < maxRows) rows += this.queue[take++].obs.predictions.length;
     const batch = this.queue.splice(0, take);
     this.queuedRows -= rows;
-    const logged: LoggedPrediction[] = [];
     for (const q of batch) {
       const labels = { model: q.model, version: String(q.version) };
       if (q.error) {
@@ -182,7 +181,7 @@ export class MonitoringHub {
       for (let r = 0; r < e.rows; r++) {
         const id = ids[r];
         if (!id || !this.log.sampled(id)) continue;
-        logged.push({
+        this.pendingLog.push({
           model: q.model, version: q.version, id, seq: seq0 + r, arrivalMs: q.arrivalMs,
           eventMs: Number.isFinite(e.eventMs[r]) ? e.eventMs[r] : null,
           inputs: this.log.storeInputs && q.obs.rows ? JSON.stringify(q.obs.rows[r]) : null,
@@ -190,7 +189,6 @@ export class MonitoringHub {
         });
       }
     }
-    for (const l of logged) this.pendingLog.push(l);
     if (maxRows === Infinity || this.pendingLog.length >= LOG_BATCH_ROWS) this.writeLog();
     else if (this.pendingLog.length > 0 && !this.logTimer) {
       this.logTimer = setTimeout(() => {
