@@ -111,6 +111,7 @@ export function renderSummary(r: BenchResult): string {
   const rowsCell = (t: TargetResult, s: SeriesResult) => (anyRows ? [fmt(s.reqPerSec.median * (t.rowsPerRequest ?? 1), 0)] : []);
   const rowsHead = anyRows ? ['rows/s'] : [];
   const bad = (s: SeriesResult) => s.errors + s.non2xx + s.timeouts > 0;
+  const latencyCells = (s: SeriesResult) => [fmtSpread(s.latencyMs.p50, 3), fmtSpread(s.latencyMs.p90, 3), fmtSpread(s.latencyMs.p99, 3), fmtSpread(s.latencyMs.max, 2)];
 
   const closed = ok.filter((t) => t.series.some((s) => s.mode === 'closed'));
   if (closed.length) {
@@ -127,10 +128,7 @@ export function renderSummary(r: BenchResult): string {
             s.connections,
             fmtSpread(s.reqPerSec, 0),
             ...rowsCell(t, s),
-            fmtSpread(s.latencyMs.p50, 3),
-            fmtSpread(s.latencyMs.p90, 3),
-            fmtSpread(s.latencyMs.p99, 3),
-            fmtSpread(s.latencyMs.max, 2),
+            ...latencyCells(s),
             s.errors,
             s.non2xx,
             s.timeouts,
@@ -171,10 +169,7 @@ export function renderSummary(r: BenchResult): string {
             s.offeredRate ?? 'n/a',
             fmtSpread(s.reqPerSec, 0),
             ...(goodput ? [s.goodputPerSec ? fmtSpread(s.goodputPerSec, 0) : 'n/a'] : []),
-            fmtSpread(s.latencyMs.p50, 3),
-            fmtSpread(s.latencyMs.p90, 3),
-            fmtSpread(s.latencyMs.p99, 3),
-            fmtSpread(s.latencyMs.max, 2),
+            ...latencyCells(s),
             s.errors,
             s.non2xx,
             fmt(lag, 2),
@@ -203,10 +198,7 @@ export function renderSummary(r: BenchResult): string {
             fmt(s.offeredRate, 1),
             fmtSpread(s.reqPerSec, 1),
             got ? `${fmt((100 * within) / got, 2)}%` : 'n/a',
-            fmtSpread(s.latencyMs.p50, 3),
-            fmtSpread(s.latencyMs.p90, 3),
-            fmtSpread(s.latencyMs.p99, 3),
-            fmtSpread(s.latencyMs.max, 2),
+            ...latencyCells(s),
             fmt(Math.max(...s.runs.map((x) => x.sendLagP99Ms ?? 0)), 2),
             s.errors,
             s.runs.reduce((a, x) => a + (x.incomplete ?? 0), 0),

@@ -48,6 +48,11 @@ function missingFile(root: string, files: string[]): string | null {
 }
 
 /** Model repository served by our server (override with BENCH_INFERA_REPOSITORY). */
+/** Command line of a Node server script of this package: its own arguments, then listen on 127.0.0.1:port. */
+function nodeServerArgv(root: string, script: string, args: string[], port: number): string[] {
+  return [process.execPath, path.join(root, script), ...args, '--port', String(port), '--host', '127.0.0.1'];
+}
+
 export function oursRepository(repoRoot: string): string {
   return process.env.BENCH_INFERA_REPOSITORY ?? path.join(repoRoot, 'models');
 }
@@ -60,18 +65,7 @@ export function inferaServer(o: { name?: string; repository: string; models: str
     description: o.description ?? `Infera (\`infera serve\`), model repository ${o.repository} (${o.models.join(', ')}).`,
     unavailable: (root) =>
       missingFile(root, [path.join(root, 'dist/src/cli/main.js'), ...o.models.flatMap((m) => [path.join(o.repository, m, 'model.json')])]),
-    argv: (root, port) => [
-      process.execPath,
-      path.join(root, 'dist/src/cli/main.js'),
-      'serve',
-      '--repository',
-      o.repository,
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      ...(o.extraArgs ?? []),
-    ],
+    argv: (root, port) => nodeServerArgv(root, 'dist/src/cli/main.js', ['serve', '--repository', o.repository, ...(o.extraArgs ?? [])], port),
     checksOutputs: true,
   };
 }
@@ -103,20 +97,20 @@ export function naiveServer(o: { model: string; modelName: string; featureSpec?:
     role: 'naive',
     description: o.description ? `${base} ${o.description}` : base,
     unavailable: (root) => missingFile(root, [path.join(root, 'dist/bench/peers/naive-fastify.js'), o.model, ...(o.featureSpec ? [o.featureSpec] : [])]),
-    argv: (root, port, x) => [
-      process.execPath,
-      path.join(root, 'dist/bench/peers/naive-fastify.js'),
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--model',
-      o.model,
-      '--model-name',
-      o.modelName,
-      ...(o.featureSpec && o.predictConfig ? ['--feature-spec', o.featureSpec, '--predict-config', o.predictConfig] : []),
-      ...(x.pinning.enabled ? ['--intra-op-threads', String(x.pinning.serverCoreCount)] : []),
-    ],
+    argv: (root, port, x) =>
+      nodeServerArgv(
+        root,
+        'dist/bench/peers/naive-fastify.js',
+        [
+          '--model',
+          o.model,
+          '--model-name',
+          o.modelName,
+          ...(o.featureSpec && o.predictConfig ? ['--feature-spec', o.featureSpec, '--predict-config', o.predictConfig] : []),
+          ...(x.pinning.enabled ? ['--intra-op-threads', String(x.pinning.serverCoreCount)] : []),
+        ],
+        port,
+      ),
     checksOutputs: true,
   };
 }
@@ -128,16 +122,7 @@ export function uwsHelloServer(): ServerDef {
     role: 'http-ceiling',
     description: 'uWebSockets.js hello world: reads the POST body, answers a fixed body of the same size as the real response (bench/peers/uws-hello.ts).',
     unavailable: (root) => missingFile(root, [path.join(root, 'dist/bench/peers/uws-hello.js')]),
-    argv: (root, port, x) => [
-      process.execPath,
-      path.join(root, 'dist/bench/peers/uws-hello.js'),
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--body-b64',
-      x.responseBodyB64,
-    ],
+    argv: (root, port, x) => nodeServerArgv(root, 'dist/bench/peers/uws-hello.js', ['--body-b64', x.responseBodyB64], port),
     checksOutputs: false,
   };
 }
