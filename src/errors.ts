@@ -8,6 +8,8 @@ export const ErrorCodes = {
   ENG_ERR_MALFORMED_JSON: { status: 400, message: 'malformed JSON' },
   ENG_ERR_BAD_TENSOR: { status: 400, message: 'invalid tensor' },
   ENG_ERR_BAD_NAME: { status: 400, message: 'invalid model name or version' },
+  ENG_ERR_MODEL_REJECTED_INPUT: { status: 400, message: 'the model refused the input' },
+  ENG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported media type' },
   ENG_ERR_UNAUTHORIZED: { status: 401, message: 'management token required' },
   ENG_ERR_MODEL_NOT_FOUND: { status: 404, message: 'unknown model' },
   ENG_ERR_VERSION_NOT_FOUND: { status: 404, message: 'unknown model version' },
@@ -20,6 +22,7 @@ export const ErrorCodes = {
   ENG_ERR_TIMEOUT: { status: 503, message: 'request timed out in the queue' },
   ENG_ERR_OVERLOADED: { status: 503, message: 'over capacity: the request would miss its latency objective' },
   ENG_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
+  ENG_ERR_NOT_READY: { status: 503, message: 'server is not ready' },
   ENG_ERR_CONFIG: { status: 500, message: 'invalid configuration' },
 } as const;
 
@@ -44,9 +47,19 @@ export function isInferaError(e: unknown): e is InferaError {
   return e instanceof InferaError;
 }
 
-/** Maps anything thrown to a client-facing error; unknown errors become 500. */
+/**
+ * Maps anything thrown to a client-facing error. Unknown errors become 500 ENG_ERR_INTERNAL
+ * whose message says nothing of the internals (a runtime's message can name files, shapes or
+ * memory addresses); the original stays in `cause` for the server's log.
+ */
 export function toInferaError(e: unknown): InferaError {
   if (e instanceof InferaError) return e;
-  const message = e instanceof Error ? e.message : String(e);
-  return new InferaError('ENG_ERR_INTERNAL', message, { cause: e });
+  return new InferaError('ENG_ERR_INTERNAL', undefined, { cause: e });
+}
+
+/** The detail of an error for the server's log: the cause of an internal error, else the message. */
+export function logDetail(e: InferaError): string {
+  const cause = e.cause;
+  if (cause instanceof Error) return cause.stack ?? cause.message;
+  return cause === undefined ? e.message : String(cause);
 }

@@ -153,12 +153,30 @@ export class DynamicBatcher<T, R> {
           batch.forEach((p, i) => p.resolve(results[i]));
         },
       )
-      .catch((e) => batch.forEach((p) => p.reject(e)))
+      .catch((e) => {
+        if (batch.length > 1 && e instanceof InferaError && e.code === 'ENG_ERR_MODEL_REJECTED_INPUT') return this.isolate(batch);
+        batch.forEach((p) => p.reject(e));
+      })
       .finally(() => {
         this.inFlight -= 1;
         this.runningBatches.delete(running);
         this.pump();
       });
+  }
+
+  /**
+   * The model refused a batch: run its requests one by one, so that the one whose input the
+   * graph cannot take fails alone and its neighbours are answered.
+   */
+  private async isolate(batch: Pending<T, R>[]): Promise<void> {
+    for (const p of batch) {
+      try {
+        const [r] = await this.opts.execute([p.payload]);
+        p.resolve(r);
+      } catch (e) {
+        p.reject(e);
+      }
+    }
   }
 
   /** Rejects everything still queued; in-flight batches finish. */

@@ -124,6 +124,8 @@ export async function decodeInferRequest(body: Uint8Array, headers: RequestHeade
       const p = isObject(o.parameters) ? o.parameters : {};
       return { name: o.name, binary: p.binary_data === undefined ? binaryOutput : p.binary_data === true };
     });
+    const names = new Set(outputs.map((o) => o.name));
+    if (names.size !== outputs.length) throw new InferaError('ENG_ERR_BAD_REQUEST', `'outputs' names an output more than once`);
   }
   let timeoutMs: number | undefined;
   if (params.timeout !== undefined) {

@@ -18,6 +18,23 @@ function fillTensor(cfg: ModelConfig, name: string, value: number): Tensor {
 }
 
 /**
+ * Checks that `features` is one flat row: a JSON object whose values are scalars or arrays of
+ * scalars. Runs before anything walks the value (a cache key, a transform, the prediction log),
+ * so a nested body cannot exhaust the stack.
+ * @throws InferaError 400 ENG_ERR_BAD_REQUEST naming the offending field.
+ */
+export function checkFeatureRow(features: unknown): Record<string, unknown> {
+  if (typeof features !== 'object' || features === null || Array.isArray(features)) throw bad("'features' must be an object of feature name → value");
+  for (const [k, v] of Object.entries(features)) {
+    const ok = (x: unknown) => x === null || typeof x !== 'object';
+    if (ok(v)) continue;
+    if (Array.isArray(v) && v.every(ok)) continue;
+    throw bad(`feature '${k.slice(0, 64)}' must be a number, a string, a boolean or an array of numbers, not a nested object or array`);
+  }
+  return features as Record<string, unknown>;
+}
+
+/**
  * Turns a /predict feature dict into the model's input tensors, as model.json's
  * `predict` section declares: features in order as one row of `predict.input`,
  * the other inputs filled with constants.

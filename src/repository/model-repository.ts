@@ -109,12 +109,16 @@ export class ModelRepository {
     }
     const wanted = selectVersions(versionsOnDisk(dir), config.version_policy);
     for (const v of wanted) await this.loadVersion(entry, config, v);
+    // A version the policy no longer selects is retired only once every selected version
+    // serves: a failed new version must never take down the one serving now (Triton).
+    const replaced = wanted.length > 0 && wanted.every((v) => entry.versions.get(v)?.serving);
+    const retired: ModelVersion[] = [];
     for (const [v, ve] of entry.versions) {
-      if (!wanted.includes(v)) {
-        entry.versions.delete(v);
-        await ve.serving?.close();
-      }
+      if (wanted.includes(v) || (ve.serving && !replaced)) continue;
+      entry.versions.delete(v);
+      if (ve.serving) retired.push(ve.serving);
     }
+    await Promise.all(retired.map((mv) => mv.close()));
     entry.config = config;
     const ready = [...entry.versions.values()].some((v) => v.state === 'READY');
     entry.state = ready ? 'READY' : 'UNAVAILABLE';
@@ -189,6 +193,16 @@ export class ModelRepository {
 
   get(name: string): ModelEntry | undefined {
     return this.models.get(name);
+  }
+
+  /**
+   * Routes a request: the version that serves it, holding a lease (see ModelVersion.lease)
+   * that the caller releases once the request has its answer.
+   * @throws InferaError as resolve().
+   */
+  lease(name: string, version?: number): { mv: ModelVersion; release: () => void } {
+    const mv = this.resolve(name, version);
+    return { mv, release: mv.lease() };
   }
 
   /**

@@ -313,7 +313,32 @@ export class ModelVersion {
     await Promise.all([this.batcher.drained(), this.sequencer?.drained()]);
   }
 
-  async close(): Promise<void> {
+  /**
+   * A request that was routed to this version holds a lease until it has its answer, so a
+   * version swapped out or unloaded meanwhile still serves it (Triton: in-flight requests
+   * complete, new ones go elsewhere). Call the returned function once, when done.
+   */
+  lease(): () => void {
+    this.leases += 1;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.leases -= 1;
+    };
+  }
+
+  private leases = 0;
+
+  /**
+   * Retires the version: the repository has already stopped routing to it; requests that hold
+   * a lease and everything queued finish first (for at most `graceMs`), then the batchers
+   * refuse anything late and the backend releases the model.
+   */
+  async close(graceMs = this.config.batching.timeout_ms): Promise<void> {
+    const deadline = performance.now() + graceMs;
+    this.holdUntil(0);
+    while ((this.leases > 0 || this.pending > 0) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     this.batcher.close();
     this.sequencer?.close();
     await this.drain();

@@ -1,4 +1,18 @@
+import { InferaError } from '../errors';
 import { DataType, Tensor } from '../protocol/datatypes';
+
+/** Prefix of the message of an error onnxruntime raised while running a graph (errors lose their class between threads). */
+export const MODEL_RUN_FAILED = 'onnxruntime run failed: ';
+
+/**
+ * The graph refused a batch's inputs (a shape its operators cannot take). The client sees the
+ * shapes it sent, never the runtime's message; the batcher retries a batch of several requests
+ * one by one so that only the offending request fails.
+ */
+export function modelRejected(inputs: Tensor[], cause: unknown): InferaError {
+  const shapes = inputs.map((t) => `${t.name} [${t.shape}]`).join(', ');
+  return new InferaError('ENG_ERR_MODEL_REJECTED_INPUT', `the model cannot run on inputs of these shapes: ${shapes}`, { cause });
+}
 
 /** A tensor as the model file declares it: -1 marks a symbolic dimension. */
 export interface TensorMetadata {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
-import { Backend, LoadOptions, ModelMetadata } from './backend';
+import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, modelRejected } from './backend';
 import type { WireTensor, WorkerTask } from './onnx-worker';
 
 export interface OnnxBackendOptions {
@@ -58,7 +58,13 @@ export class OnnxBackend implements Backend {
     const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
     // Batches are fresh buffers owned by this call: move them instead of copying.
     const transferList = uniqueBuffers(inputs);
-    return (await this.pool.run(task, { transferList })) as Tensor[];
+    try {
+      return (await this.pool.run(task, { transferList })) as Tensor[];
+    } catch (e) {
+      const message = e instanceof Error ? e.message : String(e);
+      if (message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
+      throw e;
+    }
   }
 
   async unload(key: string): Promise<void> {

@@ -6,7 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { DATATYPES, fromOrtType, TypedArray } from '../protocol/datatypes';
-import type { TensorMetadata } from './backend';
+import { MODEL_RUN_FAILED, type TensorMetadata } from './backend';
 
 export interface WireTensor {
   name: string;
@@ -69,7 +69,13 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
   for (const t of task.inputs) {
     feeds[t.name] = new ort.Tensor(DATATYPES[t.datatype].ort as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
   }
-  const result = await s.run(feeds, task.outputs);
+  let result: ort.InferenceSession.OnnxValueMapType;
+  try {
+    result = await s.run(feeds, task.outputs);
+  } catch (e) {
+    // The graph refused these inputs (a shape its operators cannot take): the request's fault.
+    throw new Error(`${MODEL_RUN_FAILED}${(e as Error).message}`);
+  }
   const tensors: WireTensor[] = task.outputs.map((name) => {
     const out = result[name];
     const datatype = fromOrtType(out.type);

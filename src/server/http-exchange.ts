@@ -6,13 +6,15 @@ import { InferaError, toInferaError } from '../errors';
  * - onAborted is registered before anything can await;
  * - request headers and URL are copied eagerly (the uWS request dies with the handler's first tick);
  * - the body size is counted in onData and refused with 413 past the limit;
+ * - a body of a media type the route cannot read is refused with 415 before it is read;
  * - every write after an await is corked; large bodies honour backpressure via onWritable.
  */
 export class HttpExchange {
   readonly method: string;
   readonly url: string;
   readonly query: string;
-  readonly params: string[];
+  private readonly decodedParams: string[];
+  private paramError?: InferaError;
   /** The peer's address as text (IPv4, or IPv6 in full form). */
   readonly remoteAddress: string;
   private readonly headers = new Map<string, string>();
@@ -30,11 +32,28 @@ export class HttpExchange {
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
-    this.params = Array.from({ length: paramCount }, (_, i) => decodeURIComponent(req.getParameter(i) ?? ''));
+    const raw = Array.from({ length: paramCount }, (_, i) => req.getParameter(i) ?? '');
+    this.decodedParams = raw.map((p) => {
+      try {
+        return decodeURIComponent(p);
+      } catch {
+        this.paramError ??= new InferaError('ENG_ERR_BAD_REQUEST', `malformed percent-escape in the URL path segment '${p.slice(0, 64)}'`);
+        return p;
+      }
+    });
     for (const h of wantedHeaders) {
       const v = req.getHeader(h);
       if (v !== '') this.headers.set(h, v);
     }
+  }
+
+  /**
+   * The route's parameters, percent-decoded.
+   * @throws InferaError 400 ENG_ERR_BAD_REQUEST when one holds a malformed percent-escape.
+   */
+  get params(): readonly string[] {
+    if (this.paramError) throw this.paramError;
+    return this.decodedParams;
   }
 
   header(name: string): string | undefined {
@@ -59,7 +78,7 @@ export class HttpExchange {
     if (declared > maxBytes) return Promise.reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', `${declared} bytes, the limit is ${maxBytes}`));
     const known = Number.isSafeInteger(declared) && declared >= 0;
     return new Promise((resolve, reject) => {
-      const pad = known && alignAt > 0 ? (8 - (alignAt % 8)) % 8 : 0;
+      const pad = known && Number.isSafeInteger(alignAt) && alignAt > 0 ? (8 - (alignAt % 8)) % 8 : 0;
       const whole = known ? Buffer.from(new ArrayBuffer(pad + declared), pad, declared) : null;
       const chunks: Buffer[] = [];
       let size = 0;
@@ -83,10 +102,31 @@ export class HttpExchange {
   }
 
   /**
+   * Refuses a body the server cannot read: a Content-Encoding other than identity, or a
+   * Content-Type other than JSON (application/json, application/*+json) or, where
+   * `binaryAllowed`, application/octet-stream. A missing Content-Type is read as JSON.
+   * @throws InferaError 415 ENG_ERR_UNSUPPORTED_MEDIA_TYPE saying what is accepted.
+   */
+  checkMediaType(binaryAllowed: boolean): void {
+    const enc = this.headers.get('content-encoding');
+    if (enc !== undefined && enc.trim().toLowerCase() !== 'identity') {
+      throw new InferaError('ENG_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Encoding '${enc.slice(0, 64)}' is not supported; send the body uncompressed`);
+    }
+    const ct = this.headers.get('content-type');
+    if (ct === undefined) return;
+    const type = ct.split(';')[0].trim().toLowerCase();
+    if (type === 'application/json' || /^application\/[a-z0-9.+-]+\+json$/.test(type)) return;
+    if (binaryAllowed && type === 'application/octet-stream') return;
+    const accepted = binaryAllowed ? 'application/json, or application/octet-stream with Inference-Header-Content-Length' : 'application/json';
+    throw new InferaError('ENG_ERR_UNSUPPORTED_MEDIA_TYPE', `Content-Type '${ct.slice(0, 64)}' is not supported; send ${accepted}`);
+  }
+
+  /**
    * Reads the body as a JSON object.
    * @throws InferaError 400 ENG_ERR_MALFORMED_JSON / ENG_ERR_BAD_REQUEST, 413 past maxBytes.
    */
   async jsonBody(maxBytes: number): Promise<Record<string, unknown>> {
+    this.checkMediaType(false);
     const body = await this.body(maxBytes);
     let v: unknown;
     try {
@@ -130,19 +170,19 @@ export class HttpExchange {
     this.send(status, JSON.stringify(value), { 'Content-Type': 'application/json', ...headers });
   }
 
-  /** The one way errors reach clients: non-2xx with {"error": "..."}. */
+  /** The one way errors reach clients: non-2xx with {"code": "ENG_ERR_...", "error": "..."}. */
   error(e: unknown): InferaError {
     const err = toInferaError(e);
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (err.retryAfterS !== undefined) headers['Retry-After'] = String(err.retryAfterS);
     // A refused body may still be streaming in: close so the connection is not reused mid-body.
-    this.send(err.status, JSON.stringify({ error: err.message }), headers, err.code === 'ENG_ERR_BODY_TOO_LARGE');
+    this.send(err.status, JSON.stringify({ code: err.code, error: err.message }), headers, err.code === 'ENG_ERR_BODY_TOO_LARGE');
     return err;
   }
 }
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large',
+  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 415: 'Unsupported Media Type', 431: 'Request Header Fields Too Large',
   500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable',
 };
 

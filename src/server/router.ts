@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
-import { InferaError } from '../errors';
+import { InferaError, logDetail, toInferaError } from '../errors';
 import { HttpExchange } from './http-exchange';
 import type { ModelMetrics } from '../monitoring/metrics';
 
@@ -10,33 +10,42 @@ export interface RouteOptions {
   dataPlane?: boolean;
 }
 
+export type RouteLog = (obj: Record<string, unknown>, msg: string) => void;
+
 /** Headers any route may read; uWS requests must be read eagerly. */
-const HEADERS = ['content-length', 'content-type', 'inference-header-content-length', 'authorization'] as const;
+const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization'] as const;
 
 /**
  * Registers routes on a uWS app. Counts in-flight requests (for draining) and
  * turns anything a handler throws into a coded error response.
+ * Invariant: no exception leaves a uWS callback. An exception escaping into uWS ends the
+ * process, so every callback here ends in a last-resort guard that answers 500, logs the
+ * cause and counts it.
  */
 export class Router {
   inFlight = 0;
   draining = false;
 
-  constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics) {}
+  constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog) {}
 
   add(method: 'get' | 'post', pattern: string, handler: Handler, opts: RouteOptions = {}): void {
     const paramCount = (pattern.match(/:/g) ?? []).length;
     this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
-      const ex = new HttpExchange(res, req, paramCount, HEADERS);
-      void this.run(ex, pattern, handler, opts);
+      guarded(res, pattern, this.log, this.metrics, () => {
+        const ex = new HttpExchange(res, req, paramCount, HEADERS);
+        void this.run(ex, pattern, handler, opts);
+      });
     });
   }
 
   /** Unknown routes: 404 with the usual error body. */
   fallback(): void {
     this.app.any('/*', (res: HttpResponse, req: HttpRequest) => {
-      const ex = new HttpExchange(res, req, 0, HEADERS);
-      ex.error(new InferaError('ENG_ERR_ROUTE_NOT_FOUND', `${ex.method} ${ex.url}`));
-      this.metrics?.http.inc({ route: 'unknown', status: String(ex.status) });
+      guarded(res, 'unknown', this.log, this.metrics, () => {
+        const ex = new HttpExchange(res, req, 0, HEADERS);
+        ex.error(new InferaError('ENG_ERR_ROUTE_NOT_FOUND', `${ex.method} ${ex.url.slice(0, 256)}`));
+        this.metrics?.http.inc({ route: 'unknown', status: String(ex.status) });
+      });
     });
   }
 
@@ -46,10 +55,36 @@ export class Router {
       if (opts.dataPlane && this.draining) throw new InferaError('ENG_ERR_SHUTTING_DOWN', undefined, { retryAfterS: 1 });
       await handler(ex);
     } catch (e) {
-      ex.error(e);
+      try {
+        const err = ex.error(e);
+        if (err.status >= 500 && err.code === 'ENG_ERR_INTERNAL') this.log?.({ route: pattern, url: ex.url.slice(0, 256), err: logDetail(err) }, 'request failed');
+      } catch (e2) {
+        this.log?.({ route: pattern, err: String(e2) }, 'error response failed');
+      }
     } finally {
       this.inFlight -= 1;
       this.metrics?.http.inc({ route: pattern, status: String(ex.status || 499) });
+    }
+  }
+}
+
+/**
+ * Runs a uWS callback so that nothing it throws reaches uWS: a throw is answered with
+ * 500 ENG_ERR_INTERNAL (when nothing was sent yet), logged and counted.
+ */
+export function guarded(res: HttpResponse, route: string, log: RouteLog | undefined, metrics: ModelMetrics | undefined, fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    log?.({ route, err: logDetail(toInferaError(e)) }, 'request failed outside its handler');
+    metrics?.http.inc({ route, status: '500' });
+    try {
+      res.cork(() => {
+        res.writeStatus('500 Internal Server Error').writeHeader('Content-Type', 'application/json');
+        res.end(JSON.stringify({ code: 'ENG_ERR_INTERNAL', error: 'internal error' }), true);
+      });
+    } catch {
+      // The response was already ended or aborted: nothing more to tell the client.
     }
   }
 }

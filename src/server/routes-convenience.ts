@@ -3,7 +3,7 @@ import type { ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 import crypto from 'node:crypto';
 import { InferaError, toInferaError } from '../errors';
-import { featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
+import { checkFeatureRow, featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import { requireAdmin } from './admin-auth';
@@ -45,48 +45,53 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       version = Number(body.model_version);
       if (!Number.isInteger(version) || version < 1) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer");
     }
-    const mv = repository.resolve(name, version);
-    const p = mv.config.predict;
-    if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
-    const key = `${mv.key}\u0000${JSON.stringify(body.features)}`;
-    let pred = cache.get(key);
-    const fromCache = pred !== undefined;
-    if (!pred) {
-      const { inputs, unknownCategories } = featuresToInputs(mv.config, body.features, mv.featureSpec);
-      if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc({ model: mv.name, version: String(mv.version) }, unknownCategories);
-      try {
-        const r = await mv.infer({ inputs, outputs: [p.output] });
-        pred = outputToPrediction(p, r.outputs[0]);
-      } catch (e) {
-        if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
-        throw e;
+    const { mv, release } = repository.lease(name, version);
+    try {
+      const p = mv.config.predict;
+      if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
+      const features = checkFeatureRow(body.features);
+      const key = `${mv.key}\u0000${JSON.stringify(features)}`;
+      let pred = cache.get(key);
+      const fromCache = pred !== undefined;
+      if (!pred) {
+        const { inputs, unknownCategories } = featuresToInputs(mv.config, features, mv.featureSpec);
+        if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc({ model: mv.name, version: String(mv.version) }, unknownCategories);
+        try {
+          const r = await mv.infer({ inputs, outputs: [p.output] });
+          pred = outputToPrediction(p, r.outputs[0]);
+        } catch (e) {
+          if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
+          throw e;
+        }
+        cache.set(key, pred);
       }
-      cache.set(key, pred);
+      // The id joins delayed ground truth (POST /v2/models/{m}/feedback) to this prediction.
+      const id = typeof body.id === 'string' && body.id !== '' ? body.id : crypto.randomUUID();
+      ctx.monitoring?.observe(mv.name, mv.version, {
+        rows: [features],
+        predictions: [pred.probabilities ? pred.probabilities[pred.probabilities.length - 1] : Number(pred.prediction)],
+        ids: [id],
+        latencyMs: performance.now() - started,
+      });
+      ex.json(200, {
+        id,
+        prediction: pred.prediction,
+        confidence: pred.confidence,
+        probabilities: pred.probabilities,
+        model: mv.name,
+        model_version: String(mv.version),
+        processing_time_ms: Number((performance.now() - started).toFixed(3)),
+        from_cache: fromCache,
+      });
+    } finally {
+      release();
     }
-    // The id joins delayed ground truth (POST /v2/models/{m}/feedback) to this prediction.
-    const id = typeof body.id === 'string' && body.id !== '' ? body.id : crypto.randomUUID();
-    ctx.monitoring?.observe(mv.name, mv.version, {
-      rows: [body.features as Record<string, unknown>],
-      predictions: [pred.probabilities ? pred.probabilities[pred.probabilities.length - 1] : Number(pred.prediction)],
-      ids: [id],
-      latencyMs: performance.now() - started,
-    });
-    ex.json(200, {
-      id,
-      prediction: pred.prediction,
-      confidence: pred.confidence,
-      probabilities: pred.probabilities,
-      model: mv.name,
-      model_version: String(mv.version),
-      processing_time_ms: Number((performance.now() - started).toFixed(3)),
-      from_cache: fromCache,
-    });
   }, { dataPlane: true });
 
   router.add('get', '/health', (ex) => {
     const models = Object.fromEntries(repository.list().map((m) => [m.name, m.state]));
     if (ctx.ready()) ex.json(200, { status: 'ok', models });
-    else ex.json(503, { error: 'not ready', status: 'unavailable', models });
+    else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready', status: 'unavailable', models });
   });
 
   router.add('get', '/models', (ex) => {

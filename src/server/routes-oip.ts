@@ -77,7 +77,7 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('get', '/v2/health/live', (ex) => ex.json(200, { live: true }));
   router.add('get', '/v2/health/ready', (ex) => {
     if (ctx.ready()) ex.json(200, { ready: true });
-    else ex.json(503, { error: 'server is not ready' }, { 'Retry-After': '1' });
+    else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready' }, { 'Retry-After': '1' });
   });
 
   const metadata = (withVersion: boolean) => (ex: HttpExchange) => {
@@ -95,7 +95,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       ex.json(200, { name, ready: true });
     } catch (e) {
       // OIP: a 4xx says "not ready"; unknown models stay 404.
-      if (e instanceof InferaError && e.status === 503) ex.json(400, { error: e.message });
+      if (e instanceof InferaError && e.status === 503) ex.json(400, { code: e.code, error: e.message });
       else throw e;
     }
   };
@@ -104,11 +104,12 @@ export function registerOipRoutes(ctx: OipContext): void {
 
   const infer = (withVersion: boolean) => async (ex: HttpExchange) => {
     const started = performance.now();
-    const mv = resolve(ex, withVersion);
+    const { mv, release } = repository.lease(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined);
     const labels = { model: mv.name, version: String(mv.version) };
     ctx.metrics?.pending.inc(labels);
     try {
       const headerLength = ex.header('inference-header-content-length');
+      ex.checkMediaType(headerLength !== undefined);
       const body = await ex.body(ctx.maxBodyBytes, Number(headerLength ?? 0) || 0);
       const req = await decodeInferRequest(body, { inferenceHeaderLength: headerLength }, mv.inputTypes);
       const sched = parseScheduleParameters(req.parameters);
@@ -127,6 +128,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       if (err.status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
       ctx.metrics?.requests.inc({ ...labels, outcome: err.status < 500 ? 'client_error' : err.status === 503 ? 'unavailable' : 'error' });
     } finally {
+      release();
       ctx.metrics?.pending.dec(labels);
     }
   };
@@ -160,9 +162,12 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('post', '/v2/repository/models/:model/load', async (ex) => {
     requireAdmin(ex, ctx.adminToken);
     const entry = await repository.load(checkModelName(ex.params[0]));
-    if (entry.state !== 'READY') {
-      const reasons = [entry.reason, ...[...entry.versions.values()].map((v) => v.reason && `version ${v.version}: ${v.reason}`)].filter(Boolean);
-      throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `failed to load '${entry.name}': ${reasons.join('; ')}`);
+    const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY');
+    if (entry.state !== 'READY' || failed.length > 0) {
+      const reasons = [entry.reason, ...failed.map((v) => `version ${v.version}: ${v.reason ?? v.state}`)].filter(Boolean);
+      const serving = [...entry.versions.values()].filter((v) => v.serving).map((v) => v.version);
+      const still = serving.length > 0 ? ` (still serving version ${serving.join(', ')})` : '';
+      throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `failed to load '${entry.name}'${still}: ${reasons.join('; ')}`);
     }
     ex.json(200, {});
   });

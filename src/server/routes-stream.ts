@@ -8,6 +8,7 @@ import {
   CLOSE, DEFAULT_STREAM_LIMITS, SampleFormat, StreamBinding, StreamLimits, StreamSession, StreamSocket, WINDOW, parseStreamQuery,
 } from '../stream/stream-session';
 import { HttpExchange } from './http-exchange';
+import { guarded } from './router';
 
 /**
  * WebSocket streaming on the server's uWS app:
@@ -71,7 +72,7 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
   const sessions = new Set<StreamSession>();
   let counter = 0;
 
-  const upgrade = (pattern: string, withVersion: boolean) => (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => {
+  const upgrade = (pattern: string, withVersion: boolean) => (res: HttpResponse, req: HttpRequest, context: us_socket_context_t) => guarded(res, pattern, ctx.log, ctx.metrics, () => {
     const ex = new HttpExchange(res, req, withVersion ? 2 : 1, UPGRADE_HEADERS);
     try {
       if (ctx.draining()) throw new InferaError('ENG_ERR_SHUTTING_DOWN', undefined, { retryAfterS: 1 });
@@ -87,7 +88,7 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
       ex.error(e);
       ctx.metrics?.http.inc({ route: pattern, status: String(ex.status) });
     }
-  };
+  });
 
   const behavior = (pattern: string, withVersion: boolean) => ({
     maxPayloadLength: 2 * opts.maxFrameBytes,
@@ -103,9 +104,14 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
         getBufferedAmount: () => ws.getBufferedAmount(),
         end: (code, reason) => ws.end(code, reason),
       };
-      d.session = new StreamSession(socket, d.mv, { ...opts, format: d.format, rate: d.rate, key: d.key, label: d.label, binding: d.binding });
-      sessions.add(d.session);
-      ctx.metrics?.streams.inc({ model: d.mv.name });
+      try {
+        d.session = new StreamSession(socket, d.mv, { ...opts, format: d.format, rate: d.rate, key: d.key, label: d.label, binding: d.binding });
+        sessions.add(d.session);
+        ctx.metrics?.streams.inc({ model: d.mv.name });
+      } catch (e) {
+        ctx.log?.({ err: (e as Error).message }, 'stream open failed');
+        ws.end(CLOSE.INTERNAL, 'internal error');
+      }
     },
     message: (ws: WebSocket<StreamData>, message: ArrayBuffer, isBinary: boolean) => {
       const s = ws.getUserData().session;
@@ -122,7 +128,11 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
     close: (ws: WebSocket<StreamData>) => {
       const d = ws.getUserData();
       if (!d.session) return;
-      d.session.onClose();
+      try {
+        d.session.onClose();
+      } catch (e) {
+        ctx.log?.({ err: (e as Error).message }, 'stream close failed');
+      }
       if (sessions.delete(d.session)) ctx.metrics?.streams.dec({ model: d.mv.name });
     },
   });

@@ -81,7 +81,7 @@ export class InferaServer {
       log: (o, m) => this.log.info(o, m),
     });
     this.app = App();
-    this.router = new Router(this.app, this.metrics);
+    this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m));
     const ready = () => this.loaded && !this.router.draining;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
     registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });

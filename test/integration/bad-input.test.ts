@@ -64,6 +64,13 @@ const cases: [string, () => Promise<{ status: number; json: any }>, number, RegE
     b.inputs[3] = { ...b.inputs[3], shape: [2, 65, 64], data: new Array(2 * 65 * 64).fill(0) };
     return infer(b);
   }, 400, /batch size 65 exceeds the model's max_batch_size 64/],
+  ['fractional Inference-Header-Content-Length', () => infer(JSON.stringify(inferBody(chunk)), '/v2/models/vad/infer', { 'Inference-Header-Content-Length': '1.5' }), 400, /Inference-Header-Content-Length 1\.5 is not a length/],
+  ['an input shape the graph cannot run (16 samples)', () => infer(withInput('input', { shape: [1, 16], data: Array.from(chunk.subarray(0, 16)) })), 400, /the model refused the input: the model cannot run on inputs of these shapes: input \[1,16\], sr \[\], h \[2,1,64\], c \[2,1,64\]$/],
+  ['an output named twice', () => infer({ ...inferBody(chunk), outputs: [{ name: 'output' }, { name: 'output' }] }), 400, /names an output more than once/],
+  ['/predict with features nested 200,000 deep', () => postJson(`${srv.url}/predict`, `{"model":"vad","features":{"samples":${'['.repeat(100_000)}${']'.repeat(100_000)}}}`), 400, /feature 'samples' must be a number, a string, a boolean or an array of numbers/],
+  ['Content-Type text/plain', () => infer(JSON.stringify(inferBody(chunk)), '/v2/models/vad/infer', { 'Content-Type': 'text/plain' }), 415, /Content-Type 'text\/plain' is not supported; send application\/json/],
+  ['Content-Encoding br', () => infer(JSON.stringify(inferBody(chunk)), '/v2/models/vad/infer', { 'Content-Encoding': 'br' }), 415, /Content-Encoding 'br' is not supported/],
+  ['/predict as a form', () => postJson(`${srv.url}/predict`, 'features=1', { 'Content-Type': 'application/x-www-form-urlencoded' }), 415, /send application\/json/],
 ];
 
 for (const [name, send, status, re] of cases) {
@@ -72,6 +79,7 @@ for (const [name, send, status, re] of cases) {
     assert.strictEqual(r.status, status, JSON.stringify(r.json));
     assert.strictEqual(typeof r.json.error, 'string');
     assert.match(r.json.error, re);
+    assert.match(r.json.code, /^ENG_ERR_[A-Z_]+$/);
     await stillServing();
   });
 }

@@ -68,3 +68,30 @@ test('close() rejects what is queued with ENG_ERR_SHUTTING_DOWN', async (t) => {
   b.close();
   await assert.rejects(p, (e: InferaError) => e.code === 'ENG_ERR_SHUTTING_DOWN');
 });
+
+test('EXPECTED FAILURE - a batch the model refuses is retried request by request: only the offending one fails', async (t) => {
+  const batches: number[][] = [];
+  const execute = async (p: number[]) => {
+    batches.push(p);
+    if (p.includes(-1)) throw new InferaError('ENG_ERR_MODEL_REJECTED_INPUT', 'shape');
+    return p.map((x) => x * 10);
+  };
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 100, maxInFlight: 1, execute });
+  b.holdUntil(3);
+  const settled = await Promise.allSettled([1, -1, 3].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
+  assert.deepStrictEqual(settled.map((s) => (s.status === 'fulfilled' ? s.value : (s.reason as InferaError).code)), [10, 'ENG_ERR_MODEL_REJECTED_INPUT', 30]);
+  assert.deepStrictEqual(batches, [[1, -1, 3], [1], [-1], [3]]);
+});
+
+test('EXPECTED FAILURE - any other batch failure fails the whole batch once (no retry)', async (t) => {
+  let calls = 0;
+  const execute = async (p: number[]) => {
+    calls += 1;
+    throw new Error(`worker died with ${p.length} requests`);
+  };
+  const b = new DynamicBatcher<number, number>({ policy: new StaticPolicy({ maxBatchSize: 8, maxQueueDelayMs: 0, preferredBatchSizes: [] }), maxQueueSize: 100, maxInFlight: 1, execute });
+  b.holdUntil(2);
+  const settled = await Promise.allSettled([1, 2].map((x) => b.submit(x, { rows: 1, key: 'k' }, 1000)));
+  assert.deepStrictEqual(settled.map((s) => s.status), ['rejected', 'rejected']);
+  assert.strictEqual(calls, 1);
+});

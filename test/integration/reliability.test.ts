@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Running, postJson, scratchRepository, startServer } from '../helpers/server';
+import { inferBody, speechChunks } from '../helpers/vad';
+import { parseResponses, rawExchange } from '../helpers/raw-http';
+
+/**
+ * Reliability: requests that once crashed the server, reloads that once unloaded the
+ * serving version, swaps that once failed accepted requests (issue 11, defects 1–3).
+ */
+
+let srv: Running;
+let port: number;
+let chunk: Float32Array;
+
+before(async () => {
+  srv = await startServer();
+  port = Number(new URL(srv.url).port);
+  chunk = speechChunks()[10];
+});
+
+after(async () => {
+  await srv.server.stop();
+});
+
+async function stillServing(url = srv.url) {
+  const ok = await postJson(`${url}/v2/models/vad/infer`, inferBody(chunk));
+  assert.strictEqual(ok.status, 200, JSON.stringify(ok.json));
+}
+
+const malformed: [string, string][] = [
+  ['infer', 'POST /v2/models/%E0%A4%A/infer HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}'],
+  ['model ready', 'GET /v2/models/%/ready HTTP/1.1\r\nHost: x\r\n\r\n'],
+  ['version ready', 'GET /v2/models/vad/versions/%ZZ/ready HTTP/1.1\r\nHost: x\r\n\r\n'],
+  ['model stats', 'GET /v2/models/%C3%28/stats HTTP/1.1\r\nHost: x\r\n\r\n'],
+  ['repository load', 'POST /v2/repository/models/%/load HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'],
+  ['stream upgrade', 'GET /v2/models/%E0%A4%A/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n'],
+];
+
+for (const [where, request] of malformed) {
+  test(`BAD CALL - malformed percent-escape in the URL (${where}) → 400 ENG_ERR_BAD_REQUEST, the server keeps serving`, async () => {
+    const { text } = await rawExchange(port, request);
+    const [r] = parseResponses(text);
+    assert.ok(r, `no response to ${JSON.stringify(request.split('\r\n')[0])}: ${JSON.stringify(text)}`);
+    assert.strictEqual(r.status, 400, text);
+    const body = JSON.parse(r.body);
+    assert.strictEqual(body.code, 'ENG_ERR_BAD_REQUEST');
+    assert.match(body.error, /malformed percent-escape/);
+    await stillServing();
+  });
+}
+
+test('BAD CALL - every error body carries its code beside the message', async () => {
+  const r = await postJson(`${srv.url}/v2/models/nosuch/infer`, inferBody(chunk));
+  assert.deepStrictEqual(Object.keys(r.json).sort(), ['code', 'error']);
+  assert.strictEqual(r.json.code, 'ENG_ERR_MODEL_NOT_FOUND');
+});
+
+function setPolicy(repo: string, policy: unknown): void {
+  const file = path.join(repo, 'vad/model.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  cfg.version_policy = policy;
+  fs.writeFileSync(file, JSON.stringify(cfg));
+}
+
+test('EXPECTED FAILURE - a failed load of a new version keeps the serving version serving', async () => {
+  const repo = scratchRepository();
+  const other = await startServer({ repository: repo });
+  try {
+    // A truncated copy of the real model: onnxruntime refuses it.
+    const onnx = fs.readFileSync(path.join(repo, 'vad/1/model.onnx'));
+    fs.mkdirSync(path.join(repo, 'vad/2'));
+    fs.writeFileSync(path.join(repo, 'vad/2/model.onnx'), onnx.subarray(0, onnx.length >> 1));
+    const load = await postJson(`${other.url}/v2/repository/models/vad/load`, {});
+    assert.strictEqual(load.status, 503, JSON.stringify(load.json));
+    assert.strictEqual(load.json.code, 'ENG_ERR_MODEL_UNAVAILABLE');
+    assert.match(load.json.error, /version 2: /);
+
+    const r = await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk));
+    assert.strictEqual(r.status, 200, JSON.stringify(r.json));
+    assert.strictEqual(r.json.model_version, '1');
+    assert.strictEqual((await postJson(`${other.url}/v2/models/vad/versions/1/infer`, inferBody(chunk))).status, 200);
+    const v2 = await postJson(`${other.url}/v2/models/vad/versions/2/infer`, inferBody(chunk));
+    assert.strictEqual(v2.status, 503);
+    const index = await postJson(`${other.url}/v2/repository/index`, {});
+    const states = Object.fromEntries(index.json.filter((e: any) => e.name === 'vad').map((e: any) => [e.version, e.state]));
+    assert.deepStrictEqual(states, { 1: 'READY', 2: 'UNAVAILABLE' });
+    assert.ok(index.json.find((e: any) => e.version === '2').reason.length > 0);
+
+    // Once version 2 is whole, the same load swaps to it and retires version 1.
+    fs.writeFileSync(path.join(repo, 'vad/2/model.onnx'), onnx);
+    assert.strictEqual((await postJson(`${other.url}/v2/repository/models/vad/load`, {})).status, 200);
+    assert.strictEqual((await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk))).json.model_version, '2');
+    assert.strictEqual((await postJson(`${other.url}/v2/models/vad/versions/1/infer`, inferBody(chunk))).status, 404);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
+
+test('swapping versions 1 ↔ 2 ten times under 8 concurrent clients: every accepted request answers 200', async () => {
+  const repo = scratchRepository();
+  fs.mkdirSync(path.join(repo, 'vad/2'));
+  fs.copyFileSync(path.join(repo, 'vad/1/model.onnx'), path.join(repo, 'vad/2/model.onnx'));
+  setPolicy(repo, { specific: [1] });
+  const other = await startServer({ repository: repo });
+  try {
+    let swapping = true;
+    const seen = new Map<number, number>();
+    const versions = new Set<string>();
+    const body = JSON.stringify(inferBody(chunk));
+    const loop = async () => {
+      while (swapping) {
+        const r = await postJson(`${other.url}/v2/models/vad/infer`, body);
+        seen.set(r.status, (seen.get(r.status) ?? 0) + 1);
+        if (r.status === 200) versions.add(r.json.model_version);
+      }
+    };
+    const loops = Array.from({ length: 8 }, loop);
+    for (let i = 0; i < 10; i++) {
+      setPolicy(repo, { specific: [i % 2 === 0 ? 2 : 1] });
+      const load = await postJson(`${other.url}/v2/repository/models/vad/load`, {});
+      assert.strictEqual(load.status, 200, JSON.stringify(load.json));
+    }
+    swapping = false;
+    await Promise.all(loops);
+    assert.deepStrictEqual([...seen.keys()], [200], `statuses: ${JSON.stringify([...seen])}`);
+    assert.ok(seen.get(200)! >= 8);
+    assert.deepStrictEqual([...versions].sort(), ['1', '2']);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
+
+test('unloading a model with 24 requests queued: all 24 finish with 200, later ones get 404', async () => {
+  const repo = scratchRepository();
+  const other = await startServer({ repository: repo });
+  try {
+    const mv = other.server.repository.resolve('vad');
+    mv.holdUntil(1000);
+    const inflight = Array.from({ length: 24 }, (_, i) => postJson(`${other.url}/v2/models/vad/infer`, inferBody(speechChunks()[i])));
+    while (mv.pending < 24) await new Promise((r) => setImmediate(r));
+    const unload = await postJson(`${other.url}/v2/repository/models/vad/unload`, {});
+    assert.strictEqual(unload.status, 200);
+    const answers = await Promise.all(inflight);
+    assert.deepStrictEqual(answers.map((a) => a.status), new Array(24).fill(200));
+    const late = await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk));
+    assert.strictEqual(late.status, 404);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
