@@ -23,6 +23,7 @@ program
   .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
   .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
   .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
+  .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'))
   .action(async (o: Record<string, string>) => {
     const logger = createLogger(o.logLevel);
     const int = (name: string, v: string) => {
@@ -30,11 +31,17 @@ program
       if (!Number.isInteger(n) || n < 0) program.error(`--${name} must be a non-negative integer, got '${v}'`);
       return n;
     };
+    const port = (v: string) => {
+      const n = int('port', v);
+      if (n > 65535) program.error(`--port must be 0–65535, got '${v}'`);
+      return n;
+    };
     const server = new InferaServer({
       ...d,
       repository: path.resolve(o.repository),
       host: o.host,
-      port: int('port', o.port),
+      port: port(o.port),
+      reusePort: Boolean(o.reusePort),
       workers: Math.max(1, int('workers', o.workers)),
       maxBodyBytes: int('max-body', o.maxBody),
       adminToken: o.adminToken,

@@ -5,7 +5,11 @@ import { InferaError, toInferaError } from '../errors';
  * Owns the uWS rules for one request, so routes never touch the response:
  * - onAborted is registered before anything can await;
  * - request headers and URL are copied eagerly (the uWS request dies with the handler's first tick);
- * - the body size is counted in onData and refused with 413 past the limit;
+ * - the body size is counted in onData and refused with 413 past the limit. A body refused by
+ *   its declared Content-Length is answered at once and the connection kept: uWS reads and
+ *   discards the rest (bounded by that length and the idle timeout), so the client, still
+ *   sending, reads the 413 instead of EPIPE/ECONNRESET (a lingering close, as nginx does). A
+ *   chunked body past the limit has no end to skip to: the answer closes the connection;
  * - a body of a media type the route cannot read is refused with 415 before it is read;
  * - every write after an await is corked; large bodies honour backpressure via onWritable.
  */
@@ -19,6 +23,7 @@ export class HttpExchange {
   readonly remoteAddress: string;
   private readonly headers = new Map<string, string>();
   private aborted = false;
+  private closeAfterError = false;
   private done = false;
   readonly startedAt = performance.now();
   status = 0;
@@ -88,6 +93,8 @@ export class HttpExchange {
         const n = chunk.byteLength;
         if (size + n > maxBytes || (whole && size + n > whole.byteLength)) {
           failed = true;
+          // A body without Content-Length has no end uWS could skip to: close after the answer.
+          if (!whole) this.closeAfterError = true;
           reject(new InferaError('ENG_ERR_BODY_TOO_LARGE', whole && size + n <= maxBytes ? `more than the declared Content-Length ${declared}` : `more than ${maxBytes} bytes`));
           return;
         }
@@ -176,7 +183,7 @@ export class HttpExchange {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
     if (err.retryAfterS !== undefined) headers['Retry-After'] = String(err.retryAfterS);
     // A refused body may still be streaming in: close so the connection is not reused mid-body.
-    this.send(err.status, JSON.stringify({ code: err.code, error: err.message }), headers, err.code === 'ENG_ERR_BODY_TOO_LARGE');
+    this.send(err.status, JSON.stringify({ code: err.code, error: err.message }), headers, this.closeAfterError);
     return err;
   }
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
@@ -26,6 +27,12 @@ export interface ServerOptions {
   predictCacheSize: number;
   /** Longest wait for in-flight requests on shutdown. */
   drainTimeoutMs: number;
+  /**
+   * Share the port with other processes (SO_REUSEPORT, which uWS always sets). Off by default:
+   * a second server on a port in use then fails to start instead of silently taking half of
+   * its connections.
+   */
+  reusePort?: boolean;
   registry?: Registry;
   backend?: Backend;
   logger?: Logger;
@@ -94,6 +101,22 @@ export class InferaServer {
   }
 
   async start(): Promise<number> {
+    try {
+      return await this.listenAndLoad();
+    } catch (e) {
+      // A server that cannot start must not leave its workers behind.
+      if (this.listenSocket) us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+      await this.monitoring.close();
+      await this.repository.close();
+      await this.backend.close();
+      throw e;
+    }
+  }
+
+  private async listenAndLoad(): Promise<number> {
+    if (!Number.isInteger(this.opts.port) || this.opts.port < 0 || this.opts.port > 65535) throw new Error(`port ${this.opts.port} is not a TCP port (0–65535)`);
+    if (this.opts.port !== 0 && !this.opts.reusePort) await assertPortFree(this.opts.host, this.opts.port);
     await new Promise<void>((resolve, reject) => {
       this.app.listen(this.opts.host, this.opts.port, (sock) => {
         if (!sock) return reject(new Error(`cannot listen on ${this.opts.host}:${this.opts.port}`));
@@ -133,4 +156,19 @@ export class InferaServer {
     await this.backend.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }
+}
+
+/**
+ * uWS listens with SO_REUSEPORT, so a second server on a busy port would start and share it.
+ * A plain listen (no SO_REUSEPORT) on the same address fails with EADDRINUSE exactly then.
+ * @throws Error "port in use" naming the address.
+ */
+function assertPortFree(host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) => {
+      reject(e.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use by another process; stop it, pick another --port, or pass --reuse-port to share it`) : e);
+    });
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
 }

@@ -42,6 +42,15 @@ test('BAD CALL - infera serve rejects a bad option value with a clear message', 
   assert.match(err, /--port must be a non-negative integer, got 'eighty'/);
 });
 
+test('BAD CALL - infera serve --port 99999 is refused, not wrapped to another port', async () => {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '99999'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  assert.notEqual(code, 0);
+  assert.match(err, /--port must be 0–65535, got '99999'/);
+});
+
 test('infera bench: lists the scenarios found in dist/bench/scenarios; a bad option exits 2 with the usage', async () => {
   const { spawnSync } = await import('node:child_process');
   const { readdirSync } = await import('node:fs');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { Running, postJson, scratchRepository, startServer } from '../helpers/server';
 import { inferBody, speechChunks } from '../helpers/vad';
@@ -153,4 +154,41 @@ test('unloading a model with 24 requests queued: all 24 finish with 200, later o
     await other.server.stop();
     fs.rmSync(repo, { recursive: true, force: true });
   }
+});
+
+test('EXPECTED FAILURE - a second server on a port in use fails with "in use" unless asked to share it', async () => {
+  const free = await new Promise<number>((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (probe.address() as net.AddressInfo).port;
+      probe.close(() => resolve(p));
+    });
+  });
+  const first = await startServer({ port: free });
+  try {
+    await assert.rejects(startServer({ port: free }), /port \d+ on 127\.0\.0\.1 is in use by another process/);
+    const shared = await startServer({ port: free, reusePort: true });
+    await shared.server.stop();
+    await stillServing(first.url);
+  } finally {
+    await first.server.stop();
+  }
+});
+
+test('BAD CALL - a 100 MiB Content-Length gets its 413 while the client is still sending: no EPIPE, no reset', async () => {
+  const sock = net.connect(port, '127.0.0.1');
+  let got = '';
+  let clientError: string | undefined;
+  sock.on('data', (d) => (got += d.toString('latin1')));
+  sock.on('error', (e: NodeJS.ErrnoException) => (clientError = e.code));
+  const closed = new Promise((r) => sock.on('close', r));
+  sock.write('POST /v2/models/vad/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 104857600\r\n\r\n');
+  const mib = Buffer.alloc(1 << 20, 32);
+  for (let i = 0; i < 100; i++) if (!sock.write(mib)) await new Promise((r) => sock.once('drain', r));
+  sock.end();
+  await closed;
+  assert.strictEqual(clientError, undefined);
+  const [r] = parseResponses(got);
+  assert.strictEqual(r.status, 413, got.slice(0, 200));
+  assert.strictEqual(JSON.parse(r.body).code, 'ENG_ERR_BODY_TOO_LARGE');
+  await stillServing();
 });
