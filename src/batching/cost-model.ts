@@ -16,6 +16,8 @@ export interface CostSnapshot {
   gapMs: number;
   /** When the last request arrived (-Infinity before any). */
   lastArrival: number;
+  /** The largest batch in the window (0 or absent before any): predictions beyond it are extrapolations. */
+  maxRows?: number;
 }
 
 export interface CostModelOptions {
@@ -103,6 +105,6 @@ export class CostModel {
   }
 
   snapshot(): CostSnapshot {
-    return { a: this.fit.a, b: this.fit.b, ready: this.rows.length >= this.minSamples, gapMs: this.gapMs, lastArrival: this.lastArrival };
+    return { a: this.fit.a, b: this.fit.b, ready: this.rows.length >= this.minSamples, gapMs: this.gapMs, lastArrival: this.lastArrival, maxRows: Math.max(0, ...this.rows) };
   }
 }

@@ -63,6 +63,17 @@ export interface PredictConfig {
   labels?: string[];
 }
 
+/** Where a batch runs: see src/runtime/execution-site.ts. */
+export type ExecutionMode = 'auto' | 'inline' | 'pool';
+
+export interface InstanceConfig {
+  intra_op_threads: number;
+  /** `auto` (default): inline on the event loop when the batch's predicted compute is small, else in the worker pool. */
+  execution: ExecutionMode;
+  /** `auto` runs a batch inline when its predicted compute is at most this (ms); default by core count (execution-site.ts). */
+  inline_max_ms?: number;
+}
+
 export interface ModelConfig {
   name: string;
   backend: 'onnxruntime' | 'native';
@@ -73,7 +84,7 @@ export interface ModelConfig {
   outputs: TensorConfig[];
   batching: BatchingConfig;
   version_policy: VersionPolicy;
-  instance: { intra_op_threads: number };
+  instance: InstanceConfig;
   predict?: PredictConfig;
   /** The fitted feature spec /predict executes (a file in each version folder, e.g. feature_spec.json). */
   feature_spec?: string;
@@ -149,7 +160,11 @@ export const modelConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { intra_op_threads: { type: 'integer', minimum: 1, default: 1 } },
+      properties: {
+        intra_op_threads: { type: 'integer', minimum: 1, default: 1 },
+        execution: { enum: ['auto', 'inline', 'pool'], default: 'auto' },
+        inline_max_ms: { type: 'number', minimum: 0 },
+      },
     },
     feature_spec: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*\\.json$' },
     predict: {

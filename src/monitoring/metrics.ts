@@ -10,6 +10,7 @@ export interface ModelMetrics {
   computeSeconds: Histogram<'model' | 'version'>;
   requestSeconds: Histogram<'model' | 'version'>;
   batchSize: Histogram<'model' | 'version'>;
+  executions: Counter<'model' | 'version' | 'site'>;
   pending: Gauge<'model' | 'version'>;
   rejected: Counter<'model' | 'version' | 'reason'>;
   sequences: Gauge<'model' | 'version'>;
@@ -27,6 +28,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     computeSeconds: new Histogram({ name: 'infera_compute_duration_seconds', help: 'Time to assemble, run and split one batch.', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers }),
     requestSeconds: new Histogram({ name: 'infera_request_duration_seconds', help: 'End-to-end inference latency inside the server, decode to encode.', labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers }),
     batchSize: new Histogram({ name: 'infera_batch_size', help: 'Rows per executed batch.', labelNames: ['model', 'version'], buckets: BATCH_BUCKETS, registers }),
+    executions: new Counter({ name: 'infera_batch_executions_total', help: 'Batches executed, by site: inline on the event loop or in the worker pool.', labelNames: ['model', 'version', 'site'], registers }),
     pending: new Gauge({ name: 'infera_pending_requests', help: 'Requests queued or running.', labelNames: ['model', 'version'], registers }),
     rejected: new Counter({ name: 'infera_rejected_requests_total', help: 'Requests rejected by the batcher (queue_full, timeout, shutdown, overloaded).', labelNames: ['model', 'version', 'reason'], registers }),
     sequences: new Gauge({ name: 'infera_live_sequences', help: 'Sequences holding state in the sequence batcher.', labelNames: ['model', 'version'], registers }),

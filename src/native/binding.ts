@@ -108,6 +108,19 @@ export const BATCH_SYNC_THRESHOLD_BYTES = 64 * 1024;
 /** Same trade-off for JSON scanning (~1.3 µs per KiB of body): 8 KiB ≈ 10 µs inline. */
 export const JSON_SYNC_THRESHOLD_BYTES = 8 * 1024;
 
+/**
+ * The threshold for a process that may use one core: the pool thread would run on the event
+ * loop's core anyway, so the hop buys nothing but a scheduler wake-up (0.1–0.2 ms, more at
+ * the tail). Only bodies whose scan would stall the loop for long (≥ 256 KiB, ~0.3 ms) go
+ * to the pool there.
+ */
+export const JSON_SYNC_THRESHOLD_BYTES_ONE_CORE = 256 * 1024;
+
+/** Below this many body bytes, JSON is scanned on the calling thread. */
+export function jsonSyncThreshold(cores: number): number {
+  return cores <= 1 ? JSON_SYNC_THRESHOLD_BYTES_ONE_CORE : JSON_SYNC_THRESHOLD_BYTES;
+}
+
 let loaded: { binding: Binding; file: string } | undefined;
 
 /**
@@ -227,16 +240,17 @@ export function sliceAxisSync(whole: Uint8Array, outer: number, innerBytes: numb
  * U+FFFD as with TextDecoder) and lifts every `"data"` member whose value is a (possibly nested) array of
  * only numbers / true / false into a Float64Array (row-major, bitwise equal to JSON.parse),
  * replacing it in the text by its index k (document order). Arrays of strings, mixed or
- * leafless arrays (`[]`) stay in the text. Inline below {@link JSON_SYNC_THRESHOLD_BYTES}.
+ * leafless arrays (`[]`) stay in the text. Inline below `syncBelowBytes` (default
+ * {@link JSON_SYNC_THRESHOLD_BYTES}; see {@link jsonSyncThreshold}).
  * @returns a Promise that resolves to { json, arrays, nested }.
  * @throws TypeError (as a rejection) when body is not a Uint8Array.
  *   SyntaxError "malformed JSON at byte N (...)" with a numeric `byteOffset` = N when the
  *   text is not valid JSON (or nests deeper than 1024).
  */
-export function parseJsonNumberArrays(body: Uint8Array): Promise<JsonNumberArrays> {
+export function parseJsonNumberArrays(body: Uint8Array, syncBelowBytes = JSON_SYNC_THRESHOLD_BYTES): Promise<JsonNumberArrays> {
   return settle(() => {
     const b = loadBinding();
-    return (body?.byteLength ?? 0) < JSON_SYNC_THRESHOLD_BYTES
+    return (body?.byteLength ?? 0) < syncBelowBytes
       ? b.parseJsonNumberArraysSync(body)
       : b.parseJsonNumberArrays(body);
   });

@@ -20,6 +20,11 @@ export interface RequestHeaders {
   inferenceHeaderLength?: string;
 }
 
+export interface DecodeOptions {
+  /** JSON parts below this many bytes are scanned on the calling thread (binding.ts jsonSyncThreshold). */
+  syncParseBelowBytes?: number;
+}
+
 function bad(detail: string): InferaError {
   return new InferaError('ENG_ERR_BAD_TENSOR', detail);
 }
@@ -90,7 +95,7 @@ function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], b
  * `expected` (input name → datatype) lets a datatype mismatch be named before conversion.
  * @throws InferaError 400 for malformed JSON, bad tensors or an inconsistent binary header.
  */
-export async function decodeInferRequest(body: Uint8Array, headers: RequestHeaders, expected?: ReadonlyMap<string, DataType>): Promise<InferRequest> {
+export async function decodeInferRequest(body: Uint8Array, headers: RequestHeaders, expected?: ReadonlyMap<string, DataType>, opts: DecodeOptions = {}): Promise<InferRequest> {
   let jsonPart = body;
   let binary: Uint8Array | null = null;
   if (headers.inferenceHeaderLength !== undefined) {
@@ -104,7 +109,7 @@ export async function decodeInferRequest(body: Uint8Array, headers: RequestHeade
   let header: unknown;
   let arrays: Float64Array[];
   try {
-    const parsed = await parseJsonNumberArrays(jsonPart);
+    const parsed = await parseJsonNumberArrays(jsonPart, opts.syncParseBelowBytes);
     arrays = parsed.arrays;
     header = JSON.parse(parsed.json);
   } catch (e) {

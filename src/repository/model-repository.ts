@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ModelConfig, VersionPolicy, parseModelConfig } from '../config/model-config';
 import { InferaError } from '../errors';
@@ -33,6 +34,8 @@ export interface RepositoryOptions {
   nativeBackend?: () => Backend;
   /** Batches a version may run at once (the worker count). */
   maxInFlight: number;
+  /** CPUs the server may run on (decides where batches run); default os.availableParallelism(). */
+  cores?: number;
   metrics?: ModelMetrics;
   log?: (obj: Record<string, unknown>, msg: string) => void;
 }
@@ -138,7 +141,7 @@ export class ModelRepository {
       const backend = this.backendFor(config);
       const metadata: ModelMetadata = await backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads, precision: config.precision } as LoadOptions);
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
-      const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key);
+      const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());
       if (config.feature_spec) mv.featureSpec = this.loadSpec(config, name, version);
       const old = ve.serving;
       ve.serving = mv;

@@ -3,6 +3,8 @@ import { InferaError } from '../errors';
 import { Backend, ModelMetadata } from '../runtime/backend';
 import { BatchPolicy, StaticPolicy } from '../batching/batch-policy';
 import { AdaptivePolicy } from '../batching/adaptive-policy';
+import { CostModel } from '../batching/cost-model';
+import { chooseSite } from '../runtime/execution-site';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
 import { assembleInput, scatterOutput } from '../batching/batch-assembly';
@@ -74,9 +76,9 @@ interface StateSlot {
   datatype: DataType;
 }
 
-function policyFor(config: ModelConfig, maxQueueDelayMs: number): BatchPolicy {
+function policyFor(config: ModelConfig, maxQueueDelayMs: number, cost: CostModel): BatchPolicy {
   const b = config.batching;
-  if (b.policy === 'adaptive') return new AdaptivePolicy({ maxBatchSize: config.max_batch_size, latencySloMs: b.latency_slo_ms! });
+  if (b.policy === 'adaptive') return new AdaptivePolicy({ maxBatchSize: config.max_batch_size, latencySloMs: b.latency_slo_ms! }, cost);
   return new StaticPolicy({ maxBatchSize: config.max_batch_size, maxQueueDelayMs, preferredBatchSizes: b.preferred_batch_sizes });
 }
 
@@ -95,6 +97,9 @@ export class ModelVersion {
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
   private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;
   private readonly stateSlots: StateSlot[] = [];
+  /** cost(rows) of a batch of this version, learned online; decides where batches run. */
+  readonly cost = new CostModel();
+  private readonly learnsCost: boolean;
   /** The inputs a sequence request carries (all but the state). */
   private readonly sequenceSpecs: InputSpec[] = [];
   readonly stats: VersionStats = {
@@ -112,7 +117,11 @@ export class ModelVersion {
     private readonly metrics: ModelMetrics | undefined,
     /** The backend's key for this load of the version (unique per reload). */
     readonly key: string,
+    /** CPUs this process may run on: where batches run (execution-site.ts). */
+    private readonly cores = 1,
   ) {
+    // An adaptive policy learns this model from every batch's wall time; otherwise execute() feeds it.
+    this.learnsCost = config.batching.policy !== 'adaptive';
     this.inputSpecs = config.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, batchAxis: batchAxisOf(config, t) }));
     this.inputTypes = new Map(this.inputSpecs.map((s) => [s.name, s.datatype]));
     this.outputNames = config.outputs.map((t) => t.name);
@@ -123,7 +132,7 @@ export class ModelVersion {
       onReject: (reason: string) => metrics?.rejected.inc({ ...labels, reason }),
     };
     this.batcher = new DynamicBatcher<Payload, BatchResult>({
-      policy: policyFor(config, config.batching.max_queue_delay_ms),
+      policy: policyFor(config, config.batching.max_queue_delay_ms, this.cost),
       maxQueueSize: config.batching.max_queue_size,
       maxInFlight,
       execute: (payloads) => this.execute(payloads),
@@ -139,7 +148,7 @@ export class ModelVersion {
       this.sequenceSpecs = this.inputSpecs.filter((s) => !seq.state.some((st) => st.input === s.name));
       this.sequencer = new SequenceBatcher<Payload, BatchResult, Tensor[]>({
         model: name,
-        policy: policyFor(config, seq.max_queue_delay_ms),
+        policy: policyFor(config, seq.max_queue_delay_ms, this.cost),
         maxQueueSize: config.batching.max_queue_size,
         maxSequences: seq.max_sequences,
         idleTimeoutMs: seq.idle_timeout_ms,
@@ -295,11 +304,15 @@ export class ModelVersion {
         spec.batchAxis === null ? payloads[0].tensors[i] : assembleInput(payloads.map((p) => p.tensors[i]), spec.batchAxis),
       ),
     );
-    const outputs = await this.backend.run(this.key, inputs, this.outputNames);
     const rows = payloads.map((p) => p.rows);
+    const totalRows = rows.reduce((a, b) => a + b, 0);
+    const site = chooseSite({ mode: this.config.instance.execution, rows: totalRows, cost: this.cost.snapshot(), cores: this.cores, inlineMaxMs: this.config.instance.inline_max_ms });
+    this.metrics?.executions.inc({ model: this.name, version: String(this.version), site });
+    const runStarted = performance.now();
+    const outputs = await this.backend.run(this.key, inputs, this.outputNames, site);
+    if (this.learnsCost) this.cost.observeBatch(totalRows, performance.now() - runStarted);
     const perRequest = await Promise.all(outputs.map((o) => scatterOutput(o, this.outputAxes.get(o.name) ?? null, rows)));
     const computeMs = performance.now() - t0;
-    const totalRows = rows.reduce((a, b) => a + b, 0);
     this.stats.executionCount += 1;
     const b = this.stats.batches.get(totalRows) ?? { count: 0, ns: 0 };
     b.count += 1;

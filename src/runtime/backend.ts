@@ -1,5 +1,6 @@
 import { InferaError } from '../errors';
 import { DataType, Tensor } from '../protocol/datatypes';
+import type { ExecutionSite } from './execution-site';
 
 /** Prefix of the message of an error onnxruntime raised while running a graph (errors lose their class between threads). */
 export const MODEL_RUN_FAILED = 'onnxruntime run failed: ';
@@ -38,7 +39,12 @@ export interface LoadOptions {
 export interface Backend {
   readonly name: string;
   load(key: string, modelPath: string, opts: LoadOptions): Promise<ModelMetadata>;
-  run(key: string, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]>;
+  /**
+   * Runs one batch. The backend consumes `inputs`: their buffers may be transferred to another
+   * thread, so the caller must not read them afterwards. `site` asks for the event loop
+   * ('inline') or a worker ('pool'); a backend with one place to run ignores it.
+   */
+  run(key: string, inputs: Tensor[], outputNames: string[], site?: ExecutionSite): Promise<Tensor[]>;
   unload(key: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -3,6 +3,9 @@ import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
 import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, modelRejected } from './backend';
 import type { WireTensor, WorkerTask } from './onnx-worker';
+import type { ExecutionSite } from './execution-site';
+import { createSession, runSession } from './ort-session';
+import type * as ort from 'onnxruntime-node';
 
 export interface OnnxBackendOptions {
   /** Worker threads, each with its own sessions (2 on a 2-core machine). */
@@ -12,11 +15,14 @@ export interface OnnxBackendOptions {
 interface Loaded {
   path: string;
   intraOpThreads: number;
+  /** The event loop's own session, for batches run inline. */
+  inline: ort.InferenceSession;
 }
 
 /**
- * onnxruntime-node in a Piscina pool. Each worker lazily creates its own session
- * per model version; unloads reach workers through an epoch carried by every task.
+ * onnxruntime-node in two places: a session on the event loop for batches run inline, and a
+ * Piscina pool where each worker lazily creates its own session per model version; unloads
+ * reach workers through an epoch carried by every task.
  */
 export class OnnxBackend implements Backend {
   readonly name = 'onnxruntime';
@@ -45,15 +51,26 @@ export class OnnxBackend implements Backend {
   async load(key: string, modelPath: string, opts: LoadOptions): Promise<ModelMetadata> {
     const task = { op: 'load' as const, key, path: modelPath, intraOpThreads: opts.intraOpThreads, epoch: this.epoch, live: [...this.live, key] };
     // One load per worker, submitted together so that every idle worker takes one.
-    const results = await Promise.all(Array.from({ length: this.workers }, () => this.pool.run(task) as Promise<ModelMetadata>));
-    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads });
+    const [inline, ...results] = await Promise.all([
+      createSession(modelPath, opts.intraOpThreads),
+      ...Array.from({ length: this.workers }, () => this.pool.run(task) as Promise<ModelMetadata>),
+    ]);
+    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline: inline as ort.InferenceSession });
     this.bumpEpoch();
     return results[0];
   }
 
-  async run(key: string, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
+  async run(key: string, inputs: Tensor[], outputNames: string[], site: ExecutionSite = 'pool'): Promise<Tensor[]> {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
+    if (site === 'inline') {
+      try {
+        return await runSession(m.inline, inputs, outputNames);
+      } catch (e) {
+        if (e instanceof Error && e.message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
+        throw e;
+      }
+    }
     const wire: WireTensor[] = inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
     const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
     // Batches are fresh buffers owned by this call: move them instead of copying.
@@ -68,7 +85,11 @@ export class OnnxBackend implements Backend {
   }
 
   async unload(key: string): Promise<void> {
-    if (this.loaded.delete(key)) this.bumpEpoch();
+    const m = this.loaded.get(key);
+    if (!m) return;
+    this.loaded.delete(key);
+    this.bumpEpoch();
+    await m.inline.release();
   }
 
   async close(): Promise<void> {

@@ -19,8 +19,6 @@ export class HttpExchange {
   readonly query: string;
   private readonly decodedParams: string[];
   private paramError?: InferaError;
-  /** The peer's address as text (IPv4, or IPv6 in full form). */
-  readonly remoteAddress: string;
   private readonly headers = new Map<string, string>();
   private aborted = false;
   private closeAfterError = false;
@@ -33,7 +31,6 @@ export class HttpExchange {
     res.onAborted(() => {
       this.aborted = true;
     });
-    this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     this.method = req.getMethod().toUpperCase();
     this.url = req.getUrl();
     this.query = req.getQuery() ?? '';
@@ -60,6 +57,18 @@ export class HttpExchange {
     if (this.paramError) throw this.paramError;
     return this.decodedParams;
   }
+
+  /**
+   * The peer's address as text (IPv4, or IPv6 in full form). Read on demand (management
+   * routes only): each read allocates an ArrayBuffer, and the data plane has no use for it.
+   * Valid until the response is sent.
+   */
+  get remoteAddress(): string {
+    this.peer ??= Buffer.from(this.res.getRemoteAddressAsText()).toString();
+    return this.peer;
+  }
+
+  private peer?: string;
 
   header(name: string): string | undefined {
     return this.headers.get(name);

@@ -20,6 +20,8 @@ export interface OipContext {
   adminToken?: string;
   serverVersion: string;
   ready: () => boolean;
+  /** JSON bodies below this many bytes are scanned on the event loop. */
+  syncParseBelowBytes?: number;
 }
 
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -111,7 +113,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       const headerLength = ex.header('inference-header-content-length');
       ex.checkMediaType(headerLength !== undefined);
       const body = await ex.body(ctx.maxBodyBytes, Number(headerLength ?? 0) || 0);
-      const req = await decodeInferRequest(body, { inferenceHeaderLength: headerLength }, mv.inputTypes);
+      const req = await decodeInferRequest(body, { inferenceHeaderLength: headerLength }, mv.inputTypes, { syncParseBelowBytes: ctx.syncParseBelowBytes });
       const sched = parseScheduleParameters(req.parameters);
       const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
       const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));

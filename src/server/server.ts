@@ -9,6 +9,7 @@ import { Backend } from '../runtime/backend';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { NativeBackend } from '../runtime/native-backend';
 import { Router } from './router';
+import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
@@ -22,6 +23,8 @@ export interface ServerOptions {
   port: number;
   /** Inference worker threads. */
   workers: number;
+  /** CPUs the server may use: decides what runs inline on the event loop (default: os.availableParallelism()). */
+  cores?: number;
   maxBodyBytes: number;
   adminToken?: string;
   predictCacheSize: number;
@@ -70,6 +73,7 @@ export class InferaServer {
   /** Model monitoring: observe() from the serving paths, feedback, drift (routes-monitoring.ts). */
   readonly monitoring: MonitoringHub;
   private listenSocket: us_listen_socket | null = null;
+  private readonly cores: number;
   private loaded = false;
   port = 0;
 
@@ -78,11 +82,13 @@ export class InferaServer {
     this.log = opts.logger ?? createLogger('info');
     this.registry = opts.registry ?? new Registry();
     this.metrics = createMetrics(this.registry, { defaultMetrics: !opts.registry });
+    this.cores = opts.cores ?? os.availableParallelism();
     this.backend = opts.backend ?? new OnnxBackend({ workers: opts.workers });
     this.repository = new ModelRepository({
       root: opts.repository,
       backend: this.backend,
       maxInFlight: opts.workers,
+      cores: this.cores,
       nativeBackend: () => new NativeBackend(),
       metrics: this.metrics,
       log: (o, m) => this.log.info(o, m),
@@ -91,7 +97,7 @@ export class InferaServer {
     this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m));
     const ready = () => this.loaded && !this.router.draining;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
-    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready });
+    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, ready, reload: () => this.reload(),
