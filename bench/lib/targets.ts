@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { cpuSnapshot, cpuUsage, noisyNeighbourFlag } from './cpu';
 import type { LoadTarget } from './load';
 import { pinPrefix } from './pinning';
+import { servingFlags } from '../../src/cli/serving-runtime';
 import { copyRepository, type RepoCopy } from './repo-copy';
 import { seriesFlags } from './report';
 import { closedSeries, openSeries } from './series';
@@ -19,6 +20,8 @@ export const OURS = 'infera';
 /** Infera on a copy of the model with `"backend": "native"` (the addon's executor, fp32). */
 export const OURS_NATIVE = 'infera-native';
 export const NAIVE = 'naive-fastify';
+/** The second naive peer: uWS + onnxruntime-node inline (what a performance-aware Node user writes). */
+export const NAIVE_UWS = 'naive-uws';
 export const HTTP_CEILING = 'uws-hello';
 export const READY_PATH = '/v2/health/ready';
 /** Open-loop default rate: this fraction of the naive peer's closed-loop req/s. */
@@ -49,15 +52,18 @@ function missingFile(root: string, files: string[]): string | null {
 
 /** Model repository served by our server (override with BENCH_INFERA_REPOSITORY). */
 /** Command line of a Node server script of this package: its own arguments, then listen on 127.0.0.1:port. */
-function nodeServerArgv(root: string, script: string, args: string[], port: number): string[] {
-  return [process.execPath, path.join(root, script), ...args, '--port', String(port), '--host', '127.0.0.1'];
+function nodeServerArgv(root: string, script: string, args: string[], port: number, nodeFlags: string[] = []): string[] {
+  return [process.execPath, ...nodeFlags, path.join(root, script), ...args, '--port', String(port), '--host', '127.0.0.1'];
 }
 
 export function oursRepository(repoRoot: string): string {
   return process.env.BENCH_INFERA_REPOSITORY ?? path.join(repoRoot, 'models');
 }
 
-/** Infera (`infera serve`) on a repository holding `models`. */
+/**
+ * Infera (`infera serve`) on a repository holding `models`, started with the serving V8 flags
+ * on its own command line (as the CLI would re-launch itself), so the measured pid is the server.
+ */
 export function inferaServer(o: { name?: string; repository: string; models: string[]; description?: string; extraArgs?: string[] }): ServerDef {
   return {
     name: o.name ?? OURS,
@@ -65,7 +71,7 @@ export function inferaServer(o: { name?: string; repository: string; models: str
     description: o.description ?? `Infera (\`infera serve\`), model repository ${o.repository} (${o.models.join(', ')}).`,
     unavailable: (root) =>
       missingFile(root, [path.join(root, 'dist/src/cli/main.js'), ...o.models.flatMap((m) => [path.join(o.repository, m, 'model.json')])]),
-    argv: (root, port) => nodeServerArgv(root, 'dist/src/cli/main.js', ['serve', '--repository', o.repository, ...(o.extraArgs ?? [])], port),
+    argv: (root, port) => nodeServerArgv(root, 'dist/src/cli/main.js', ['serve', '--repository', o.repository, ...(o.extraArgs ?? [])], port, servingFlags()),
     checksOutputs: true,
   };
 }
@@ -111,6 +117,21 @@ export function naiveServer(o: { model: string; modelName: string; featureSpec?:
         ],
         port,
       ),
+    checksOutputs: true,
+  };
+}
+
+/** The naive uWS + onnxruntime-node peer: one session run inline on the event loop, JSON.parse, no batching (OIP JSON only). */
+export function naiveUwsServer(o: { model: string; modelName: string }): ServerDef {
+  return {
+    name: NAIVE_UWS,
+    role: 'naive',
+    description:
+      'uWebSockets.js + onnxruntime-node, one InferenceSession run inline on the event loop, JSON.parse, no batching, no workers (bench/peers/naive-uws.ts). ' +
+      "When pinned it gets intraOpNumThreads = the server's core count.",
+    unavailable: (root) => missingFile(root, [path.join(root, 'dist/bench/peers/naive-uws.js'), o.model]),
+    argv: (root, port, x) =>
+      nodeServerArgv(root, 'dist/bench/peers/naive-uws.js', ['--model', o.model, '--model-name', o.modelName, ...(x.pinning.enabled ? ['--intra-op-threads', String(x.pinning.serverCoreCount)] : [])], port),
     checksOutputs: true,
   };
 }

@@ -10,12 +10,12 @@ import { VAD_INFER_PATH, oipVadResponse, parseVadOutput, vadInferBody } from '..
 import { pinProcess } from '../lib/pinning';
 import { subjectRatios, type RatioInput } from '../lib/ratios';
 import { assembleResult, startClock } from '../lib/result';
-import { HTTP_CEILING, NAIVE, OURS, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer, type ServerDef } from '../lib/targets';
+import { HTTP_CEILING, NAIVE, NAIVE_UWS, OURS, inferaServer, naiveServer, naiveUwsServer, oursRepository, runHttpTargets, uwsHelloServer, type ServerDef } from '../lib/targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from '../lib/types';
 import { speechInputInfo, vadFeeds, vadModelPath, vadReferenceOutputs } from '../lib/vad';
 import { loadSpeechChunks } from '../lib/wav';
 
-export { HTTP_CEILING, NAIVE, OURS } from '../lib/targets';
+export { HTTP_CEILING, NAIVE, NAIVE_UWS, OURS } from '../lib/targets';
 export { findSeries } from '../lib/ratios';
 export const CEILING_BATCHES = [1, 32];
 /** |server output - in-process output| allowed in the preflight check. */
@@ -25,21 +25,32 @@ export function vadTargets(root: string): ServerDef[] {
   const repo = oursRepository(root);
   return [
     naiveServer({ model: vadModelPath(root), modelName: 'vad' }),
+    naiveUwsServer({ model: vadModelPath(root), modelName: 'vad' }),
     inferaServer({ repository: repo, models: ['vad'] }),
     uwsHelloServer(),
   ];
 }
 
-/** Ours first (the headline), then the naive peer's figures for context. */
-export function computeVadRatios(r: RatioInput, names = { ours: OURS, naive: NAIVE, http: HTTP_CEILING }): RatioEntry[] {
-  return [...subjectRatios(r, names.ours, 'ours', names), ...subjectRatios(r, names.naive, 'naive', names)];
+/**
+ * Ours first (the headline), against each naive peer, then the naive peers' own figures.
+ * `ours_*` compare with the Fastify peer, `ours_vs_uws_*` with the uWS peer (count the stronger).
+ */
+export function computeVadRatios(r: RatioInput, names = { ours: OURS, naive: NAIVE, naiveUws: NAIVE_UWS, http: HTTP_CEILING }): RatioEntry[] {
+  const uws = { ...names, naive: names.naiveUws };
+  const hasUws = r.targets.some((t) => t.name === names.naiveUws);
+  return [
+    ...subjectRatios(r, names.ours, 'ours', names),
+    ...(hasUws ? subjectRatios(r, names.ours, 'ours_vs_uws', uws).filter((e) => e.key.startsWith('ours_vs_uws_over_naive')) : []),
+    ...subjectRatios(r, names.naive, 'naive', names),
+    ...(hasUws ? subjectRatios(r, names.naiveUws, 'naive_uws', uws) : []),
+  ];
 }
 
 export const scenario: Scenario = {
   name: 'vad-infer',
   description:
     'One-chunk Silero VAD v4 inference (1536 samples of real speech, zero state) over HTTP JSON, Open Inference Protocol v2: ' +
-    'Infera vs a naive Fastify + onnxruntime-node server vs a uWebSockets.js hello world (HTTP ceiling), same bodies and connections, ' +
+    'Infera vs two naive servers (Fastify + onnxruntime-node; uWS + onnxruntime-node inline) vs a uWebSockets.js hello world (HTTP ceiling), same bodies and connections, ' +
     'plus onnxruntime-node in-process (model ceiling).',
 
   async run(opts: RunOptions, ctx: ScenarioContext): Promise<BenchResult> {

@@ -7,6 +7,7 @@ import { registerTrainCommand } from './train-command';
 import { registerDriftCommand } from './drift-command';
 import { registerQuantizeCommand } from './quantize-command';
 import { registerBenchCommand } from './bench-command';
+import { relaunchWithServingFlags } from './serving-runtime';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -25,6 +26,7 @@ program
   .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
   .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'))
   .action(async (o: Record<string, string>) => {
+    if (relaunchWithServingFlags()) return;
     const logger = createLogger(o.logLevel);
     const int = (name: string, v: string) => {
       const n = Number(v);

@@ -106,7 +106,7 @@ describe('recorded vad-infer result', () => {
 
   it('the ratio arithmetic treats any target as the subject (peer vs peer on real numbers)', () => {
     const r = load();
-    const rs = computeVadRatios(r, { ours: NAIVE, naive: HTTP_CEILING, http: HTTP_CEILING });
+    const rs = computeVadRatios(r, { ours: NAIVE, naive: HTTP_CEILING, naiveUws: HTTP_CEILING, http: HTTP_CEILING });
     const main = Math.max(...r.config.connections);
     const a = findSeries(r, NAIVE, 'closed', main)!;
     const b = findSeries(r, HTTP_CEILING, 'closed', main)!;

@@ -1,0 +1,44 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * The V8 settings `infera serve` runs under, and the re-launch that applies them (V8 reads
+ * them at start-up only; set at run time they are ignored or crash).
+ *
+ * Measured reason (bench/README.md, "The 20–30 ms tail"): pinned to one core, one-chunk VAD
+ * at 325 / 650 / 1,300 req/s open loop had p99 6.4 / 11.8 / 18.6 ms with V8's defaults and
+ * 1.4 / 2.6 / 4.8 ms with these flags. With the defaults the young generation grows to 16 MiB
+ * (scavenges of ~0.9 ms, every ~90 requests) and every scavenge wakes V8's four helper
+ * threads, which on a busy core preempt the event loop mid-request (per-thread switch counts:
+ * ~320 wake-ups per helper in 6 s, 1,131 involuntary preemptions of the event loop). A 1 MiB
+ * semi-space keeps scavenges at ~0.1–0.2 ms; single-threaded GC keeps them on the event loop.
+ */
+export const SERVING_V8_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=1'] as const;
+
+/** Set in the re-launched process; INFERA_NODE_FLAGS (space-separated, may be empty) replaces the flags. */
+const APPLIED = 'INFERA_SERVING_FLAGS_APPLIED';
+
+export function servingFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  const custom = env.INFERA_NODE_FLAGS;
+  return custom === undefined ? [...SERVING_V8_FLAGS] : custom.split(/\s+/).filter(Boolean);
+}
+
+/**
+ * When this process does not yet run under the serving flags, runs the same command line in a
+ * child that does, forwards termination signals to it and exits with its status.
+ * @returns true when the child took over (the caller must do nothing more).
+ */
+export function relaunchWithServingFlags(): boolean {
+  const flags = servingFlags();
+  if (process.env[APPLIED] === '1' || flags.every((f) => process.execArgv.includes(f))) return false;
+  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [APPLIED]: '1' },
+  });
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
+  child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
+  child.on('error', (e) => {
+    console.error(`cannot start the server process: ${e.message}`);
+    process.exit(1);
+  });
+  return true;
+}
