@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { InferaError } from '../errors';
 import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
 import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, modelRejected } from './backend';
@@ -73,6 +74,10 @@ export class OnnxBackend implements Backend {
     }
     const wire: WireTensor[] = inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
     const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
+    if (this.exitNext) {
+      this.exitNext = false;
+      task.exitWorker = true;
+    }
     // Batches are fresh buffers owned by this call: move them instead of copying.
     const transferList = uniqueBuffers(inputs);
     try {
@@ -80,8 +85,23 @@ export class OnnxBackend implements Backend {
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
+      // The worker died with the batch (its inputs were moved to it, so it cannot be retried);
+      // Piscina has already started a replacement, which opens its sessions on first use.
+      if (message.startsWith('worker exited')) {
+        this.workerFailures += 1;
+        throw new InferaError('ENG_ERR_WORKER_FAILED', `${message}; the pool has started a replacement`, { retryAfterS: 1, cause: e });
+      }
       throw e;
     }
+  }
+
+  /** Workers that died mid-batch since start. */
+  workerFailures = 0;
+  private exitNext = false;
+
+  /** Test switch: the worker that takes the next pooled batch exits before running it. */
+  exitWorkerOnNextRun(): void {
+    this.exitNext = true;
   }
 
   async unload(key: string): Promise<void> {

@@ -11,7 +11,7 @@ export type WireTensor = PlainTensor;
 
 export type WorkerTask =
   | { op: 'load'; key: string; path: string; intraOpThreads: number; epoch: number; live: string[] }
-  | { op: 'run'; key: string; path: string; intraOpThreads: number; epoch: number; live: string[]; inputs: WireTensor[]; outputs: string[] };
+  | { op: 'run'; key: string; path: string; intraOpThreads: number; epoch: number; live: string[]; inputs: WireTensor[]; outputs: string[]; exitWorker?: boolean };
 
 const sessions = new Map<string, Promise<ort.InferenceSession>>();
 let knownEpoch = 0;
@@ -45,6 +45,8 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
   if (task.op === 'load') {
     return { inputs: metadataOf(s.inputMetadata), outputs: metadataOf(s.outputMetadata) };
   }
+  // Test switch (OnnxBackend.exitWorkerOnNextRun): the worker dies mid-batch, as a crash would.
+  if (task.exitWorker) process.exit(70);
   const tensors = await runSession(s, task.inputs, task.outputs);
   return move(transferable(tensors) as Parameters<typeof move>[0]);
 }

@@ -94,7 +94,9 @@ export class HttpExchange {
     return new Promise((resolve, reject) => {
       const pad = known && Number.isSafeInteger(alignAt) && alignAt > 0 ? (8 - (alignAt % 8)) % 8 : 0;
       const whole = known ? Buffer.from(new ArrayBuffer(pad + declared), pad, declared) : null;
-      const chunks: Buffer[] = [];
+      // A chunked body grows one buffer (doubling): however many chunks a client sends, the
+      // memory held is at most twice the body, never one object per chunk.
+      let grown: Buffer | null = null;
       let size = 0;
       let failed = false;
       this.res.onData((chunk, isLast) => {
@@ -108,11 +110,18 @@ export class HttpExchange {
           return;
         }
         if (whole) whole.set(new Uint8Array(chunk), size);
-        else chunks.push(Buffer.from(new Uint8Array(chunk)));
+        else {
+          if (!grown || size + n > grown.byteLength) {
+            const next = Buffer.allocUnsafe(Math.min(maxBytes, Math.max(16 * 1024, 2 * (size + n))));
+            if (grown) grown.copy(next, 0, 0, size);
+            grown = next;
+          }
+          grown.set(new Uint8Array(chunk), size);
+        }
         size += n;
         if (!isLast) return;
         if (whole) resolve(size === whole.byteLength ? whole : whole.subarray(0, size));
-        else resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+        else resolve(grown ? grown.subarray(0, size) : Buffer.alloc(0));
       });
     });
   }

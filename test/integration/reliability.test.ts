@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Running, postJson, scratchRepository, startServer } from '../helpers/server';
 import { inferBody, speechChunks } from '../helpers/vad';
 import { parseResponses, rawExchange } from '../helpers/raw-http';
+import { OnnxBackend } from '../../src/runtime/onnx-backend';
 
 /**
  * Reliability: requests that once crashed the server, reloads that once unloaded the
@@ -191,4 +192,43 @@ test('BAD CALL - a 100 MiB Content-Length gets its 413 while the client is still
   assert.strictEqual(r.status, 413, got.slice(0, 200));
   assert.strictEqual(JSON.parse(r.body).code, 'ENG_ERR_BODY_TOO_LARGE');
   await stillServing();
+});
+
+test('a body sent as 5,000 tiny chunks (Transfer-Encoding: chunked) is read whole and answered', async () => {
+  const body = Buffer.from(JSON.stringify(inferBody(chunk)));
+  const parts: Buffer[] = [];
+  for (let at = 0; at < body.length; at += Math.ceil(body.length / 5000)) {
+    const piece = body.subarray(at, at + Math.ceil(body.length / 5000));
+    parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+  }
+  const head = 'POST /v2/models/vad/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const { text } = await rawExchange(port, Buffer.concat([Buffer.from(head), ...parts, Buffer.from('0\r\n\r\n')]));
+  const [r] = parseResponses(text);
+  assert.ok(r, text.slice(0, 200));
+  assert.strictEqual(r.status, 200, r.body.slice(0, 200));
+  const direct = await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk));
+  assert.deepStrictEqual(JSON.parse(r.body).outputs, direct.json.outputs);
+});
+
+test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the batch get 503 ENG_ERR_WORKER_FAILED (none hangs), the pool respawns, the next requests succeed', async () => {
+  const repo = scratchRepository();
+  const file = path.join(repo, 'vad/model.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  cfg.instance = { ...cfg.instance, execution: 'pool' };
+  fs.writeFileSync(file, JSON.stringify(cfg));
+  const backend = new OnnxBackend({ workers: 1 });
+  const other = await startServer({ repository: repo, backend, workers: 1 });
+  try {
+    const mv = other.server.repository.resolve('vad');
+    backend.exitWorkerOnNextRun();
+    mv.holdUntil(8);
+    const answers = await Promise.all(speechChunks().slice(0, 8).map((c) => postJson(`${other.url}/v2/models/vad/infer`, inferBody(c))));
+    assert.deepStrictEqual(answers.map((a) => [a.status, a.json.code]), new Array(8).fill([503, 'ENG_ERR_WORKER_FAILED']));
+    assert.strictEqual(answers[0].headers.get('retry-after'), '1');
+    assert.strictEqual(backend.workerFailures, 1);
+    for (let i = 0; i < 3; i++) await stillServing(other.url);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
 });
