@@ -72,6 +72,8 @@ export interface InstanceConfig {
   execution: ExecutionMode;
   /** `auto` runs a batch inline when its predicted compute is at most this (ms); default by core count (execution-site.ts). */
   inline_max_ms?: number;
+  /** A pooled batch running longer is abandoned and its requests get 504 (the worker finishes it). */
+  execution_timeout_ms?: number;
 }
 
 export interface ModelConfig {
@@ -164,6 +166,7 @@ export const modelConfigSchema = {
         intra_op_threads: { type: 'integer', minimum: 1, default: 1 },
         execution: { enum: ['auto', 'inline', 'pool'], default: 'auto' },
         inline_max_ms: { type: 'number', minimum: 0 },
+        execution_timeout_ms: { type: 'number', exclusiveMinimum: 0 },
       },
     },
     feature_spec: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*\\.json$' },

@@ -4,7 +4,7 @@ import { Backend, ModelMetadata } from '../runtime/backend';
 import { BatchPolicy, StaticPolicy } from '../batching/batch-policy';
 import { AdaptivePolicy } from '../batching/adaptive-policy';
 import { CostModel } from '../batching/cost-model';
-import { chooseSite } from '../runtime/execution-site';
+import { chooseSite, defaultInlineMaxMs } from '../runtime/execution-site';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
 import { assembleInput, scatterOutput } from '../batching/batch-assembly';
@@ -100,6 +100,16 @@ export class ModelVersion {
   /** cost(rows) of a batch of this version, learned online; decides where batches run. */
   readonly cost = new CostModel();
   private readonly learnsCost: boolean;
+  /**
+   * The inline budget: model.json's or the default for the cores, and never more than half the
+   * execution timeout (an inline run cannot be abandoned, so only batches predicted well inside
+   * the timeout may run there).
+   */
+  private get inlineMaxMs(): number {
+    const i = this.config.instance;
+    const budget = i.inline_max_ms ?? defaultInlineMaxMs(this.cores);
+    return i.execution_timeout_ms === undefined ? budget : Math.min(budget, i.execution_timeout_ms / 2);
+  }
   /** The inputs a sequence request carries (all but the state). */
   private readonly sequenceSpecs: InputSpec[] = [];
   readonly stats: VersionStats = {
@@ -306,10 +316,10 @@ export class ModelVersion {
     );
     const rows = payloads.map((p) => p.rows);
     const totalRows = rows.reduce((a, b) => a + b, 0);
-    const site = chooseSite({ mode: this.config.instance.execution, rows: totalRows, cost: this.cost.snapshot(), cores: this.cores, inlineMaxMs: this.config.instance.inline_max_ms });
+    const site = chooseSite({ mode: this.config.instance.execution, rows: totalRows, cost: this.cost.snapshot(), cores: this.cores, inlineMaxMs: this.inlineMaxMs });
     this.metrics?.executions.inc({ model: this.name, version: String(this.version), site });
     const runStarted = performance.now();
-    const outputs = await this.backend.run(this.key, inputs, this.outputNames, site);
+    const outputs = await this.backend.run(this.key, inputs, this.outputNames, { site, timeoutMs: this.config.instance.execution_timeout_ms });
     if (this.learnsCost) this.cost.observeBatch(totalRows, performance.now() - runStarted);
     const perRequest = await Promise.all(outputs.map((o) => scatterOutput(o, this.outputAxes.get(o.name) ?? null, rows)));
     const computeMs = performance.now() - t0;

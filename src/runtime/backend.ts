@@ -27,6 +27,17 @@ export interface ModelMetadata {
   outputs: TensorMetadata[];
 }
 
+export interface RunOptions {
+  /** The event loop ('inline') or a worker ('pool'); a backend with one place to run ignores it. */
+  site?: ExecutionSite;
+  /**
+   * A pooled batch running longer is abandoned: its requests fail with ENG_ERR_EXECUTION_TIMEOUT
+   * while the worker finishes it (see onnx-backend.ts abandonAfter). Inline runs cannot be
+   * interrupted (they are chosen only for batches predicted far shorter; see ModelVersion).
+   */
+  timeoutMs?: number;
+}
+
 export interface LoadOptions {
   intraOpThreads: number;
 }
@@ -41,10 +52,10 @@ export interface Backend {
   load(key: string, modelPath: string, opts: LoadOptions): Promise<ModelMetadata>;
   /**
    * Runs one batch. The backend consumes `inputs`: their buffers may be transferred to another
-   * thread, so the caller must not read them afterwards. `site` asks for the event loop
-   * ('inline') or a worker ('pool'); a backend with one place to run ignores it.
+   * thread, so the caller must not read them afterwards.
+   * @throws InferaError ENG_ERR_EXECUTION_TIMEOUT when a pooled batch outlives `timeoutMs`.
    */
-  run(key: string, inputs: Tensor[], outputNames: string[], site?: ExecutionSite): Promise<Tensor[]>;
+  run(key: string, inputs: Tensor[], outputNames: string[], opts?: RunOptions): Promise<Tensor[]>;
   unload(key: string): Promise<void>;
   close(): Promise<void>;
 }

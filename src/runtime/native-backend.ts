@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import { DataType, Tensor } from '../protocol/datatypes';
 import { NativeModel, Precision } from '../native/executor';
 import { compileGraph, CompiledGraph, PlanTensor } from '../native/graph-plan';
-import { Backend, LoadOptions, ModelMetadata, TensorMetadata } from './backend';
+import { Backend, LoadOptions, ModelMetadata, RunOptions, TensorMetadata } from './backend';
 import { readOnnxModel } from './onnx-model-reader';
 
 /** ONNX metadata key `infera quantize` sets to 'int8' on the versions it writes. */
@@ -83,7 +83,7 @@ export class NativeBackend implements Backend {
    * @throws Error when the key is not loaded, an input is missing, unknown, not FP32 or
    *   mis-shaped, or an output name is unknown.
    */
-  async run(key: string, inputs: Tensor[], outputNames: string[]): Promise<Tensor[]> {
+  async run(key: string, inputs: Tensor[], outputNames: string[], _opts?: RunOptions): Promise<Tensor[]> {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
     let rows = -1;

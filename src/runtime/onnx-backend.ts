@@ -2,9 +2,8 @@ import path from 'node:path';
 import { InferaError } from '../errors';
 import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
-import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, modelRejected } from './backend';
+import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, RunOptions, modelRejected } from './backend';
 import type { WireTensor, WorkerTask } from './onnx-worker';
-import type { ExecutionSite } from './execution-site';
 import { createSession, runSession } from './ort-session';
 import type * as ort from 'onnxruntime-node';
 
@@ -61,10 +60,10 @@ export class OnnxBackend implements Backend {
     return results[0];
   }
 
-  async run(key: string, inputs: Tensor[], outputNames: string[], site: ExecutionSite = 'pool'): Promise<Tensor[]> {
+  async run(key: string, inputs: Tensor[], outputNames: string[], opts: RunOptions = {}): Promise<Tensor[]> {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
-    if (site === 'inline') {
+    if (opts.site === 'inline') {
       try {
         return await runSession(m.inline, inputs, outputNames);
       } catch (e) {
@@ -81,7 +80,8 @@ export class OnnxBackend implements Backend {
     // Batches are fresh buffers owned by this call: move them instead of copying.
     const transferList = uniqueBuffers(inputs);
     try {
-      return (await this.pool.run(task, { transferList })) as Tensor[];
+      const running = this.pool.run(task, { transferList }) as Promise<Tensor[]>;
+      return await (opts.timeoutMs === undefined ? running : abandonAfter(running, opts.timeoutMs));
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
@@ -125,4 +125,21 @@ function uniqueBuffers(inputs: Tensor[]): ArrayBuffer[] {
     if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) seen.add(b);
   }
   return [...seen];
+}
+
+/**
+ * Answers a pooled batch's requests with ENG_ERR_EXECUTION_TIMEOUT once `ms` pass; the worker
+ * finishes the abandoned batch (its result is dropped) and returns to the pool.
+ * Measured reason it is not terminated instead: terminating a worker thread while
+ * onnxruntime-node runs in it aborts the whole process ("terminate called after throwing an
+ * instance of 'Napi::Error'" from onnxruntime's binding; test/integration/reliability.test.ts
+ * reproduced it with Piscina's AbortSignal). Replacing the worker needs process workers.
+ */
+function abandonAfter<T>(running: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new InferaError('ENG_ERR_EXECUTION_TIMEOUT', `the batch ran longer than instance.execution_timeout_ms = ${ms} ms; abandoned (its worker finishes it, the result is dropped)`)), ms);
+  });
+  running.catch(() => undefined);
+  return Promise.race([running, expired]).finally(() => clearTimeout(timer));
 }

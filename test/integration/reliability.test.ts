@@ -232,3 +232,27 @@ test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the bat
     fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+test('EXPECTED FAILURE - a pooled batch past instance.execution_timeout_ms: all 64 requests get 504 ENG_ERR_EXECUTION_TIMEOUT at once, and the pool serves on', async () => {
+  const repo = scratchRepository();
+  const file = path.join(repo, 'vad/model.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  // 64 chunks of real speech in one batch take several ms in onnxruntime; the limit is 1 ms.
+  fs.writeFileSync(file, JSON.stringify({ ...cfg, instance: { ...cfg.instance, execution: 'pool', execution_timeout_ms: 1 } }));
+  const other = await startServer({ repository: repo, workers: 1 });
+  try {
+    const mv = other.server.repository.resolve('vad');
+    const speech = speechChunks();
+    mv.holdUntil(64);
+    const answers = await Promise.all(Array.from({ length: 64 }, (_, i) => postJson(`${other.url}/v2/models/vad/infer`, inferBody(speech[i % speech.length]))));
+    assert.deepStrictEqual(new Set(answers.map((a) => `${a.status} ${a.json.code}`)), new Set(['504 ENG_ERR_EXECUTION_TIMEOUT']));
+    assert.match(answers[0].json.error, /ran longer than instance.execution_timeout_ms = 1 ms; abandoned/);
+    // Without the limit, the same pool (its worker done with the abandoned batch) serves again.
+    fs.writeFileSync(file, JSON.stringify({ ...cfg, instance: { ...cfg.instance, execution: 'pool' } }));
+    assert.strictEqual((await postJson(`${other.url}/v2/repository/models/vad/load`, {})).status, 200);
+    await stillServing(other.url);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
