@@ -24,6 +24,7 @@ program
   .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
   .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
   .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
+  .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
   .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'))
   .action(async (o: Record<string, string>) => {
     if (relaunchWithServingFlags()) return;
@@ -44,6 +45,7 @@ program
       host: o.host,
       port: port(o.port),
       reusePort: Boolean(o.reusePort),
+      sandbox: (o as Record<string, unknown>).sandbox === false ? false : undefined,
       workers: Math.max(1, int('workers', o.workers)),
       maxBodyBytes: int('max-body', o.maxBody),
       adminToken: o.adminToken,

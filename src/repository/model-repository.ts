@@ -8,6 +8,7 @@ import type { ModelMetrics } from '../monitoring/metrics';
 import { ModelVersion } from './model-version';
 import { checkModelName, resolveInside } from './paths';
 import { checkAgainstModelFile } from './metadata-check';
+import { SandboxOptions, validateInSandbox } from './sandbox';
 import { FeatureSpec, loadFeatureSpec } from '../features';
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
@@ -36,6 +37,8 @@ export interface RepositoryOptions {
   maxInFlight: number;
   /** CPUs the server may run on (decides where batches run); default os.availableParallelism(). */
   cores?: number;
+  /** Open each new onnxruntime version in a disposable child first (sandbox.ts); null = off. */
+  sandbox?: SandboxOptions | null;
   metrics?: ModelMetrics;
   log?: (obj: Record<string, unknown>, msg: string) => void;
 }
@@ -139,6 +142,11 @@ export class ModelRepository {
       const modelPath = resolveInside(this.opts.root, name, String(version), 'model.onnx');
       if (!fs.existsSync(modelPath)) throw new Error(`${name}/${version}/model.onnx does not exist`);
       const backend = this.backendFor(config);
+      if (config.backend !== 'native' && this.opts.sandbox) {
+        const checked = await validateInSandbox(modelPath, config.instance.intra_op_threads, this.opts.sandbox);
+        checkAgainstModelFile(config, checked.metadata, `${name}/model.json`);
+        this.opts.log?.({ model: name, version, warmRun: checked.warm }, 'model version validated in a sandbox');
+      }
       const metadata: ModelMetadata = await backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads, precision: config.precision } as LoadOptions);
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
       const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());

@@ -5,6 +5,7 @@ import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_
 import { Registry } from 'prom-client';
 import { createMetrics, ModelMetrics } from '../monitoring/metrics';
 import { ModelRepository } from '../repository/model-repository';
+import { DEFAULT_SANDBOX, SandboxOptions } from '../repository/sandbox';
 import { Backend } from '../runtime/backend';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { NativeBackend } from '../runtime/native-backend';
@@ -36,6 +37,11 @@ export interface ServerOptions {
    * its connections.
    */
   reusePort?: boolean;
+  /**
+   * Open each new model version in a disposable child process with a time and memory cap
+   * before the serving workers do (repository/sandbox.ts); false turns it off.
+   */
+  sandbox?: SandboxOptions | false;
   registry?: Registry;
   backend?: Backend;
   logger?: Logger;
@@ -89,6 +95,7 @@ export class InferaServer {
       backend: this.backend,
       maxInFlight: opts.workers,
       cores: this.cores,
+      sandbox: opts.sandbox === false ? null : (opts.sandbox ?? DEFAULT_SANDBOX),
       nativeBackend: () => new NativeBackend(),
       metrics: this.metrics,
       log: (o, m) => this.log.info(o, m),

@@ -256,3 +256,35 @@ test('EXPECTED FAILURE - a pooled batch past instance.execution_timeout_ms: all 
     fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+for (const [failure, reason] of [
+  ['abort', /validating 1\/model\.onnx in a sandbox: onnxruntime crashed \(SIGABRT\)/],
+  ['hang', /validating 1\/model\.onnx in a sandbox: timed out after 1500 ms/],
+  ['allocate', /validating 1\/model\.onnx in a sandbox: used \d+ MiB, more than its 256 MiB/],
+] as const) {
+  test(`EXPECTED FAILURE - a version whose validation child ${failure === 'abort' ? 'aborts' : failure === 'hang' ? 'hangs' : 'exhausts memory'}: that version is UNAVAILABLE with the reason, the server serves the others`, async () => {
+    const repo = scratchRepository();
+    const other = await startServer({ repository: repo, sandbox: { timeoutMs: 1500, memoryMb: 256, testFailure: failure } });
+    try {
+      const index = await postJson(`${other.url}/v2/repository/index`, {});
+      const vad = index.json.find((e: any) => e.name === 'vad');
+      assert.strictEqual(vad.state, 'UNAVAILABLE');
+      assert.match(vad.reason, reason);
+      assert.strictEqual((await fetch(`${other.url}/v2/health/live`)).status, 200);
+    } finally {
+      await other.server.stop();
+      fs.rmSync(repo, { recursive: true, force: true });
+    }
+  });
+}
+
+test('a real model passes its sandbox validation (load, metadata, warm run on zeros) and serves', async () => {
+  const repo = scratchRepository();
+  const other = await startServer({ repository: repo, sandbox: { timeoutMs: 60_000, memoryMb: 2048 } });
+  try {
+    await stillServing(other.url);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
