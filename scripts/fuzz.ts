@@ -3,7 +3,8 @@
  * (clang++ with -fsanitize=fuzzer,address,undefined; Debian clang-14, libfuzzer-14-dev, libclang-rt-14-dev),
  * seeds each corpus from real data, and runs each harness for N seconds (default 60).
  * Exits 1 when a harness crashes, leaks or trips a sanitizer (the input is kept under
- * build-fuzz/crashes/), 2 when no clang++ is installed.
+ * build-fuzz/crashes/; once fixed, copy it to fuzz/regressions/<harness>-<what> so every run
+ * replays it first), 2 when no clang++ is installed.
  *
  * Seeds (real data only): OIP v2 JSON bodies of real speech chunks (linphone's
  * hello16000.wav) and /predict bodies of real February 2001 flights for the JSON scanner;
@@ -26,6 +27,8 @@ interface Harness {
   name: string;
   sources: string[];
   seeds: () => Promise<Buffer[]>;
+  /** libFuzzer -max_len, where shorter inputs find the same paths faster. */
+  maxLen?: number;
 }
 
 const HARNESSES: Harness[] = [
@@ -44,14 +47,16 @@ const HARNESSES: Harness[] = [
   {
     name: 'pcm_resample',
     sources: ['native/src/audio/resample.cc'],
+    // A frame of 2,048 bytes covers every filter edge (the longest filter spans ~100 samples).
+    maxLen: 2048,
     seeds: async () => {
       const wav = fs.readFileSync(HELLO_WAV);
       const out: Buffer[] = [];
       // First byte: rate 8000 / 16000 / 48000 (mod 3) and channels (1 + (b / 3) % 2).
-      for (let k = 0; k < 6; k++) out.push(Buffer.concat([Buffer.from([1]), wav.subarray(44 + k * 6144, 44 + (k + 1) * 6144)]));
+      for (let k = 0; k < 6; k++) out.push(Buffer.concat([Buffer.from([1]), wav.subarray(44 + k * 2046, 44 + (k + 1) * 2046)]));
       if (fs.existsSync(CODEC2_RAW)) {
         const raw = fs.readFileSync(CODEC2_RAW);
-        for (let k = 0; k < 4; k++) out.push(Buffer.concat([Buffer.from([0]), raw.subarray(k * 3072, (k + 1) * 3072)]));
+        for (let k = 0; k < 4; k++) out.push(Buffer.concat([Buffer.from([0]), raw.subarray(k * 2046, (k + 1) * 2046)]));
       }
       return out;
     },
@@ -103,7 +108,17 @@ async function main(): Promise<number> {
     if (build.status !== 0) throw new Error(`fuzz: building ${h.name} failed:\n${build.stderr}`);
     const seeds = await h.seeds();
     seeds.forEach((s, i) => fs.writeFileSync(path.join(corpus, `seed-${i}`), s));
-    const run = spawnSync(bin, [`-max_total_time=${seconds}`, '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1', `-artifact_prefix=${crashes}/${h.name}-`, corpus], {
+    // Inputs that once failed (fuzz/regressions/<name>-*) run first, once each.
+    const regressions = fs.readdirSync(path.join(ROOT, 'fuzz/regressions')).filter((f) => f.startsWith(`${h.name}-`)).map((f) => path.join(ROOT, 'fuzz/regressions', f));
+    if (regressions.length > 0) {
+      const again = spawnSync(bin, regressions, { encoding: 'utf8' });
+      if (again.status !== 0) {
+        failed += 1;
+        console.log(`fuzz ${h.name}: FAILED on a saved regression input\n${again.stderr.split('\n').slice(-30).join('\n')}`);
+        continue;
+      }
+    }
+    const run = spawnSync(bin, [...(h.maxLen ? [`-max_len=${h.maxLen}`] : []), `-max_total_time=${seconds}`, '-timeout=10', '-rss_limit_mb=2048', '-print_final_stats=1', `-artifact_prefix=${crashes}/${h.name}-`, corpus], {
       encoding: 'utf8',
       env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
     });
