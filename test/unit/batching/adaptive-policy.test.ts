@@ -54,14 +54,25 @@ test('caps the batch so that its members still meet the objective', (t) => {
 
 test('waits for the next expected arrival only when it comes before the latest safe start', (t) => {
   const cfg = { maxBatchSize: 64, latencySloMs: 50 };
-  // Arrivals every 2 ms, the last at 5: the next is due at 7, well before 50 - cost(4).
-  assert.deepStrictEqual(adaptiveDecide(q(3, 0), 5, model(0.5, 1, 2, 5), cfg), { kind: 'wait', waitMs: 2 });
+  // Arrivals every 0.5 ms, the last at 5 (the server falls behind: cost(3) = 2.5 > 3 · 0.5):
+  // the next is due at 5.5, well before 50 - cost(4).
+  assert.deepStrictEqual(adaptiveDecide(q(3, 0), 5, model(0.5, 1, 0.5, 5), cfg), { kind: 'wait', waitMs: 0.5 });
   // Arrivals every 100 ms: waiting would break the objective.
   assert.deepStrictEqual(adaptiveDecide(q(3, 0), 5, model(0.5, 1, 100, 5), cfg), { kind: 'dispatch', count: 3, rows: 3 });
   // The expected arrival is overdue: stop waiting.
-  assert.deepStrictEqual(adaptiveDecide(q(3, 0), 8, model(0.5, 1, 2, 5), cfg), { kind: 'dispatch', count: 3, rows: 3 });
+  assert.deepStrictEqual(adaptiveDecide(q(3, 0), 8, model(0.5, 1, 0.5, 5), cfg), { kind: 'dispatch', count: 3, rows: 3 });
   // No arrival rate known yet.
   assert.deepStrictEqual(adaptiveDecide(q(3, 0), 5, model(0.5, 1), cfg), { kind: 'dispatch', count: 3, rows: 3 });
+});
+
+test('dispatches at once while the server keeps up at the current batch size (cost(n) ≤ n · gap)', (t) => {
+  const cfg = { maxBatchSize: 64, latencySloMs: 50 };
+  // cost(3) = 2.5 ms; arrivals every 2 ms: the next 3 rows take 6 ms to come. Waiting buys nothing.
+  assert.deepStrictEqual(adaptiveDecide(q(3, 0), 5, model(0.5, 1, 2, 5), cfg), { kind: 'dispatch', count: 3, rows: 3 });
+  // Exactly at the boundary: cost(4) = 3 = 4 · 0.75 still keeps up.
+  assert.deepStrictEqual(adaptiveDecide(q(4, 0), 5, model(0.5, 1, 0.75, 5), cfg), { kind: 'dispatch', count: 4, rows: 4 });
+  // Just past it (gap 0.74), the policy waits for the next arrival.
+  assert.strictEqual(adaptiveDecide(q(4, 0), 5, model(0.5, 1, 0.74, 5), cfg).kind, 'wait');
 });
 
 test('dispatches without waiting when the batch is efficient, full, blocked or late', (t) => {
