@@ -3,7 +3,7 @@ import { InferaError } from '../errors';
 import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
 import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, RunOptions, modelRejected } from './backend';
-import type { WireTensor, WorkerTask } from './onnx-worker';
+import type { WireTensor, WorkerResult, WorkerTask } from './onnx-worker';
 import { createSession, runSession } from './ort-session';
 import type * as ort from 'onnxruntime-node';
 
@@ -80,8 +80,10 @@ export class OnnxBackend implements Backend {
     // Batches are fresh buffers owned by this call: move them instead of copying.
     const transferList = uniqueBuffers(inputs);
     try {
-      const running = this.pool.run(task, { transferList }) as Promise<Tensor[]>;
-      return await (opts.timeoutMs === undefined ? running : abandonAfter(running, opts.timeoutMs));
+      const running = this.pool.run(task, { transferList }) as Promise<WorkerResult>;
+      const r = await (opts.timeoutMs === undefined ? running : abandonAfter(running, opts.timeoutMs));
+      this.perWorker.set(r.worker, (this.perWorker.get(r.worker) ?? 0) + 1);
+      return r.tensors;
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
@@ -93,6 +95,13 @@ export class OnnxBackend implements Backend {
       }
       throw e;
     }
+  }
+
+  private readonly perWorker = new Map<number, number>();
+
+  /** Pooled batches run so far, by worker thread id (the pool's use of the cores). */
+  batchesByWorker(): ReadonlyMap<number, number> {
+    return this.perWorker;
   }
 
   /** Workers that died mid-batch since start. */

@@ -4,6 +4,7 @@
  * inline on the event loop come here (src/runtime/execution-site.ts).
  */
 import type * as ort from 'onnxruntime-node';
+import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createSession, metadataOf, PlainTensor, runSession } from './ort-session';
 
@@ -50,6 +51,12 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
   const tensors = await runSession(s, task.inputs, task.outputs);
   return move(transferable(tensors) as Parameters<typeof move>[0]);
 }
+
+/** What a run task answers: the outputs, and which worker thread ran the batch. */
+export interface WorkerResult {
+  tensors: WireTensor[];
+  worker: number;
+}
 /** Hands the output buffers to the main thread instead of copying them. */
 function transferable(tensors: WireTensor[]): object {
   const buffers = new Set<ArrayBuffer>();
@@ -61,8 +68,8 @@ function transferable(tensors: WireTensor[]): object {
     get [transferableSymbol]() {
       return [...buffers];
     },
-    get [valueSymbol]() {
-      return tensors;
+    get [valueSymbol](): WorkerResult {
+      return { tensors, worker: threadId };
     },
   };
 }

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { postJson, scratchRepository, startServer } from '../helpers/server';
 import { ReferenceVad, inferBody, maxAbsDiff, speechChunks } from '../helpers/vad';
+import { OnnxBackend } from '../../src/runtime/onnx-backend';
 
 /**
  * Batches run inline on the event loop or in the worker pool (src/runtime/execution-site.ts).
@@ -70,3 +71,30 @@ for (const [execution, cores] of [['inline', 2], ['pool', 1], ['auto', 1], ['aut
     }
   });
 }
+
+test('two cores: the pool runs batches on both of its workers at once; every answer equals onnxruntime in process', async () => {
+  const repo = scratchRepository();
+  withExecution(repo, 'pool');
+  const backend = new OnnxBackend({ workers: 2 });
+  const srv = await startServer({ repository: repo, cores: 2, workers: 2, backend });
+  try {
+    const all = speechChunks();
+    const expected = await Promise.all(all.slice(0, 64).map((c) => ref.run(c)));
+    // 8 clients, 8 requests each: with two batches in flight at a time, both workers take some.
+    const answers = (await Promise.all(Array.from({ length: 8 }, async (_, client) => {
+      const mine = [];
+      for (let k = 0; k < 8; k++) mine.push(await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(all[client * 8 + k])));
+      return mine;
+    }))).flat();
+    answers.forEach((a, i) => {
+      assert.strictEqual(a.status, 200);
+      assert.ok(maxAbsDiff(outputOf(a.json, 'output'), expected[i].output) <= 1e-5, `request ${i}`);
+    });
+    const perWorker = [...backend.batchesByWorker().values()];
+    assert.strictEqual(perWorker.length, 2, `batches by worker: ${JSON.stringify([...backend.batchesByWorker()])}`);
+    assert.ok(perWorker.every((n) => n > 0));
+  } finally {
+    await srv.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
