@@ -21,8 +21,11 @@ async function main(): Promise<void> {
     if (failure === 'abort') process.abort();
     if (failure === 'hang') for (;;);
     if (failure === 'allocate') {
+      // 16 MiB every 10 ms: steady growth the parent's 50 ms memory check sees long before
+      // the machine runs short.
       const hold: Buffer[] = [];
-      for (;;) hold.push(Buffer.alloc(16 * 1024 * 1024, 1));
+      setInterval(() => hold.push(Buffer.alloc(16 * 1024 * 1024, 1)), 10);
+      return;
     }
   }
   const session = await createSession(modelPath, Number(intra) || 1);
