@@ -124,7 +124,7 @@ export class ModelRepository {
       entry.versions.delete(v);
       if (ve.serving) retired.push(ve.serving);
     }
-    await Promise.all(retired.map((mv) => mv.close()));
+    for (const mv of retired) this.retire(mv);
     entry.config = config;
     const ready = [...entry.versions.values()].some((v) => v.state === 'READY');
     entry.state = ready ? 'READY' : 'UNAVAILABLE';
@@ -156,7 +156,7 @@ export class ModelRepository {
       ve.state = 'READY';
       ve.reason = undefined;
       this.opts.log?.({ model: name, version }, 'model version ready');
-      if (old) await old.close();
+      if (old) this.retire(old);
     } catch (e) {
       await this.backendFor(config).unload(key);
       const reason = (e as Error).message;
@@ -166,6 +166,21 @@ export class ModelRepository {
         ve.reason = reason;
       }
     }
+  }
+
+  /** Versions taken out of routing that still finish their leased and queued requests. */
+  private readonly retiring = new Set<Promise<void>>();
+
+  /**
+   * Retires a version in the background: a load returns as soon as the new versions serve,
+   * while the old one finishes what it accepted (streams included, up to its grace period).
+   */
+  private retire(mv: ModelVersion): void {
+    const p: Promise<void> = mv
+      .close()
+      .catch((e: unknown) => this.opts.log?.({ model: mv.name, version: mv.version, err: (e as Error).message }, 'retiring a model version failed'))
+      .finally(() => this.retiring.delete(p));
+    this.retiring.add(p);
   }
 
   private native?: Backend;
@@ -240,6 +255,7 @@ export class ModelRepository {
 
   async close(): Promise<void> {
     for (const name of [...this.models.keys()]) await this.unload(name);
+    await Promise.all([...this.retiring]);
     await this.native?.close();
   }
 }
