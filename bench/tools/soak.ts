@@ -2,12 +2,13 @@
  * Soak: a mixed load against a live `infera serve` for a set time, sampling the server's
  * resident memory and V8 heap, to show whether anything grows.
  *
- *   node dist/bench/tools/soak.js --seconds 600 [--out bench/results/soak]
+ *   node dist/bench/tools/soak.js --seconds 600 [--out bench/results/soak] [--reload-every 5 (s; 0 = none)]
  *
  * Load, in parallel loops: valid OIP infer of real speech chunks and /predict of a real
  * flight; damaged requests (bench/tools/http-mutation-fuzz.ts mutations); aborted requests
  * (half a body, then the socket is destroyed); WebSocket streams of real speech (PCM16 at
- * 16 kHz, sent as fast as accepted, then `end`); and a reload of the VAD model every 5 s.
+ * 16 kHz, sent as fast as accepted, then `end`); and a reload of the VAD model every 5 s
+ * (`--reload-every`).
  * Writes result.json (samples, counts) and rss.svg (RSS and heap over time) to --out, and
  * prints a one-line summary. Exits 1 when the server dies or a valid request fails.
  */
@@ -137,8 +138,9 @@ async function main(): Promise<number> {
       ws.on('error', () => undefined);
     });
   });
-  loop(async () => {
-    await new Promise((res) => setTimeout(res, 5000));
+  const reloadEveryS = Number(arg('reload-every') ?? 5);
+  if (reloadEveryS > 0) loop(async () => {
+    await new Promise((res) => setTimeout(res, reloadEveryS * 1000));
     count(`reload ${await exchange(port, Buffer.from('POST /v2/repository/models/vad/load HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'))}`);
   });
 
