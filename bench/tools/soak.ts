@@ -3,6 +3,7 @@
  * resident memory and V8 heap, to show whether anything grows.
  *
  *   node dist/bench/tools/soak.js --seconds 600 [--out bench/results/soak] [--reload-every 5 (s; 0 = none)]
+ *        [--skip malformed,aborted,streams]
  *
  * Load, in parallel loops: valid OIP infer of real speech chunks and /predict of a real
  * flight; damaged requests (bench/tools/http-mutation-fuzz.ts mutations); aborted requests
@@ -112,13 +113,15 @@ async function main(): Promise<number> {
       if (s !== 200) validFailures++;
     });
   }
-  loop(async () => {
+  // --skip malformed,aborted,streams: leave loads out, to find which one a growth follows.
+  const skip = new Set((arg('skip') ?? '').split(',').filter(Boolean));
+  if (!skip.has('malformed')) loop(async () => {
     count(`malformed ${(await exchange(port, mutate(bases[Math.floor(r() * bases.length)], r), undefined, 500)) ?? 'no answer in 0.5 s'}`);
   });
-  loop(async () => {
+  if (!skip.has('aborted')) loop(async () => {
     count(`aborted ${await exchange(port, bases[0], Math.floor(bases[0].length / 2))}`);
   });
-  loop(async () => {
+  if (!skip.has('streams')) loop(async () => {
     await new Promise<void>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/v2/models/vad/stream?format=pcm16&rate=16000`);
       let results = 0;
