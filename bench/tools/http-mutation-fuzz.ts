@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { chunks, readWav } from '../../src/audio/wav';
+import { freePort } from '../lib/server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
@@ -143,12 +144,7 @@ async function main(): Promise<void> {
   const hangMs = arg('hang-ms', 5000);
   const answerMs = arg('answer-ms', 500);
   const r = rng(arg('seed', 1));
-  const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   const server = spawn(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'fatal'], { stdio: process.env.FUZZ_VERBOSE ? 'inherit' : 'ignore' });
   let exited: number | string | null = null;
   server.on('exit', (code, signal) => (exited = signal ?? code));

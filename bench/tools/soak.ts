@@ -19,6 +19,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { chunks, readWav } from '../../src/audio/wav';
 import { servingFlags } from '../../src/cli/serving-runtime';
+import { freePort } from '../lib/server';
 import { lineChart } from '../lib/svg';
 import { baseRequests, mutate } from './http-mutation-fuzz';
 
@@ -80,12 +81,7 @@ async function heapMb(port: number): Promise<number> {
 async function main(): Promise<number> {
   const seconds = Number(arg('seconds') ?? 60);
   const out = path.resolve(arg('out') ?? path.join(ROOT, 'bench/results/soak'));
-  const port = await new Promise<number>((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(p));
-    });
-  });
+  const port = await freePort();
   // The serving flags on the command line: this pid is the server itself (no re-launch).
   const server = spawn(process.execPath, [...servingFlags(), path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'error'], { stdio: 'ignore' });
   let died: string | null = null;

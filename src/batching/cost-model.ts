@@ -66,6 +66,8 @@ export class CostModel {
   private readonly ms: number[] = [];
   private next = 0;
   private fit = { a: 0, b: 0 };
+  /** The largest batch in the window, kept with the fit (snapshot() runs on every batching decision). */
+  private maxRows = 0;
   private gapMs = Infinity;
   private lastArrival = -Infinity;
   private readonly window: number;
@@ -90,6 +92,7 @@ export class CostModel {
       this.next = (this.next + 1) % this.window;
     }
     this.fit = fitLine(this.rows, this.ms);
+    this.maxRows = Math.max(0, ...this.rows);
   }
 
   observeArrival(now: number): void {
@@ -105,6 +108,6 @@ export class CostModel {
   }
 
   snapshot(): CostSnapshot {
-    return { a: this.fit.a, b: this.fit.b, ready: this.rows.length >= this.minSamples, gapMs: this.gapMs, lastArrival: this.lastArrival, maxRows: Math.max(0, ...this.rows) };
+    return { a: this.fit.a, b: this.fit.b, ready: this.rows.length >= this.minSamples, gapMs: this.gapMs, lastArrival: this.lastArrival, maxRows: this.maxRows };
   }
 }

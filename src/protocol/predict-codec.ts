@@ -25,10 +25,10 @@ function fillTensor(cfg: ModelConfig, name: string, value: number): Tensor {
  */
 export function checkFeatureRow(features: unknown): Record<string, unknown> {
   if (typeof features !== 'object' || features === null || Array.isArray(features)) throw bad("'features' must be an object of feature name → value");
+  const scalar = (x: unknown) => x === null || typeof x !== 'object';
   for (const [k, v] of Object.entries(features)) {
-    const ok = (x: unknown) => x === null || typeof x !== 'object';
-    if (ok(v)) continue;
-    if (Array.isArray(v) && v.every(ok)) continue;
+    if (scalar(v)) continue;
+    if (Array.isArray(v) && v.every(scalar)) continue;
     throw bad(`feature '${k.slice(0, 64)}' must be a number, a string, a boolean or an array of numbers, not a nested object or array`);
   }
   return features as Record<string, unknown>;

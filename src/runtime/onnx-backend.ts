@@ -63,27 +63,9 @@ export class OnnxBackend implements Backend {
   async run(key: string, inputs: Tensor[], outputNames: string[], opts: RunOptions = {}): Promise<Tensor[]> {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
-    if (opts.site === 'inline') {
-      try {
-        return await runSession(m.inline, inputs, outputNames);
-      } catch (e) {
-        if (e instanceof Error && e.message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
-        throw e;
-      }
-    }
-    const wire: WireTensor[] = inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
-    const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
-    if (this.exitNext) {
-      this.exitNext = false;
-      task.exitWorker = true;
-    }
-    // Batches are fresh buffers owned by this call: move them instead of copying.
-    const transferList = uniqueBuffers(inputs);
     try {
-      const running = this.pool.run(task, { transferList }) as Promise<WorkerResult>;
-      const r = await (opts.timeoutMs === undefined ? running : abandonAfter(running, opts.timeoutMs));
-      this.perWorker.set(r.worker, (this.perWorker.get(r.worker) ?? 0) + 1);
-      return r.tensors;
+      if (opts.site === 'inline') return await runSession(m.inline, inputs, outputNames);
+      return await this.runPooled(key, m, inputs, outputNames, opts.timeoutMs);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
       if (message.startsWith(MODEL_RUN_FAILED)) throw modelRejected(inputs, e);
@@ -95,6 +77,20 @@ export class OnnxBackend implements Backend {
       }
       throw e;
     }
+  }
+
+  private async runPooled(key: string, m: Loaded, inputs: Tensor[], outputNames: string[], timeoutMs: number | undefined): Promise<Tensor[]> {
+    const wire: WireTensor[] = inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, data: t.data }));
+    const task: WorkerTask = { op: 'run', key, path: m.path, intraOpThreads: m.intraOpThreads, epoch: this.epoch, live: this.live, inputs: wire, outputs: outputNames };
+    if (this.exitNext) {
+      this.exitNext = false;
+      task.exitWorker = true;
+    }
+    // Batches are fresh buffers owned by this call: move them instead of copying.
+    const running = this.pool.run(task, { transferList: uniqueBuffers(inputs) }) as Promise<WorkerResult>;
+    const r = await (timeoutMs === undefined ? running : abandonAfter(running, timeoutMs));
+    this.perWorker.set(r.worker, (this.perWorker.get(r.worker) ?? 0) + 1);
+    return r.tensors;
   }
 
   private readonly perWorker = new Map<number, number>();

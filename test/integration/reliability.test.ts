@@ -7,6 +7,7 @@ import { Running, postJson, scratchRepository, startServer } from '../helpers/se
 import { inferBody, speechChunks } from '../helpers/vad';
 import { parseResponses, rawExchange } from '../helpers/raw-http';
 import { OnnxBackend } from '../../src/runtime/onnx-backend';
+import { freePort } from '../../bench/lib/server';
 
 /**
  * Reliability: requests that once crashed the server, reloads that once unloaded the
@@ -158,12 +159,7 @@ test('unloading a model with 24 requests queued: all 24 finish with 200, later o
 });
 
 test('EXPECTED FAILURE - a second server on a port in use fails with "in use" unless asked to share it', async () => {
-  const free = await new Promise<number>((resolve) => {
-    const probe = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (probe.address() as net.AddressInfo).port;
-      probe.close(() => resolve(p));
-    });
-  });
+  const free = await freePort();
   const first = await startServer({ port: free });
   try {
     await assert.rejects(startServer({ port: free }), /port \d+ on 127\.0\.0\.1 is in use by another process/);
