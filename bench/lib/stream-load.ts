@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { resampleTo16k } from '../../src/audio/resample';
+import { resampleTo16kNativeSync as resampleTo16k } from '../../src/native/audio';
 import { pcm16ToFloat, readWav } from '../../src/audio/wav';
 import { latencyFromHistogramUs, newLatencyHistogram } from './load';
 import type { InputInfo, LoadRunStats } from './types';

@@ -45,6 +45,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"pcm16ToFloat", infera::audio::Pcm16ToFloatBinding},
       {"resampleTo16k", infera::audio::ResampleTo16kAsync},
       {"resampleTo16kSync", infera::audio::ResampleTo16kSync},
+      {"createStreamResampler", infera::audio::CreateStreamResampler},
+      {"streamResamplerPush", infera::audio::StreamResamplerPush},
+      {"streamResamplerFlush", infera::audio::StreamResamplerFlush},
       {"cudaInt8Gemm", infera::cuda::CudaInt8Gemm},
       {"cudaTransformFeatures", infera::features::CudaTransformFeatures},
   };

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { pcm16ToFloatNative } from '../native/audio';
 
 export interface PcmAudio {
   sampleRate: number;
@@ -37,14 +38,8 @@ export function parseWav(b: Buffer, name = 'WAV'): PcmAudio {
   throw new Error(`${file}: no data chunk`);
 }
 
-/** Little-endian PCM16 → float32 (first channel), x / 32768. */
-export function pcm16ToFloat(bytes: Uint8Array, channels = 1): Float32Array {
-  const frames = Math.floor(bytes.byteLength / 2 / channels);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(frames);
-  for (let i = 0; i < frames; i++) out[i] = dv.getInt16(i * 2 * channels, true) / 32768;
-  return out;
-}
+/** Little-endian PCM16 → float32 (first channel), x / 32768: the addon's decoder, the one the streams use. */
+export const pcm16ToFloat = pcm16ToFloatNative;
 
 /** Consecutive whole chunks of `size` samples (the tail shorter than size is dropped). */
 export function chunks(samples: Float32Array, size: number): Float32Array[] {

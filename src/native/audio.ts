@@ -12,7 +12,15 @@ export interface AudioBinding {
   pcm16ToFloat(bytes: Uint8Array, channels?: number): Float32Array;
   resampleTo16k(samples: Float32Array, rate: number): Promise<Float32Array>;
   resampleTo16kSync(samples: Float32Array, rate: number): Float32Array;
+  createStreamResampler(rate: number): StreamResamplerHandle;
+  streamResamplerPush(handle: StreamResamplerHandle, bytes: Uint8Array, format: 'pcm16' | 'f32'): Float32Array;
+  streamResamplerFlush(handle: StreamResamplerHandle): Float32Array;
 }
+
+export type StreamResamplerHandle = { readonly __streamResampler: unique symbol };
+
+/** The rate every audio model input runs at. */
+export const TARGET_RATE = 16000;
 
 /** Below this many input samples resampling runs inline (an AsyncWorker round trip costs ~20 µs). */
 export const RESAMPLE_SYNC_MAX_SAMPLES = 2048;
@@ -51,4 +59,37 @@ export function resampleTo16kNative(samples: Float32Array, rate: number): Promis
  */
 export function resampleTo16kNativeSync(samples: Float32Array, rate: number): Float32Array {
   return loadBinding().resampleTo16kSync(samples, rate);
+}
+
+/**
+ * One stream's audio front end: little-endian pcm16 or f32 frames at `rate` Hz in, 16 kHz
+ * float samples out, decoded and resampled in one native call per frame. Invariant (the
+ * addon's): frames pushed in any split, then flush(), equal resampleTo16kNativeSync of the
+ * whole decoded recording bit for bit.
+ */
+export class StreamResampler {
+  private readonly handle: StreamResamplerHandle;
+
+  /** @throws RangeError when rate is not an integer in 1..384000. */
+  constructor(readonly rate: number) {
+    this.handle = loadBinding().createStreamResampler(rate);
+  }
+
+  /**
+   * Adds one frame.
+   * @returns the 16 kHz samples whose filter window is now complete (often fewer than the frame's).
+   * @throws RangeError naming the partial or non-finite sample; TypeError after flush().
+   */
+  push(bytes: Uint8Array, format: 'pcm16' | 'f32'): Float32Array {
+    return loadBinding().streamResamplerPush(this.handle, bytes, format);
+  }
+
+  /**
+   * The end of the input.
+   * @returns the remaining samples (the input continued by zeros).
+   * @throws TypeError when called twice.
+   */
+  flush(): Float32Array {
+    return loadBinding().streamResamplerFlush(this.handle);
+  }
 }

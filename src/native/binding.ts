@@ -84,7 +84,7 @@ export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   // native/src/features (typed wrappers in features.ts)
   'compileFeatureSpec', 'transformFeatures', 'transformFeaturesSync',
   // native/src/audio (typed wrappers in audio.ts)
-  'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync',
+  'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync', 'createStreamResampler', 'streamResamplerPush', 'streamResamplerFlush',
   // native/src/cuda (typed wrappers in cuda.ts; features.ts for the transform)
   'cudaInt8Gemm', 'cudaTransformFeatures',
 ];

@@ -1,5 +1,5 @@
 import { InferaError, toInferaError } from '../errors';
-import { Resampler, TARGET_RATE } from '../audio/resample';
+import { StreamResampler, TARGET_RATE } from '../native/audio';
 import { DEFAULT_SEGMENTER, SegmenterOptions, SpeechSegmenter } from '../audio/speech-segmenter';
 import type { Tensor } from '../protocol/datatypes';
 import type { InferInput, InferOutput, SequenceChunk } from '../repository/model-version';
@@ -9,7 +9,8 @@ import type { InferInput, InferOutput, SequenceChunk } from '../repository/model
  * of the WebSocket library so that it can be tested with a fake socket.
  *
  * Binary frames of little-endian samples (pcm16 or f32, any whole number of samples)
- * are resampled to 16 kHz, cut into windows of 1536 samples and sent in order through
+ * are decoded and resampled to 16 kHz by the addon (src/native/audio.ts), cut into
+ * windows of 1536 samples and sent in order through
  * the sequence batcher (the first window starts the sequence). A sequence runs one
  * window at a time, so the session keeps its backlog itself and has at most
  * IN_FLIGHT_PER_STREAM windows in the batcher: one running, one already queued so that
@@ -91,7 +92,7 @@ export interface StreamOptions extends StreamLimits {
 const round6 = (s: number) => Math.round(s * 1e6) / 1e6;
 
 export class StreamSession {
-  private readonly resampler: Resampler;
+  private readonly resampler: StreamResampler;
   private readonly segmenter: SpeechSegmenter;
   private window = new Float32Array(WINDOW);
   private filled = 0;
@@ -103,7 +104,7 @@ export class StreamSession {
   private ending = false;
 
   constructor(private readonly socket: StreamSocket, private readonly model: StreamModel, private readonly opts: StreamOptions) {
-    this.resampler = new Resampler(opts.rate);
+    this.resampler = new StreamResampler(opts.rate);
     this.segmenter = new SpeechSegmenter(opts.segmenter ?? DEFAULT_SEGMENTER);
   }
 
@@ -116,23 +117,13 @@ export class StreamSession {
     if (bytes.byteLength > this.opts.maxFrameBytes) {
       return this.fail(CLOSE.TOO_BIG, `frame of ${bytes.byteLength} bytes; the limit is ${this.opts.maxFrameBytes}`);
     }
-    const size = this.opts.format === 'pcm16' ? 2 : 4;
-    if (bytes.byteLength % size !== 0) {
-      return this.fail(CLOSE.INVALID_PAYLOAD, `${this.opts.format} frames hold whole ${size}-byte samples; got ${bytes.byteLength} bytes`);
+    let samples: Float32Array;
+    try {
+      samples = this.resampler.push(bytes, this.opts.format); // decode + resample, native
+    } catch (e) {
+      return this.fail(CLOSE.INVALID_PAYLOAD, (e as Error).message);
     }
-    const n = bytes.byteLength / size;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const x = new Float32Array(n);
-    if (this.opts.format === 'pcm16') {
-      for (let i = 0; i < n; i++) x[i] = dv.getInt16(2 * i, true) / 32768;
-    } else {
-      for (let i = 0; i < n; i++) {
-        const v = dv.getFloat32(4 * i, true);
-        if (!Number.isFinite(v)) return this.fail(CLOSE.INVALID_PAYLOAD, `f32 sample ${i} of the frame is not finite`);
-        x[i] = v;
-      }
-    }
-    this.feed(this.resampler.push(x));
+    this.feed(samples);
   }
 
   onText(text: string): void {

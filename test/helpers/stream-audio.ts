@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { pcm16ToFloat, readWav } from '../../src/audio/wav';
-import { resampleTo16k } from '../../src/audio/resample';
+import { resampleTo16kNativeSync as resampleTo16k } from '../../src/native/audio';
 import { SpeechEvent, SpeechSegmenter } from '../../src/audio/speech-segmenter';
 import { WINDOW } from '../../src/stream/stream-session';
 import { ReferenceVad } from './vad';

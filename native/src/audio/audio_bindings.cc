@@ -4,6 +4,10 @@
 #include "audio/resample.h"
 #include "typed_args.h"
 
+#include <cmath>
+#include <cstring>
+#include <vector>
+
 namespace infera {
 namespace audio {
 namespace {
@@ -58,7 +62,70 @@ class ResampleWorker : public Napi::AsyncWorker {
   size_t m_ = 0;
 };
 
+// Distinct address: the type tag of stream resampler handles.
+const napi_type_tag kStreamTag = {0x7a1f3c5e9b2d4a60ULL, 0x1c8e5f03a7b94d21ULL};
+
+StreamResampler* RequireStream(const Napi::Env& env, const Napi::Value& v) {
+  THROW_TYPEERROR_IF(!v.IsExternal() || !v.As<Napi::External<StreamResampler>>().CheckTypeTag(&kStreamTag),
+                     env, "handle must be a stream resampler created by createStreamResampler");
+  return v.As<Napi::External<StreamResampler>>().Data();
+}
+
+Napi::Float32Array ToFloat32Array(const Napi::Env& env, const std::vector<float>& v) {
+  Napi::Float32Array out = Napi::Float32Array::New(env, v.size());
+  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(float));
+  return out;
+}
+
 }  // namespace
+
+Napi::Value CreateStreamResampler(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  THROW_TYPEERROR_IF(info.Length() < 1, env, "createStreamResampler(rate) expects a rate");
+  const int rate = GetIntArg(env, info[0], "rate", kMaxRate);
+  THROW_RANGEERROR_IF(rate == 0, env, "rate must be a positive integer");
+  auto* s = new StreamResampler(FilterFor(rate));
+  Napi::External<StreamResampler> ext = Napi::External<StreamResampler>::New(env, s, [](Napi::Env, StreamResampler* p) { delete p; });
+  ext.TypeTag(&kStreamTag);
+  return ext;
+}
+
+Napi::Value StreamResamplerPush(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  THROW_TYPEERROR_IF(info.Length() < 3, env, "streamResamplerPush(handle, bytes, format) expects 3 arguments");
+  StreamResampler* s = RequireStream(env, info[0]);
+  const auto bytes = RequireTyped<uint8_t>(env, info[1], "bytes");
+  const std::string format = info[2].IsString() ? info[2].As<Napi::String>().Utf8Value() : "";
+  THROW_TYPEERROR_IF(format != "pcm16" && format != "f32", env, "format must be 'pcm16' or 'f32'");
+  THROW_TYPEERROR_IF(s->flushed(), env, "the stream resampler was flushed");
+  const size_t size = format == "pcm16" ? 2 : 4;
+  const size_t n = bytes.ByteLength() / size;
+  THROW_RANGEERROR_IF(n * size != bytes.ByteLength(), env,
+                      format + " frames hold whole " + std::to_string(size) + "-byte samples; got " + std::to_string(bytes.ByteLength()) + " bytes");
+  std::vector<float> out;
+  if (size == 2) {
+    s->PushPcm16(bytes.Data(), n, &out);
+    return ToFloat32Array(env, out);
+  }
+  // f32 arrives at any byte offset: copy (little-endian host, as the rest of the addon).
+  std::vector<float> x(n);
+  if (n > 0) std::memcpy(x.data(), bytes.Data(), n * sizeof(float));
+  for (size_t i = 0; i < n; ++i) {
+    THROW_RANGEERROR_IF(!std::isfinite(x[i]), env, "f32 sample " + std::to_string(i) + " of the frame is not finite");
+  }
+  s->Push(x.data(), n, &out);
+  return ToFloat32Array(env, out);
+}
+
+Napi::Value StreamResamplerFlush(const Napi::CallbackInfo& info) {
+  const Napi::Env env = info.Env();
+  THROW_TYPEERROR_IF(info.Length() < 1, env, "streamResamplerFlush(handle) expects a handle");
+  StreamResampler* s = RequireStream(env, info[0]);
+  THROW_TYPEERROR_IF(s->flushed(), env, "the stream resampler was flushed");
+  std::vector<float> out;
+  s->Flush(&out);
+  return ToFloat32Array(env, out);
+}
 
 Napi::Value Pcm16ToFloatBinding(const Napi::CallbackInfo& info) {
   const Napi::Env env = info.Env();

@@ -2,6 +2,7 @@
 #include "audio/resample.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -123,6 +124,72 @@ void Resample(const ResampleFilter& f, const float* x, size_t n, float* out) {
       }
     }
     out[j] = static_cast<float>(acc);
+  }
+}
+
+StreamResampler::StreamResampler(std::shared_ptr<const ResampleFilter> f)
+    : f_(std::move(f)), passthrough_(f_->up == 1 && f_->down == 1) {
+  for (int first : f_->branch_first) min_first_ = std::min(min_first_, first);
+}
+
+float* StreamResampler::Grow(size_t n) {
+  const size_t used = buf_.size();
+  buf_.resize(used + n);
+  count_ += static_cast<long long>(n);
+  return buf_.data() + used;
+}
+
+void StreamResampler::Push(const float* x, size_t n, std::vector<float>* out) {
+  if (passthrough_) {
+    out->insert(out->end(), x, x + n);
+    return;
+  }
+  if (n > 0) std::memcpy(Grow(n), x, n * sizeof(float));
+  Produce(false, out);
+}
+
+void StreamResampler::PushPcm16(const uint8_t* bytes, size_t n, std::vector<float>* out) {
+  if (passthrough_) {
+    const size_t used = out->size();
+    out->resize(used + n);
+    Pcm16ToFloat(bytes, n, 1, out->data() + used);
+    return;
+  }
+  if (n > 0) Pcm16ToFloat(bytes, n, 1, Grow(n));
+  Produce(false, out);
+}
+
+void StreamResampler::Flush(std::vector<float>* out) {
+  flushed_ = true;
+  if (!passthrough_) Produce(true, out);
+}
+
+void StreamResampler::Produce(bool final, std::vector<float>* out) {
+  const ResampleFilter& f = *f_;
+  // Never past the length of everything pushed so far: the total only grows.
+  const unsigned long long limit = ResampledLength(f, static_cast<size_t>(count_));
+  for (; next_ < limit; ++next_) {
+    const unsigned long long t = next_ * f.down;
+    const long long q = static_cast<long long>(t / f.up);
+    const int p = static_cast<int>(t % f.up);
+    const std::vector<double>& taps = f.branches[p];
+    const long long i0 = q + f.branch_first[p];
+    const long long size = static_cast<long long>(taps.size());
+    if (!final && i0 + size > count_) break;  // window not complete yet
+    // The same sum, in the same order, as Resample (inputs outside [0, count) skipped).
+    double acc = 0;
+    for (long long k = 0; k < size; ++k) {
+      const long long i = i0 + k;
+      if (i >= 0 && i < count_) acc += taps[k] * buf_[i - base_];
+    }
+    out->push_back(static_cast<float>(acc));
+  }
+  // Drop input that no later window reaches (windows start at q(next) + min_first).
+  const long long keep_from = static_cast<long long>(next_ * f.down / f.up) + min_first_;
+  const long long drop = std::min(keep_from, count_) - base_;
+  if (drop > 4096 && drop * 2 > static_cast<long long>(buf_.size())) {
+    buf_.erase(buf_.begin(), buf_.begin() + drop);
+    base_ += drop;
   }
 }
 

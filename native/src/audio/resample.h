@@ -49,5 +49,40 @@ size_t ResampledLength(const ResampleFilter& f, size_t n);
 // copied unchanged.
 void Resample(const ResampleFilter& f, const float* x, size_t n, float* out);
 
+// The streaming form of Resample for one connection. Invariant: pushing the
+// input in any split and then calling Flush yields exactly Resample of the
+// whole input, bit for bit (every output sums the same products in the same
+// order), so a live stream equals the offline run. Memory is bounded by the
+// filter length plus one frame.
+class StreamResampler {
+ public:
+  explicit StreamResampler(std::shared_ptr<const ResampleFilter> f);
+
+  // Appends n input samples to the stream and appends to *out every output
+  // sample whose filter window is now complete.
+  void Push(const float* x, size_t n, std::vector<float>* out);
+  // Same for little-endian PCM16 mono bytes (2 per sample), decoded as
+  // Pcm16ToFloat does.
+  void PushPcm16(const uint8_t* bytes, size_t n, std::vector<float>* out);
+  // The end of the input: appends the remaining outputs (input continued by
+  // zeros) up to ResampledLength of everything pushed. Push after Flush is an
+  // error the caller prevents (the binding checks flushed()).
+  void Flush(std::vector<float>* out);
+  bool flushed() const { return flushed_; }
+
+ private:
+  float* Grow(size_t n);
+  void Produce(bool final, std::vector<float>* out);
+
+  std::shared_ptr<const ResampleFilter> f_;
+  bool passthrough_;
+  int min_first_ = 0;  // smallest branch_first: how far back any window reaches
+  std::vector<float> buf_;
+  long long base_ = 0;            // absolute index of buf_[0]
+  long long count_ = 0;           // input samples received
+  unsigned long long next_ = 0;   // next output sample
+  bool flushed_ = false;
+};
+
 }  // namespace audio
 }  // namespace infera

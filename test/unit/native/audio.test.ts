@@ -10,9 +10,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { pcm16ToFloat, readWav } from '../../../src/audio/wav';
+import { readWav } from '../../../src/audio/wav';
 import { ADDON_CANDIDATES, PACKAGE_ROOT, loadBindingFrom } from '../../../src/native/binding';
-import { resampleTo16kNative } from '../../../src/native/audio';
+import { StreamResampler, resampleTo16kNative } from '../../../src/native/audio';
 import { HELLO_8K_WAV, HELLO_WAV } from './real-data';
 
 const FIXTURES = path.join(PACKAGE_ROOT, 'test/unit/native/fixtures');
@@ -25,6 +25,38 @@ const MIN_SNR_DB = 75;
 function f32(file: string): Float32Array {
   const b = fs.readFileSync(path.join(FIXTURES, file));
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+}
+
+/** The scalar reference decoder: little-endian PCM16 → float32 of the first channel, x / 32768. */
+function pcm16ToFloat(bytes: Uint8Array, channels = 1): Float32Array {
+  const frames = Math.floor(bytes.byteLength / 2 / channels);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Float32Array(frames);
+  for (let i = 0; i < frames; i++) out[i] = dv.getInt16(i * 2 * channels, true) / 32768;
+  return out;
+}
+
+/** Frame sizes (in samples) from a fixed LCG: 0, 1, odd and large frames all occur. */
+function splits(total: number, seed: number): number[] {
+  const sizes: number[] = [];
+  let s = seed;
+  for (let left = total; left > 0;) {
+    s = (s * 1103515245 + 12345) % 2 ** 31;
+    const n = Math.min(left, [0, 1, 7, 160, 333, 1536, 4800][s % 7]);
+    sizes.push(n);
+    left -= n;
+  }
+  return sizes;
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
 }
 
 function compare(got: Float32Array, ref: Float32Array): { snrDb: number; maxAbs: number } {
@@ -62,7 +94,7 @@ for (const file of BUILDS) {
   const b = loadBindingFrom(file);
   const tag = path.relative(PACKAGE_ROOT, file);
 
-  test(`${tag}: pcm16ToFloat equals wav.ts on real speech (mono and the first of two channels)`, () => {
+  test(`${tag}: pcm16ToFloat equals the scalar reference on real speech (mono and the first of two channels)`, () => {
     const bytes = wavData(HELLO_WAV);
     assert.deepEqual(b.pcm16ToFloat(bytes), pcm16ToFloat(bytes));
     assert.deepEqual(b.pcm16ToFloat(bytes.subarray(0, 4097)), pcm16ToFloat(bytes.subarray(0, 4097)), 'odd byte count: the partial sample is dropped');
@@ -105,6 +137,44 @@ for (const file of BUILDS) {
     assert.throws(() => b.pcm16ToFloat(new Uint8Array(4), 0), { message: 'channels must be at least 1' });
   });
 }
+
+test('StreamResampler: pcm16 and f32 frames in any split, then flush, equal the whole-recording resample bit for bit', () => {
+  const bytes = wavData(HELLO_8K_WAV).subarray(0, 2 * 40000);
+  const decoded = pcm16ToFloat(bytes);
+  for (const rate of [8000, 16000, 48000, 44100]) {
+    const whole = loadBindingFrom(BUILDS[0]).resampleTo16kSync(decoded, rate);
+    for (const seed of [1, 2, 3]) {
+      const pcm = new StreamResampler(rate);
+      const f32 = new StreamResampler(rate);
+      const gotPcm: Float32Array[] = [];
+      const gotF32: Float32Array[] = [];
+      let at = 0;
+      for (const n of splits(decoded.length, seed)) {
+        gotPcm.push(pcm.push(bytes.subarray(2 * at, 2 * (at + n)), 'pcm16'));
+        const frame = new Uint8Array(4 * n + 1).subarray(1); // unaligned on purpose
+        frame.set(new Uint8Array(decoded.buffer, decoded.byteOffset + 4 * at, 4 * n));
+        gotF32.push(f32.push(frame, 'f32'));
+        at += n;
+      }
+      gotPcm.push(pcm.flush());
+      gotF32.push(f32.flush());
+      assert.deepEqual(concat(gotPcm), whole, `${rate} Hz pcm16, split seed ${seed}`);
+      assert.deepEqual(concat(gotF32), whole, `${rate} Hz f32, split seed ${seed}`);
+    }
+  }
+});
+
+test('BAD CALL - StreamResampler: partial and non-finite samples and a second flush are refused', () => {
+  const r = new StreamResampler(8000);
+  assert.throws(() => r.push(new Uint8Array(1001), 'pcm16'), { name: 'RangeError', message: 'pcm16 frames hold whole 2-byte samples; got 1001 bytes' });
+  const bad = new Float32Array([0.1, 0.2, NaN]);
+  assert.throws(() => r.push(new Uint8Array(bad.buffer), 'f32'), { name: 'RangeError', message: 'f32 sample 2 of the frame is not finite' });
+  assert.throws(() => r.push(new Uint8Array(4), 'u8' as 'f32'), { message: "format must be 'pcm16' or 'f32'" });
+  assert.throws(() => new StreamResampler(0), { message: 'rate must be a positive integer' });
+  r.flush();
+  assert.throws(() => r.flush(), { message: 'the stream resampler was flushed' });
+  assert.throws(() => r.push(new Uint8Array(2), 'pcm16'), { message: 'the stream resampler was flushed' });
+});
 
 test('wrapper resampleTo16kNative: inline and pooled paths agree; errors reject', async () => {
   const x = readWav(HELLO_8K_WAV).samples.slice(8000, 24000);
