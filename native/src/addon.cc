@@ -42,6 +42,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"compileFeatureSpec", infera::features::CompileFeatureSpec},
       {"transformFeatures", infera::features::TransformFeaturesAsync},
       {"transformFeaturesSync", infera::features::TransformFeaturesSync},
+      {"transformRowSync", infera::features::TransformRowSync},
       {"pcm16ToFloat", infera::audio::Pcm16ToFloatBinding},
       {"resampleTo16k", infera::audio::ResampleTo16kAsync},
       {"resampleTo16kSync", infera::audio::ResampleTo16kSync},

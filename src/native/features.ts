@@ -10,11 +10,15 @@
  *    same code units; ISO timestamps are parsed natively with time.ts's grammar;
  *  - what only JavaScript defines is left to it: rows whose trim_upper category has
  *    non-ASCII text (Unicode case mapping) are recomputed here by `transform`, and any
- *    invalid value makes the whole call fall back to `transform`, which throws its message.
+ *    invalid value makes the whole call fall back to `transform` (or, for one row,
+ *    `validateRow`), which throws its message.
+ * This is the serving path's transform (/predict rows go through transformRow); the
+ * TypeScript `transform` is the trainer's and the tests' reference.
  * The addon is loaded by binding.ts.
  */
-import { blockWidth, checkFeatureSpec, FeatureSpec, transform, toEpochMs } from '../features';
+import { blockWidth, checkFeatureSpec, FeatureSpec, transform, toEpochMs, validateRow } from '../features';
 import type { Columns, TransformResult } from '../features';
+import { InferaError } from '../errors';
 import { loadBinding } from './binding';
 
 export type FeaturePlanHandle = { readonly __featurePlan: unique symbol };
@@ -42,14 +46,12 @@ export interface FeatureBinding {
   compileFeatureSpec(plan: NativeFeaturePlan): FeaturePlanHandle;
   transformFeatures(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number, threads?: number, out?: Float32Array): Promise<NativeOutcome>;
   transformFeaturesSync(handle: FeaturePlanHandle, columns: NativeColumn[], rows: number, out?: Float32Array): NativeOutcome;
+  transformRowSync(handle: FeaturePlanHandle, values: unknown[], out: Float32Array): number;
 }
 
-/**
- * Below this many rows the TypeScript transform runs instead (same bits): marshalling the
- * columns and crossing into the addon cost more than one or two rows of work (a single
- * /predict row: measured ~3 µs in TypeScript, ~6 µs native).
- */
-export const FEATURES_NATIVE_MIN_ROWS = 8;
+/** transformRowSync's answers besides an unknown-category count. */
+const ROW_INVALID = -1;
+const ROW_NEEDS_JS = -2;
 
 /**
  * Batches of at most this many rows are transformed inline: the marshalling already costs
@@ -135,9 +137,31 @@ function marshal(spec: FeatureSpec, columns: Columns): { cols: NativeColumn[]; r
   return { cols, rows: Math.max(rows, 0) };
 }
 
+const compiled = new WeakMap<FeatureSpec, NativeFeatureTransform>();
+
 /** A feature spec compiled for the addon. */
 export class NativeFeatureTransform {
-  private constructor(readonly spec: FeatureSpec, private readonly handle: FeaturePlanHandle) {}
+  private readonly fieldNames: string[];
+  private readonly known: Set<string>;
+
+  private constructor(readonly spec: FeatureSpec, private readonly handle: FeaturePlanHandle) {
+    this.fieldNames = spec.inputs.map((f) => f.name);
+    this.known = new Set(this.fieldNames);
+  }
+
+  /**
+   * The compiled transform of a spec object, compiled on first use and kept while the spec
+   * object lives (a model version's spec lives as long as the version).
+   * @throws as {@link NativeFeatureTransform.compile}.
+   */
+  static of(spec: FeatureSpec): NativeFeatureTransform {
+    let t = compiled.get(spec);
+    if (!t) {
+      t = NativeFeatureTransform.compile(spec);
+      compiled.set(spec, t);
+    }
+    return t;
+  }
 
   /**
    * Compiles a spec (vocabulary maps, sin/cos tables) once.
@@ -150,15 +174,21 @@ export class NativeFeatureTransform {
     return new NativeFeatureTransform(spec, loadBinding().compileFeatureSpec(planOf(spec)));
   }
 
-  /** Batches below FEATURES_NATIVE_MIN_ROWS, by the TypeScript transform (into `out` if given). */
-  private small(columns: Columns, out?: Float32Array): TransformResult | null {
-    const first = columns[this.spec.inputs[0]?.name];
-    if (!first || typeof first.length !== 'number' || first.length >= FEATURES_NATIVE_MIN_ROWS) return null;
-    const r = transform(this.spec, columns);
-    if (!out) return r;
-    if (out.length !== r.data.length) throw new TypeError(`out has ${out.length} elements, expected ${r.data.length}`);
-    out.set(r.data);
-    return { ...r, data: out };
+  /**
+   * One /predict feature dict → one model row [1 x width], validated and transformed in one
+   * native call (the values are read by the addon, no columns are built).
+   * @returns { data [width], rows: 1, width, unknownCategories }.
+   * @throws Error naming the first missing, invalid or unknown field (validateRow's message).
+   */
+  transformRow(row: Record<string, unknown>): TransformResult {
+    for (const k in row) if (!this.known.has(k)) validateRow(this.spec, row); // throws "unknown"
+    const values = this.fieldNames.map((n) => row[n]);
+    const data = new Float32Array(this.spec.width);
+    const code = loadBinding().transformRowSync(this.handle, values, data);
+    if (code >= 0) return { data, rows: 1, width: this.spec.width, unknownCategories: code };
+    const columns = validateRow(this.spec, row); // ROW_INVALID: throws the field's message
+    if (code !== ROW_NEEDS_JS) throw new InferaError('ENG_ERR_INTERNAL', `the native feature transform refused a row the validator accepts (code ${code})`);
+    return transform(this.spec, columns); // Unicode case mapping: only JavaScript defines it
   }
 
   private finish(columns: Columns, rows: number, out: NativeOutcome): TransformResult {
@@ -190,8 +220,6 @@ export class NativeFeatureTransform {
    *   missing or invalid value.
    */
   async transform(columns: Columns, opts: { threads?: number; out?: Float32Array } = {}): Promise<TransformResult> {
-    const small = this.small(columns, opts.out);
-    if (small) return small;
     const m = marshal(this.spec, columns);
     if (!m) return transform(this.spec, columns);
     const b = loadBinding();
@@ -222,8 +250,6 @@ export class NativeFeatureTransform {
    *   is not a Float32Array of rows × width.
    */
   transformSync(columns: Columns, out?: Float32Array): TransformResult {
-    const small = this.small(columns, out);
-    if (small) return small;
     const m = marshal(this.spec, columns);
     if (!m) return transform(this.spec, columns);
     return this.finish(columns, m.rows, loadBinding().transformFeaturesSync(this.handle, m.cols, m.rows, out));

@@ -1,7 +1,8 @@
 import { ModelConfig, PredictConfig } from '../config/model-config';
 import { InferaError } from '../errors';
 import { DATATYPES, Tensor, TypedArray } from './datatypes';
-import { FeatureSpec, transform, validateRow } from '../features';
+import type { FeatureSpec } from '../features';
+import { NativeFeatureTransform } from '../native/features';
 
 function bad(detail: string): InferaError {
   return new InferaError('ENG_ERR_BAD_REQUEST', detail);
@@ -69,17 +70,18 @@ export function featuresToInputs(cfg: ModelConfig, features: unknown, spec?: Fea
 }
 
 /**
- * Runs the saved feature spec on one feature dict: the same transform the trainer
- * used, with the training statistics, never statistics of the request.
+ * Runs the saved feature spec on one feature dict: the trainer's transform (bit for bit, see
+ * src/native/features.ts) with the training statistics, never statistics of the request;
+ * validated and computed by the addon in one call.
  */
 function specToInputs(cfg: ModelConfig, p: PredictConfig, features: unknown, spec: FeatureSpec): { inputs: Tensor[]; unknownCategories: number } {
-  let columns;
+  if (typeof features !== 'object' || features === null || Array.isArray(features)) throw bad('features: expected an object of field name → value');
+  let t;
   try {
-    columns = validateRow(spec, features as Record<string, unknown>);
+    t = NativeFeatureTransform.of(spec).transformRow(features as Record<string, unknown>);
   } catch (e) {
-    throw bad((e as Error).message);
+    throw e instanceof InferaError ? e : bad((e as Error).message);
   }
-  const t = transform(spec, columns);
   const main: Tensor = { name: p.input, datatype: 'FP32', shape: [1, t.width], data: t.data };
   return { inputs: cfg.inputs.map((i) => (i.name === p.input ? main : fillTensor(cfg, i.name, p.fill![i.name]))), unknownCategories: t.unknownCategories };
 }

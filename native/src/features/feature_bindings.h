@@ -10,6 +10,11 @@
 //   cudaTransformFeatures(handle, columns, rows) -> the same Promise, with
 //       the tensor written on the GPU (cuda/features.cu); throws "CUDA is not
 //       available: <reason>" first when cudaInfo().available is false
+//   transformRowSync(handle, values: unknown[], out: Float32Array [width]) -> number
+//       one row from its raw values in plan field order, written into out
+//       (zeroed first): the unknown-category count, or -1 when a value is
+//       missing or invalid, or -2 when the row needs JavaScript's Unicode case
+//       mapping (out is then unspecified)
 // columns[i] (one per plan field): Float64Array [rows] (numbers, epoch ms)
 // or { text: string (rows back to back), lengths: Int32Array [rows] }.
 // Strings are copied on the JS thread; Float64Arrays are pinned.
@@ -25,6 +30,7 @@ Napi::Value CompileFeatureSpec(const Napi::CallbackInfo& info);
 Napi::Value TransformFeaturesAsync(const Napi::CallbackInfo& info);
 Napi::Value TransformFeaturesSync(const Napi::CallbackInfo& info);
 Napi::Value CudaTransformFeatures(const Napi::CallbackInfo& info);
+Napi::Value TransformRowSync(const Napi::CallbackInfo& info);
 
 }  // namespace features
 }  // namespace infera

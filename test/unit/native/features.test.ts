@@ -6,9 +6,9 @@
 // non-ASCII look-alikes that only JavaScript's case mapping defines), errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Columns, FeatureSpec, transform } from '../../../src/features';
+import { Columns, FeatureSpec, transform, validateRow } from '../../../src/features';
 import { formatNaive } from '../../../src/features/time';
-import { FEATURES_NATIVE_MIN_ROWS, FEATURES_SYNC_MAX_ROWS, NativeFeatureTransform } from '../../../src/native/features';
+import { FEATURES_SYNC_MAX_ROWS, NativeFeatureTransform } from '../../../src/native/features';
 import { Warehouse } from '../../../src/pipeline/ingest';
 import { FLIGHTS_3M as SOURCE, realFlights as real } from './flights-columns';
 
@@ -44,10 +44,61 @@ for (const name of ['flights', 'crosses'] as const) {
 
 test('every batch size around the inline threshold; epoch ms as plain arrays', async () => {
   const { feb, specs } = await real();
-  for (const n of [0, 1, 2, FEATURES_NATIVE_MIN_ROWS - 1, FEATURES_NATIVE_MIN_ROWS, FEATURES_SYNC_MAX_ROWS, FEATURES_SYNC_MAX_ROWS + 1, 256, 4097]) {
+  for (const n of [0, 1, 2, 7, 8, FEATURES_SYNC_MAX_ROWS, FEATURES_SYNC_MAX_ROWS + 1, 256, 4097]) {
     const cols: Columns = {};
     for (const [k, v] of Object.entries(feb)) cols[k] = Array.from((v as ArrayLike<string | number>)).slice(0, n);
     await check(specs.crosses, cols);
+  }
+});
+
+test('transformRow (the /predict path) equals transform of the validated row, bit for bit, on 3000 real rows as clients spell them', async () => {
+  const { feb, specs } = await real();
+  const spell = [
+    (r: Record<string, unknown>) => r,
+    (r: Record<string, unknown>) => ({ ...r, date: formatNaive(r.date as number) }),
+    (r: Record<string, unknown>) => ({ ...r, date: `${formatNaive(r.date as number)}Z`, origin: ` ${(r.origin as string).toLowerCase()} ` }),
+    (r: Record<string, unknown>) => ({ ...r, origin: (r.origin as string).replace('S', '\u017f') }), // only JavaScript upper-cases ſ
+    (r: Record<string, unknown>) => ({ ...r, destination: `${r.destination as string}\u00e9` }),
+  ];
+  for (const name of ['flights', 'crosses'] as const) {
+    const spec = specs[name];
+    const native = NativeFeatureTransform.of(spec);
+    assert.equal(NativeFeatureTransform.of(spec), native, 'compiled once per spec object');
+    let unknown = 0;
+    for (let i = 0; i < 3000; i++) {
+      const raw: Record<string, unknown> = {};
+      for (const f of spec.inputs) raw[f.name] = (feb[f.name] as ArrayLike<string | number>)[i];
+      const row = spell[i % spell.length](raw);
+      const want = transform(spec, validateRow(spec, row));
+      const got = native.transformRow(row);
+      assertSameBits(got.data, want.data, spec.width);
+      assert.equal(got.unknownCategories, want.unknownCategories, `row ${i}`);
+      unknown += got.unknownCategories;
+    }
+    assert.ok(unknown >= 600, `unknown categories counted (${unknown})`);
+  }
+});
+
+test('BAD INPUT - transformRow refuses with validateRow\'s message: missing, invalid, unknown fields', async () => {
+  const { feb, specs } = await real();
+  const spec = specs.flights;
+  const native = NativeFeatureTransform.of(spec);
+  const good: Record<string, unknown> = {};
+  for (const f of spec.inputs) good[f.name] = (feb[f.name] as ArrayLike<string | number>)[0];
+  const cases: Record<string, unknown>[] = [
+    { ...good, distance: undefined }, { ...good, distance: '300' }, { ...good, distance: Infinity }, { ...good, distance: null },
+    { ...good, origin: '  ' }, { ...good, origin: 7 }, { ...good, date: 'yesterday' }, { ...good, date: true },
+    { ...good, date: '2001-02-30T10:00:00' }, { ...good, colour: 'red' }, {},
+  ];
+  for (const row of cases) {
+    let want = '';
+    try {
+      validateRow(spec, row);
+    } catch (e) {
+      want = (e as Error).message;
+    }
+    assert.ok(want !== '', `the validator refuses ${JSON.stringify(row)}`);
+    assert.throws(() => native.transformRow(row), { message: want });
   }
 });
 
