@@ -82,7 +82,7 @@ export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   // native/src/exec (typed wrappers in executor.ts)
   'createNativeModel', 'nativeModelRun', 'nativeModelRunSync', 'nativeModelInfo',
   // native/src/features (typed wrappers in features.ts)
-  'compileFeatureSpec', 'transformFeatures', 'transformFeaturesSync',
+  'compileFeatureSpec', 'transformFeatures', 'transformFeaturesSync', 'transformRowSync',
   // native/src/audio (typed wrappers in audio.ts)
   'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync', 'createStreamResampler', 'streamResamplerPush', 'streamResamplerFlush',
   // native/src/cuda (typed wrappers in cuda.ts; features.ts for the transform)
