@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadFeatureSpec, transform, type FeatureSpec } from '../../src/features';
 import { formatNaive } from '../../src/features/time';
-import { Warehouse, ingest, readColumns } from '../../src/pipeline/ingest';
+import { Warehouse, ingest, readColumns } from '../../src/data/warehouse';
 import type { InputInfo } from './types';
 
 export const FLIGHTS_MODEL = 'flights-delay';

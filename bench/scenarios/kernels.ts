@@ -13,7 +13,7 @@ import { transform, type Columns } from '../../src/features';
 import { formatNaive } from '../../src/features/time';
 import { NativeModel, type Precision } from '../../src/native/executor';
 import { NativeFeatureTransform } from '../../src/native/features';
-import { compileGraph } from '../../src/native/graph-plan';
+import { compileGraph } from '../../src/runtime/graph-plan';
 import { kernelInfo } from '../../src/native/kernels';
 import { measureThroughput, onnxRuntimeRunner, runAll, type BatchRunner } from '../../src/quant/throughput';
 import { readOnnxFile } from '../../src/runtime/onnx-model-reader';

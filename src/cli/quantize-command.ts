@@ -8,7 +8,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { quantizeVersion } from '../quant/quantize';
-import { TimeWindow } from '../pipeline/ingest';
+import { TimeWindow } from '../data/warehouse';
 
 function positiveInt(v: string): number {
   const n = Number(v);

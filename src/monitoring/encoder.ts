@@ -5,7 +5,7 @@
  * lands in exactly the bin the same value landed in at training time.
  */
 import { dayOfWeek, minuteOfDay, toEpochMs } from '../features';
-import { binOf } from '../pipeline/profile';
+import { binOf } from '../stats/histogram';
 import { Baseline, BaselineColumn, OTHER } from './baseline';
 
 /** What the hot path hands over: raw feature rows or columns, and one prediction per row. */

@@ -6,7 +6,7 @@
  * The metric formulas are the training pipeline's (src/pipeline/evaluate.ts), so live and
  * offline figures agree on the same rows.
  */
-import { atThreshold, auc, brier, logLoss } from '../pipeline/evaluate';
+import { atThreshold, auc, brier, logLoss } from '../stats/classification';
 import { runTest, TestName, TEST_INFO, isDrift, defaultTest } from './drift-tests';
 
 export interface CalibrationBin {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Columns, FeatureSpec, loadFeatureSpec, transform } from '../features';
-import { readerSql } from '../pipeline/ingest';
+import { readerSql } from '../data/warehouse';
 import { Baseline, baselineFromCard, DAY_MS } from './baseline';
 import { MonitoringConfig } from './config';
 import { windowPerformance, WindowPerformance } from './performance';

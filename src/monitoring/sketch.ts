@@ -4,7 +4,7 @@
  * bins plus a fine one (quantiles) and exact moments, latencies, and the time span seen.
  * Sketches merge by addition, so a sliding window is the sum of its panes.
  */
-import { binOf } from '../pipeline/profile';
+import { binOf } from '../stats/histogram';
 import { Baseline, BaselineColumn } from './baseline';
 import { Distribution } from './drift-tests';
 import { EncodedRows } from './encoder';

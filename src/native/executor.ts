@@ -5,7 +5,30 @@
  * The addon is loaded by binding.ts.
  */
 import { loadBinding } from './binding';
-import type { NativePlan } from './graph-plan';
+
+// The plan the addon executes; src/runtime/graph-plan.ts compiles ONNX graphs into it.
+export type NativeActivation = 'relu' | 'sigmoid' | 'tanh';
+
+export type NativeStep = { name: string; input: number; output: number } & (
+  | {
+    op: 'gemm'; K: number; N: number; alpha: number; weight?: Float32Array; q?: Int8Array; scales?: Float32Array; bias?: Float32Array; activation?: NativeActivation;
+    /** 'fp32': stays fp32 in an int8 model (absent: the model's precision). */
+    precision?: 'fp32' | 'int8';
+  }
+  | { op: 'add_const'; constant: Float32Array }
+  | { op: 'add'; input2: number }
+  | { op: 'relu' | 'sigmoid' | 'tanh' | 'copy' }
+  | { op: 'softmax'; group: number }
+);
+
+/** The object createNativeModel consumes (checked again in C++: native/src/exec/plan_parse.h). */
+export interface NativePlan {
+  /** Width (product of the static dims) of each value id. */
+  values: number[];
+  inputs: { name: string; value: number }[];
+  outputs: { name: string; value: number }[];
+  steps: NativeStep[];
+}
 
 export type Precision = 'fp32' | 'int8';
 

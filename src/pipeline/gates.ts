@@ -2,7 +2,7 @@
  * Quality gates: floors/ceilings on a metric per window, and "the MLP beats the baseline"
  * by a margin. A pipeline with any failed gate registers nothing.
  */
-import type { Metrics } from './evaluate';
+import type { Metrics } from '../stats/classification';
 import { Gate, gateWindows, LOWER_IS_BETTER, PipelineConfig } from './pipeline-config';
 
 export interface GateResult {

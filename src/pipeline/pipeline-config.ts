@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import type { FitOptions } from '../features';
-import type { TimeWindow } from './ingest';
+import type { TimeWindow } from '../data/warehouse';
 import type { TrainOptions } from './trainer';
 import type { ValidationOptions } from './validate';
 

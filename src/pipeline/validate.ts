@@ -4,7 +4,7 @@
  * cardinality and rare or inconsistently spelled categories (warn), row count (fail).
  * Every statistic is one SQL aggregate, so it scales to the full 3M-row file.
  */
-import { quoteIdent, quoteString, Warehouse } from './ingest';
+import { quoteIdent, quoteString, Warehouse } from '../data/warehouse';
 
 export interface ValidationOptions {
   /** Required columns and their DuckDB types (e.g. "TIMESTAMP", "BIGINT", "VARCHAR"). */

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { FeatureSpec, loadFeatureSpec, transform } from '../features';
 import type { Columns } from '../features';
-import { ColumnKind, ingest, readColumns, TimeWindow, Warehouse } from '../pipeline/ingest';
+import { ColumnKind, ingest, readColumns, TimeWindow, Warehouse } from '../data/warehouse';
 
 export interface LabelRule {
   column: string;

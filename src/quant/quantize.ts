@@ -15,11 +15,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { atThreshold, auc } from '../pipeline/evaluate';
-import { TimeWindow } from '../pipeline/ingest';
+import { atThreshold, auc } from '../stats/classification';
+import { TimeWindow } from '../data/warehouse';
 import { existingVersions, registerModel } from '../pipeline/register';
 import { NativeModel } from '../native/executor';
-import { compileGraph, NativePlan } from '../native/graph-plan';
+import type { NativePlan } from '../native/executor';
+import { compileGraph } from '../runtime/graph-plan';
 import { kernelInfo } from '../native/kernels';
 import { readOnnxModel } from '../runtime/onnx-model-reader';
 import { cardData, LabeledRows, loadLabeledRows, versionSpec } from './eval-data';

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import { DataType, Tensor } from '../protocol/datatypes';
 import { NativeModel, Precision } from '../native/executor';
-import { compileGraph, CompiledGraph, PlanTensor } from '../native/graph-plan';
+import { compileGraph, CompiledGraph, PlanTensor } from './graph-plan';
 import { Backend, LoadOptions, ModelMetadata, RunOptions, TensorMetadata } from './backend';
 import { readOnnxModel } from './onnx-model-reader';
 

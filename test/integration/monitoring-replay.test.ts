@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { transform } from '../../src/features';
-import { auc } from '../../src/pipeline/evaluate';
+import { auc } from '../../src/stats/classification';
 import { DayRows, OfflineModel, readDays } from '../../src/monitoring/replay';
 import { getJson, MODELS, postJson, Running, startServer } from '../helpers/server';
 import { FLIGHTS_PARQUET } from '../unit/monitoring/flight-rows';

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { auc } from '../../src/pipeline/evaluate';
+import { auc } from '../../src/stats/classification';
 import { DayRows, OfflineModel, readDays } from '../../src/monitoring/replay';
 import { getJson, postJson, Running, startServer } from '../helpers/server';
 import { FLIGHTS_PARQUET } from '../unit/monitoring/flight-rows';

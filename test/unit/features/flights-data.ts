@@ -3,7 +3,7 @@
  * read through the pipeline's own ingest (DuckDB) in a deterministic order.
  */
 import path from 'node:path';
-import { Warehouse, ingest, readColumns, TimeWindow } from '../../../src/pipeline/ingest';
+import { Warehouse, ingest, readColumns, TimeWindow } from '../../../src/data/warehouse';
 
 export const ROOT = path.resolve(__dirname, '../../../..');
 export const FLIGHTS = path.join(ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { Columns, FeatureSpec, transform, validateRow } from '../../../src/features';
 import { formatNaive } from '../../../src/features/time';
 import { FEATURES_SYNC_MAX_ROWS, NativeFeatureTransform } from '../../../src/native/features';
-import { Warehouse } from '../../../src/pipeline/ingest';
+import { Warehouse } from '../../../src/data/warehouse';
 import { FLIGHTS_3M as SOURCE, realFlights as real } from './flights-columns';
 
 /** Bitwise comparison (so -0 vs 0 and NaN payloads count), with the first difference named. */

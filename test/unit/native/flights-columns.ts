@@ -7,7 +7,7 @@
 import * as path from 'node:path';
 import { Columns, FeatureSpec, fitFeatures } from '../../../src/features';
 import { PACKAGE_ROOT } from '../../../src/native/binding';
-import { ingest, readColumns, Warehouse } from '../../../src/pipeline/ingest';
+import { ingest, readColumns, Warehouse } from '../../../src/data/warehouse';
 
 export const FLIGHTS_3M = path.join(PACKAGE_ROOT, 'node_modules/vega-datasets/data/flights-3m.parquet');
 const KINDS = { date: 'epoch_ms', distance: 'number', origin: 'string', destination: 'string' } as const;

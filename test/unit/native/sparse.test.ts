@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { transform } from '../../../src/features';
 import { ADDON_CANDIDATES, PACKAGE_ROOT, loadBindingFrom } from '../../../src/native/binding';
 import { NativeModel } from '../../../src/native/executor';
-import { compileGraph } from '../../../src/native/graph-plan';
+import { compileGraph } from '../../../src/runtime/graph-plan';
 import { readOnnxFile } from '../../../src/runtime/onnx-model-reader';
 import { realFlights } from './flights-columns';
 import { FLIGHTS_ONNX, februaryRows, flightsMissing } from './flights-model';

@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../../../src/config/model-config';
 import { FeatureSpec, sha256Hex } from '../../../src/features';
-import { Warehouse } from '../../../src/pipeline/ingest';
+import { Warehouse } from '../../../src/data/warehouse';
 import { registerModel } from '../../../src/pipeline/register';
 import { PipelineError, runPipeline } from '../../../src/pipeline/run-pipeline';
 import { FLIGHTS, ROOT } from '../features/flights-data';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as ort from 'onnxruntime-node';
 import { FeatureSpec, fitFeatures, sha256Hex, transform, transformSparse } from '../../../src/features';
-import { auc } from '../../../src/pipeline/evaluate';
+import { auc } from '../../../src/stats/classification';
 import { createNetwork, CsrMatrix, fromSparseRows, Network, predict, predictDense, toCsr } from '../../../src/pipeline/network';
 import { exportOnnx } from '../../../src/pipeline/onnx-writer';
 import { progressReporter } from '../../../src/pipeline/progress';

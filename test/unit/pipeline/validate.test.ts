@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ingest, Warehouse } from '../../../src/pipeline/ingest';
+import { ingest, Warehouse } from '../../../src/data/warehouse';
 import { assertValid, formatReport, ValidationError, ValidationReport, validateTable } from '../../../src/pipeline/validate';
 import { BIRDSTRIKES, FLIGHTS, MOVIES } from '../features/flights-data';
 

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { NativeModel } from '../../../src/native/executor';
-import { compileGraph } from '../../../src/native/graph-plan';
+import { compileGraph } from '../../../src/runtime/graph-plan';
 import { encodeOnnxModel } from '../../../src/quant/onnx-model-writer';
 import { quantizableLayers, quantizeLayers } from '../../../src/quant/quantize-graph';
 import { ONNX_DTYPE, readOnnxFile, readOnnxModel } from '../../../src/runtime/onnx-model-reader';

@@ -11,7 +11,7 @@ import { Command } from 'commander';
 import { registerQuantizeCommand } from '../../../src/cli/quantize-command';
 import { NativeBackend } from '../../../src/runtime/native-backend';
 import { quantizeVersion } from '../../../src/quant/quantize';
-import { Warehouse } from '../../../src/pipeline/ingest';
+import { Warehouse } from '../../../src/data/warehouse';
 import { FLIGHTS_DIR, flightsMissing } from '../native/flights-model';
 import { FLIGHTS_3M } from '../native/flights-columns';
 

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { auc } from '../../../src/pipeline/evaluate';
+import { auc } from '../../../src/stats/classification';
 import { encodeModel, OnnxGraph } from '../../../src/pipeline/onnx-writer';
 import { NativeBackend } from '../../../src/runtime/native-backend';
 import { floatInitializer, readOnnxFile } from '../../../src/runtime/onnx-model-reader';

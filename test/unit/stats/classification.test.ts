@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fs from 'node:fs';
-import { atThreshold, auc, bestF1Threshold, brier, evaluate, expectedCalibrationError, logLoss } from '../../../src/pipeline/evaluate';
+import { atThreshold, auc, bestF1Threshold, brier, evaluate, expectedCalibrationError, logLoss } from '../../../src/stats/classification';
 import { MOVIES } from '../features/flights-data';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Compiles a decoded ONNX graph (src/runtime/onnx-model-reader.ts) into the native executor's
+ * Compiles a decoded ONNX graph (onnx-model-reader.ts) into the native executor's
  * plan: a list of row-wise steps over values of shape [batch, ...static dims]. Supported:
  * Gemm (alpha, beta, transB; transA only on constants — refused on the batch), MatMul with a
  * constant 2-D B, Add, Relu, Sigmoid, Tanh, Softmax, Flatten (axis 1), Identity, plus the
@@ -9,32 +9,10 @@
  * Fusions: an Add of a constant row into a Gemm/MatMul becomes its bias; Relu/Sigmoid/Tanh
  * right after a Gemm becomes its epilogue (only when nothing else reads the intermediate).
  */
-import { OnnxModel, OnnxNode, OnnxTensor, ONNX_DTYPE } from '../runtime/onnx-model-reader';
+import type { NativeActivation, NativePlan, NativeStep } from '../native/executor';
+import { OnnxModel, OnnxNode, OnnxTensor, ONNX_DTYPE } from './onnx-model-reader';
 
 export const SUPPORTED_OPERATORS = ['Gemm', 'MatMul', 'Add', 'Relu', 'Sigmoid', 'Tanh', 'Softmax', 'Flatten', 'Identity', 'Constant', 'DequantizeLinear'] as const;
-
-export type NativeActivation = 'relu' | 'sigmoid' | 'tanh';
-
-export type NativeStep = { name: string; input: number; output: number } & (
-  | {
-    op: 'gemm'; K: number; N: number; alpha: number; weight?: Float32Array; q?: Int8Array; scales?: Float32Array; bias?: Float32Array; activation?: NativeActivation;
-    /** 'fp32': stays fp32 in an int8 model (absent: the model's precision). */
-    precision?: 'fp32' | 'int8';
-  }
-  | { op: 'add_const'; constant: Float32Array }
-  | { op: 'add'; input2: number }
-  | { op: 'relu' | 'sigmoid' | 'tanh' | 'copy' }
-  | { op: 'softmax'; group: number }
-);
-
-/** The object createNativeModel consumes (checked again in C++: native/src/exec/plan_parse.h). */
-export interface NativePlan {
-  /** Width (product of the static dims) of each value id. */
-  values: number[];
-  inputs: { name: string; value: number }[];
-  outputs: { name: string; value: number }[];
-  steps: NativeStep[];
-}
 
 /** A graph input or output: its static dims after the batch dim, and the file's declared shape. */
 export interface PlanTensor {
