@@ -23,6 +23,7 @@ program
   .addOption(new Option('--max-body <bytes>', 'largest request body').env('INFERA_MAX_BODY').default(String(d.maxBodyBytes)))
   .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
   .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
+  .addOption(new Option('--default-model <name>', 'the model POST /predict serves when a request names none (default: the only model with a predict section)').env('INFERA_DEFAULT_MODEL'))
   .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
   .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
   .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'))
@@ -50,6 +51,7 @@ program
       maxBodyBytes: int('max-body', o.maxBody),
       adminToken: o.adminToken,
       predictCacheSize: int('predict-cache', o.predictCache),
+      defaultPredictModel: o.defaultModel,
       logger,
     });
     let stopping = false;

@@ -3,7 +3,7 @@ import type { ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 import crypto from 'node:crypto';
 import { InferaError, toInferaError } from '../errors';
-import { checkFeatureRow, featuresToInputs, outputToPrediction, Prediction } from '../protocol/predict-codec';
+import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import { requireAdmin } from './admin-auth';
@@ -20,15 +20,18 @@ export interface ConvenienceContext {
   maxBodyBytes: number;
   adminToken?: string;
   predictCacheSize: number;
+  /** The model /predict serves when a request names none. */
+  defaultPredictModel?: string;
   ready: () => boolean;
   reload: () => Promise<void>;
 }
 
-/** The model /predict serves when none is named: the only one with a `predict` section. */
-function defaultPredictModel(repository: ModelRepository): string {
+/** The model /predict serves when none is named: the configured one, else the only one with a `predict` section. */
+function defaultPredictModel(repository: ModelRepository, configured?: string): string {
+  if (configured) return configured;
   const candidates = repository.list().filter((m) => m.config?.predict);
   if (candidates.length === 1) return candidates[0].name;
-  throw new InferaError('ENG_ERR_BAD_REQUEST', `name the model: 'model' must be one of ${candidates.map((m) => `'${m.name}'`).join(', ') || '(no model declares predict)'}`);
+  throw new InferaError('ENG_ERR_BAD_REQUEST', `name the model: 'model' must be one of ${candidates.map((m) => `'${m.name}'`).join(', ') || '(no model declares predict)'} (or start the server with --default-model)`);
 }
 
 /** The API shape ML engineers know from Python model servers. */
@@ -39,50 +42,61 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   router.add('post', '/predict', async (ex) => {
     const started = performance.now();
     const body = await ex.jsonBody(ctx.maxBodyBytes);
-    const name = body.model === undefined ? defaultPredictModel(repository) : checkModelName(String(body.model));
+    const name = body.model === undefined ? defaultPredictModel(repository, ctx.defaultPredictModel) : checkModelName(String(body.model));
     let version: number | undefined;
     if (body.model_version !== undefined) {
       version = Number(body.model_version);
       if (!Number.isInteger(version) || version < 1) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer");
     }
+    const { rows, ids: given, single } = readPredictRows(body);
     const { mv, release } = repository.lease(name, version);
     try {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
-      const features = checkFeatureRow(body.features);
-      const key = `${mv.key}\u0000${JSON.stringify(features)}`;
-      let pred = cache.get(key);
-      const fromCache = pred !== undefined;
-      if (!pred) {
-        const { inputs, unknownCategories } = featuresToInputs(mv.config, features, mv.featureSpec);
-        if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc({ model: mv.name, version: String(mv.version) }, unknownCategories);
+      const labels = { model: mv.name, version: String(mv.version) };
+      const run = async (part: Record<string, unknown>[]): Promise<Prediction[]> => {
+        const { inputs, unknownCategories } = featuresToInputs(mv.config, part, mv.featureSpec);
+        if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labels, unknownCategories);
         try {
           const r = await mv.infer({ inputs, outputs: [p.output] });
-          pred = outputToPrediction(p, r.outputs[0]);
+          return part.map((_, i) => outputToPrediction(p, r.outputs[0], i, part.length));
         } catch (e) {
           if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
           throw e;
         }
-        cache.set(key, pred);
+      };
+      let preds: Prediction[];
+      let fromCache = false;
+      if (single) {
+        // One row: answered from the result cache when the same features were seen.
+        const key = `${mv.key}\u0000${JSON.stringify(rows[0])}`;
+        const hit = cache.get(key);
+        fromCache = hit !== undefined;
+        preds = hit ? [hit] : await run(rows);
+        if (!hit) cache.set(key, preds[0]);
+      } else {
+        // Many rows: chunks of at most max_batch_size, submitted together so the batcher
+        // can run them side by side; the answers keep the order of `instances`.
+        const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
+        const parts: Promise<Prediction[]>[] = [];
+        for (let i = 0; i < rows.length; i += size) parts.push(run(rows.slice(i, i + size)));
+        preds = (await Promise.all(parts)).flat();
       }
-      // The id joins delayed ground truth (POST /v2/models/{m}/feedback) to this prediction.
-      const id = typeof body.id === 'string' && body.id !== '' ? body.id : crypto.randomUUID();
+      // The ids join delayed ground truth (POST /v2/models/{m}/feedback) to these predictions.
+      const ids = given ?? rows.map(() => crypto.randomUUID());
       ctx.monitoring?.observe(mv.name, mv.version, {
-        rows: [features],
-        predictions: [pred.probabilities ? pred.probabilities[pred.probabilities.length - 1] : Number(pred.prediction)],
-        ids: [id],
+        rows,
+        predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))),
+        ids,
         latencyMs: performance.now() - started,
       });
-      ex.json(200, {
-        id,
-        prediction: pred.prediction,
-        confidence: pred.confidence,
-        probabilities: pred.probabilities,
-        model: mv.name,
-        model_version: String(mv.version),
-        processing_time_ms: Number((performance.now() - started).toFixed(3)),
-        from_cache: fromCache,
-      });
+      const meta = { model: mv.name, model_version: String(mv.version), processing_time_ms: Number((performance.now() - started).toFixed(3)) };
+      if (single) {
+        const q = preds[0];
+        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...meta, from_cache: fromCache });
+      } else {
+        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta });
+      }
     } finally {
       release();
     }

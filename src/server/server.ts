@@ -29,6 +29,8 @@ export interface ServerOptions {
   maxBodyBytes: number;
   adminToken?: string;
   predictCacheSize: number;
+  /** The model POST /predict serves when a request names none (default: the only model with a `predict` section). */
+  defaultPredictModel?: string;
   /** Longest wait for in-flight requests on shutdown. */
   drainTimeoutMs: number;
   /**
@@ -107,7 +109,7 @@ export class InferaServer {
     registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
-      adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, ready, reload: () => this.reload(),
+      adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
     });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();

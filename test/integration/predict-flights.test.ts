@@ -90,3 +90,59 @@ test('BAD CALL - missing or invalid fields → 400 naming the field', async () =
     assert.match(r.json.error, re);
   }
 });
+
+test('POST /predict with instances: every row answered in order, equal to in-process onnxruntime; ids kept; chunks past max_batch_size', async () => {
+  const instances = Array.from({ length: rows.rows }, (_, i) => featuresOf(i));
+  const ids = instances.map((_, i) => `feb10-${i}`);
+  const r = await postJson(`${srv.url}/predict`, { model: 'flights-delay', instances, ids });
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  assert.equal(r.json.model, 'flights-delay');
+  assert.equal(r.json.predictions.length, rows.rows);
+  r.json.predictions.forEach((q: { id: string; probabilities: number[]; prediction: string }, i: number) => {
+    assert.equal(q.id, ids[i]);
+    assert.ok(Math.abs(q.probabilities[1] - expected[i]) <= TOLERANCE, `row ${i}: ${q.probabilities[1]} vs ${expected[i]}`);
+    assert.equal(q.prediction, q.probabilities[1] >= 0.23983268439769745 ? 'delayed' : 'on_time');
+  });
+  // 40 rows × 20 = 800 rows: more than max_batch_size (256), split and reassembled in order.
+  const many = Array.from({ length: 20 }, () => instances).flat();
+  const big = await postJson(`${srv.url}/predict`, { model: 'flights-delay', instances: many });
+  assert.equal(big.status, 200, JSON.stringify(big.json).slice(0, 300));
+  assert.equal(big.json.predictions.length, many.length);
+  big.json.predictions.forEach((q: { probabilities: number[] }, i: number) => assert.ok(Math.abs(q.probabilities[1] - expected[i % rows.rows]) <= TOLERANCE, `row ${i}`));
+  assert.equal(new Set(big.json.predictions.map((q: { id: string }) => q.id)).size, many.length, 'a new id per row');
+});
+
+test('BAD CALL - instances: a bad row is named, nothing is answered for the others', async () => {
+  const good = featuresOf(2);
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ instances: [good, { ...good, distance: 'far' }] }, /field 'distance' \(row 1\)/],
+    [{ instances: [good, { ...good, wheels: 3 }] }, /field 'wheels' \(row 1\): unknown/],
+    [{ instances: [good, 7] }, /instances\[1\] must be an object/],
+    [{ instances: [] }, /'instances' must be a non-empty list/],
+    [{ instances: [good], features: good }, /not both or neither/],
+    [{}, /send 'features'/],
+    [{ instances: [good, good], ids: ['a'] }, /'ids' must be a list of 2 non-empty strings/],
+    [{ features: good, id: 5 }, /'id' must be a non-empty string/],
+  ];
+  for (const [body, re] of cases) {
+    const r = await postJson(`${srv.url}/predict`, { model: 'flights-delay', ...body });
+    assert.equal(r.status, 400, JSON.stringify(r.json));
+    assert.equal(r.json.code, 'ENG_ERR_BAD_REQUEST');
+    assert.match(r.json.error, re);
+  }
+});
+
+test('a configured default model serves /predict requests that name none; without one the error lists the candidates', async () => {
+  const r = await postJson(`${srv.url}/predict`, { features: featuresOf(3) });
+  assert.equal(r.status, 400);
+  assert.match(r.json.error, /'model' must be one of 'flights-delay', 'vad' \(or start the server with --default-model\)/);
+  const withDefault = await startServer({ defaultPredictModel: 'flights-delay' });
+  try {
+    const d = await postJson(`${withDefault.url}/predict`, { instances: [featuresOf(3), featuresOf(4)] });
+    assert.equal(d.status, 200, JSON.stringify(d.json));
+    assert.equal(d.json.model, 'flights-delay');
+    assert.ok(Math.abs(d.json.predictions[1].probabilities[1] - expected[4]) <= TOLERANCE);
+  } finally {
+    await withDefault.server.stop();
+  }
+});
