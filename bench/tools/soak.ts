@@ -71,7 +71,7 @@ function residentMb(pid: number): number {
 async function heapMb(port: number): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-    const m = /^infera_process_nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+    const m = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text);
     return m ? Number(m[1]) / 1048576 : NaN;
   } catch {
     return NaN;

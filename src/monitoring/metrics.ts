@@ -20,7 +20,14 @@ export interface ModelMetrics {
 }
 
 export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}): ModelMetrics {
-  if (opts.defaultMetrics) collectDefaultMetrics({ register: registry, prefix: 'infera_process_' });
+  if (opts.defaultMetrics) {
+    // The standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, ...), as
+    // every Node exporter and Prometheus' own process collector spell them. prom-client's
+    // three *_total gauges break the naming rules (promtool: "non-counter metrics should not
+    // have _total suffix") and repeat nodejs_active_{handles,requests,resources} summed.
+    collectDefaultMetrics({ register: registry });
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   return {
     requests: new Counter({ name: 'infera_inference_requests_total', help: 'Inference requests by outcome (success, client_error, unavailable, error).', labelNames: ['model', 'version', 'outcome'], registers }),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { postJson, startServer } from '../helpers/server';
@@ -31,8 +31,8 @@ test('shutdown: readiness goes false, new requests are refused, in-flight reques
   assert.ok(refusedConnect, 'the listen socket is closed after the drain');
 });
 
-test('GET /metrics exposes per-model series that promtool accepts', async (t) => {
-  const srv = await startServer();
+test('GET /metrics exposes per-model series and the standard process metrics, which promtool accepts without a lint warning', async (t) => {
+  const srv = await startServer({ registry: undefined }); // the server's own registry, default metrics included
   try {
     const chunk = speechChunks()[5];
     await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk));
@@ -44,7 +44,12 @@ test('GET /metrics exposes per-model series that promtool accepts', async (t) =>
     assert.match(text, /infera_compute_duration_seconds_count\{model="vad",version="1"\} 1/);
     const promtool = ['/usr/bin/promtool', '/usr/local/bin/promtool'].find((p) => fs.existsSync(p));
     if (!promtool) return t.skip('promtool not installed (Debian package prometheus; .ci/run installs it)');
-    execFileSync(promtool, ['check', 'metrics'], { input: text });
+    assert.match(text, /^process_cpu_seconds_total \d/m, 'standard process metric names, no prefix');
+    assert.match(text, /^nodejs_heap_size_used_bytes \d/m);
+    // promtool prints lint problems and may still exit 0: no output at all is the bar.
+    const lint = spawnSync(promtool, ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    assert.equal(lint.status, 0, lint.stderr);
+    assert.equal(`${lint.stdout}${lint.stderr}`.trim(), '', 'promtool lint output');
   } finally {
     await srv.server.stop();
   }
