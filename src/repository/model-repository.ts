@@ -237,7 +237,7 @@ export class ModelRepository {
    */
   resolve(name: string, version?: number): ModelVersion {
     const entry = this.models.get(name);
-    if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${name}'`);
+    if (!entry) throw this.notServed(name);
     if (version !== undefined) {
       const ve = entry.versions.get(version);
       if (!ve) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);
@@ -249,6 +249,21 @@ export class ModelRepository {
     return ready[0].serving!;
   }
 
+  /**
+   * The error for a name that is not served: 503 when the repository holds the model on disk
+   * (unloaded, or not loaded yet: it can be served again), 404 otherwise, listing the served
+   * models and the nearest name.
+   */
+  notServed(name: string): InferaError {
+    checkModelName(name);
+    if (fs.existsSync(path.join(this.opts.root, name, 'model.json'))) {
+      return new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' is in the repository but not loaded (POST /v2/repository/models/${name}/load serves it)`, { retryAfterS: 5 });
+    }
+    const names = this.list().map((m) => m.name);
+    const near = nearestName(name, names);
+    return new InferaError('ENG_ERR_MODEL_NOT_FOUND', `'${name}'${near ? ` (did you mean '${near}'?)` : ''}; served: ${names.map((n) => `'${n}'`).join(', ') || 'none'}`);
+  }
+
   async drain(): Promise<void> {
     await Promise.all(this.list().flatMap((m) => [...m.versions.values()].map((v) => v.serving?.drain())));
   }
@@ -258,4 +273,23 @@ export class ModelRepository {
     await Promise.all([...this.retiring]);
     await this.native?.close();
   }
+}
+
+/** The candidate within edit distance 2 of `name` (case-insensitive), if one is nearest. */
+export function nearestName(name: string, candidates: string[]): string | undefined {
+  const a = name.toLowerCase();
+  let best: string | undefined;
+  let bestD = 3;
+  for (const c of candidates) {
+    const b = c.toLowerCase();
+    // Levenshtein distance, one row at a time.
+    let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = row;
+    }
+    if (prev[b.length] < bestD) [best, bestD] = [c, prev[b.length]];
+  }
+  return best;
 }

@@ -45,7 +45,7 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
   const modelOf = (ex: HttpExchange) => {
     const name = checkModelName(ex.params[0]);
     const entry = repository.get(name);
-    if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${name}'`);
+    if (!entry) throw repository.notServed(name);
     return entry;
   };
 

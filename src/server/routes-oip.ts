@@ -142,7 +142,7 @@ export function registerOipRoutes(ctx: OipContext): void {
     if (scope === 'version') versions = [resolve(ex, true)];
     else if (scope === 'model') {
       const entry = repository.get(checkModelName(ex.params[0]));
-      if (!entry) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `unknown model '${ex.params[0]}'`);
+      if (!entry) throw repository.notServed(checkModelName(ex.params[0]));
       versions = [...entry.versions.values()].flatMap((v) => (v.serving ? [v.serving] : []));
     } else versions = repository.list().flatMap((m) => [...m.versions.values()].flatMap((v) => (v.serving ? [v.serving] : [])));
     ex.json(200, { model_stats: versions.map(versionStats) });

@@ -138,7 +138,7 @@ test('swapping versions 1 ↔ 2 ten times under 8 concurrent clients: every acce
   }
 });
 
-test('unloading a model with 24 requests queued: all 24 finish with 200, later ones get 404', async () => {
+test('unloading a model with 24 requests queued: all 24 finish with 200, later ones get 503 (known, not loaded) and ready says no', async () => {
   const repo = scratchRepository();
   const other = await startServer({ repository: repo });
   try {
@@ -151,7 +151,11 @@ test('unloading a model with 24 requests queued: all 24 finish with 200, later o
     const answers = await Promise.all(inflight);
     assert.deepStrictEqual(answers.map((a) => a.status), new Array(24).fill(200));
     const late = await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk));
-    assert.strictEqual(late.status, 404);
+    assert.strictEqual(late.status, 503);
+    assert.strictEqual(late.json.code, 'ENG_ERR_MODEL_UNAVAILABLE');
+    assert.match(late.json.error, /model 'vad' is in the repository but not loaded \(POST \/v2\/repository\/models\/vad\/load serves it\)/);
+    const ready = await fetch(`${other.url}/v2/models/vad/ready`);
+    assert.strictEqual(ready.status, 400, 'OIP: not ready is a 4xx');
   } finally {
     await other.server.stop();
     fs.rmSync(repo, { recursive: true, force: true });

@@ -33,7 +33,7 @@ test('a model that fails to load is UNAVAILABLE with its reason while the others
     assert.strictEqual(denied.status, 401);
     const auth = { Authorization: 'Bearer sekrit' };
     assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/unload`, {}, auth)).status, 200);
-    assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 404);
+    assert.strictEqual((await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk))).status, 503, 'known but unloaded');
     const idx2 = await postJson(`${srv.url}/v2/repository/index`, {});
     assert.deepStrictEqual(idx2.json.find((e: any) => e.name === 'vad'), { name: 'vad', state: 'UNAVAILABLE', reason: 'unloaded' });
     assert.strictEqual((await postJson(`${srv.url}/v2/repository/models/vad/load`, {}, auth)).status, 200);

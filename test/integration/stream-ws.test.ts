@@ -147,7 +147,7 @@ test('BAD CALL - the upgrade is refused with a JSON error for a bad format or ra
     ['/v2/models/vad/stream?format=mp3', 400, /format 'mp3' is not served; use pcm16 or f32/],
     ['/v2/models/vad/stream?format=pcm16&rate=44100', 400, /rate '44100' is not served; use 8000, 16000, 48000/],
     ['/v2/models/vad/stream?rate=16k', 400, /rate '16k' is not served/],
-    ['/v2/models/nope/stream', 404, /unknown model 'nope'/],
+    ['/v2/models/nope/stream', 404, /unknown model: 'nope'/],
     ['/v2/models/vad/versions/7/stream', 404, /model 'vad' has no version 7/],
     ['/v2/models/..%2Fetc/stream', 400, /invalid model name/],
   ];
