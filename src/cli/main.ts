@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { DEFAULT_SERVER_OPTIONS, InferaServer, SERVER_VERSION } from '../server/server';
-import { createLogger } from '../config/logger';
+import { createLogger, LOG_LEVELS } from '../config/logger';
 import { registerTrainCommand } from './train-command';
 import { registerDriftCommand } from './drift-command';
 import { registerQuantizeCommand } from './quantize-command';
@@ -24,7 +24,7 @@ program
   .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
   .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
   .addOption(new Option('--default-model <name>', 'the model POST /predict serves when a request names none (default: the only model with a predict section)').env('INFERA_DEFAULT_MODEL'))
-  .addOption(new Option('--log-level <level>', 'pino log level').env('INFERA_LOG_LEVEL').default('info'))
+  .addOption(new Option('--log-level <level>', 'log level').env('INFERA_LOG_LEVEL').default('info').choices(LOG_LEVELS))
   .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
   .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'))
   .action(async (o: Record<string, string>) => {

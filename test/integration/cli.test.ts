@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
 import { MODELS, ROOT } from '../helpers/server';
@@ -51,8 +51,13 @@ test('BAD CALL - infera serve --port 99999 is refused, not wrapped to another po
   assert.match(err, /--port must be 0–65535, got '99999'/);
 });
 
+test('BAD CALL - infera serve --log-level loud lists the levels', () => {
+  const r = spawnSync(process.execPath, [CLI, 'serve', '--log-level', 'loud'], { encoding: 'utf8' });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /argument 'loud' is invalid\. Allowed choices are trace, debug, info, warn, error, fatal, silent/);
+});
+
 test('infera bench: lists the scenarios found in dist/bench/scenarios; a bad option exits 2 with the usage', async () => {
-  const { spawnSync } = await import('node:child_process');
   const { readdirSync } = await import('node:fs');
   const list = spawnSync(process.execPath, [CLI, 'bench', '--list'], { encoding: 'utf8' });
   assert.equal(list.status, 0, list.stderr);
