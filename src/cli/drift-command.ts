@@ -11,6 +11,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfigFile, resolveConfig } from '../monitoring/config';
 import { DayRows, judgeDay, OfflineModel, readDays, ReplayedDay } from '../monitoring/replay';
 import { VersionMonitor } from '../monitoring/version-monitor';
+import { repositoryOption } from './repository-option';
 
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 const addDays = (day: string, n: number) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86_400_000).toISOString().slice(0, 10);
@@ -95,7 +96,7 @@ export function registerDriftCommand(program: Command, print: (text: string) => 
     .description("replay days of the source data through a model offline and report drift against its card's baseline")
     .requiredOption('-m, --model <name>', 'model name')
     .addOption(new Option('-v, --version <n>', 'model version (default: the newest)').argParser(positiveInt('version')))
-    .addOption(new Option('-r, --repository <dir>', 'model repository').env('INFERA_REPOSITORY').default('models'))
+    .addOption(repositoryOption())
     .addOption(new Option('-w, --window <kind>', 'window').choices(['day', 'week']).default('day'))
     .addOption(new Option('--from <date>', 'first day (default: the day after the holdout window)').argParser(date('from')))
     .addOption(new Option('--to <date>', 'day after the last (default: from + 7 windows)').argParser(date('to')))

@@ -8,6 +8,7 @@ import { registerDriftCommand } from './drift-command';
 import { registerQuantizeCommand } from './quantize-command';
 import { registerBenchCommand } from './bench-command';
 import { relaunchWithServingFlags } from './serving-runtime';
+import { repositoryOption } from './repository-option';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -16,7 +17,7 @@ const d = DEFAULT_SERVER_OPTIONS;
 program
   .command('serve')
   .description('serve the models of a repository over the Open Inference Protocol v2')
-  .addOption(new Option('-r, --repository <dir>', 'model repository').env('INFERA_REPOSITORY').default(path.resolve(__dirname, '../../../models')))
+  .addOption(repositoryOption())
   .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
   .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
   .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { quantizeVersion } from '../quant/quantize';
 import { TimeWindow } from '../data/warehouse';
+import { repositoryOption } from './repository-option';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -41,7 +42,7 @@ export function registerQuantizeCommand(program: Command): Command {
     .command('quantize')
     .description('write the next version of a model with per-channel int8 weights, checked on real held-out data (card.json reports AUC/accuracy before and after and the speed of int8 vs fp32 vs onnxruntime)')
     .argument('<model>', 'model name in the repository, e.g. flights-delay')
-    .addOption(new Option('-r, --repository <dir>', 'model repository').env('INFERA_REPOSITORY').default('models'))
+    .addOption(repositoryOption())
     .addOption(new Option('--from-version <n>', 'version to quantize (default: the latest)').argParser(positiveInt))
     .option('--calibration <file>', "real rows with the model's input and label columns for the per-layer check (default: the card's training source)")
     .addOption(new Option('--calibration-window <from,to>', "calibration time window (default: the card's holdout window)").argParser(window))

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PipelineError, runPipeline } from '../pipeline/run-pipeline';
+import { repositoryOption } from './repository-option';
 
 function positiveInt() {
   return (v: string): number => {
@@ -29,7 +30,7 @@ export function registerTrainCommand(program: Command): Command {
     .command('train')
     .description('run a training pipeline (ingest, validate, features, train, evaluate, gates, ONNX export) and register the model')
     .argument('<pipeline>', 'pipeline file, e.g. pipelines/flights-delay.json')
-    .addOption(new Option('-r, --repository <dir>', 'model repository to register into').env('INFERA_REPOSITORY').default('models'))
+    .addOption(repositoryOption('model repository to register into'))
     .addOption(new Option('--rows-limit <n>', 'read at most N rows per window (deterministic subset, for quick runs)').argParser(positiveInt()))
     .addOption(new Option('--seed <n>', 'override the seed of both models').argParser(nonNegativeInt()))
     .addOption(new Option('--epochs <n>', "override the MLP's epochs").argParser(positiveInt()))

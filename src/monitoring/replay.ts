@@ -38,7 +38,10 @@ export class OfflineModel {
     const v = version ?? versions[versions.length - 1];
     if (v === undefined || !versions.includes(v)) throw new Error(`no version ${version ?? ''} of model '${model}' in ${repository}`.replace('  ', ' '));
     const dir = path.join(modelDir, String(v));
-    for (const f of ['card.json', 'feature_spec.json', 'model.onnx']) if (!fs.existsSync(path.join(dir, f))) throw new Error(`${model}/${v}: missing ${f}`);
+    if (!fs.existsSync(path.join(dir, 'card.json'))) {
+      throw new Error(`${model}/${v} has no card.json, so it cannot be monitored: drift compares live data with the training data's profile, which \`infera train\` records in the card; a model imported as a bare ONNX file (like vad) has none. Train it with \`infera train <pipeline.json>\`, or watch its request health on /metrics`);
+    }
+    for (const f of ['feature_spec.json', 'model.onnx']) if (!fs.existsSync(path.join(dir, f))) throw new Error(`${model}/${v}: missing ${f} (written by \`infera train\` next to card.json)`);
     const card = JSON.parse(fs.readFileSync(path.join(dir, 'card.json'), 'utf8'));
     const baseline = { ...baselineFromCard(card, `${model}/${v}/card.json`), model, version: v };
     const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { intraOpNumThreads: 1 });

@@ -65,6 +65,8 @@ describe('infera drift', () => {
     await assert.rejects(drift([...common(), '--from', '2001-02-30']), (e: unknown) => e instanceof CommanderError && e.code === 'commander.invalidArgument' && /--from must be a date YYYY-MM-DD, got '2001-02-30'/.test(e.message));
     await assert.rejects(drift([...common(), '--from', '2001-02-20', '--to', '2001-02-10']), /--to \(2001-02-10\) must be after --from \(2001-02-20\)/);
     await assert.rejects(drift(['--model', 'nope', '--repository', trained.repository]), /no version of model 'nope'/);
+    // The default repository is the package's models/ (as for serve), where vad has no card.
+    await assert.rejects(drift(['--model', 'vad']), /vad\/1 has no card\.json, so it cannot be monitored: drift compares live data with the training data's profile/);
     await assert.rejects(drift([...common(), '--from', '2002-01-01', '--to', '2002-01-03']), /no rows in \[2002-01-01, 2002-01-03\)/);
   });
 });
