@@ -7,6 +7,7 @@ import { registerTrainCommand } from './train-command';
 import { registerDriftCommand } from './drift-command';
 import { registerQuantizeCommand } from './quantize-command';
 import { registerBenchCommand } from './bench-command';
+import { registerExampleCommand } from './example-command';
 import { relaunchWithServingFlags } from './serving-runtime';
 import { repositoryOption } from './repository-option';
 
@@ -74,6 +75,7 @@ registerTrainCommand(program);
 registerDriftCommand(program);
 registerQuantizeCommand(program);
 registerBenchCommand(program);
+registerExampleCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);
