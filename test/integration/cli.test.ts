@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import readline from 'node:readline';
-import { MODELS, ROOT } from '../helpers/server';
+import fs from 'node:fs';
+import { MODELS, ROOT, postJson, startServer } from '../helpers/server';
 
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
@@ -71,4 +72,28 @@ test('infera bench: lists the scenarios found in dist/bench/scenarios; a bad opt
   const unknown = spawnSync(process.execPath, [CLI, 'bench', 'no-such-scenario'], { encoding: 'utf8' });
   assert.equal(unknown.status, 2);
   assert.match(unknown.stderr, /unknown scenario "no-such-scenario"; known: .*predict-one-row/);
+});
+
+test('infera example vad: the committed examples/vad-request.json is what it prints for the linphone speech, and the server answers it', async () => {
+  const wav = '/usr/share/sounds/linphone/hello16000.wav';
+  const r = spawnSync(process.execPath, [CLI, 'example', 'vad', '--wav', wav, '--at', '0.96'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const committed = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples/vad-request.json'), 'utf8'));
+  assert.deepEqual(JSON.parse(r.stdout), committed);
+  const srv = await startServer();
+  try {
+    const answer = await postJson(`${srv.url}/v2/models/vad/infer`, committed);
+    assert.equal(answer.status, 200, JSON.stringify(answer.json));
+    assert.deepEqual(answer.json.outputs.map((o: { name: string }) => o.name), ['output'], 'only the probability');
+    const p = answer.json.outputs[0].data[0];
+    assert.ok(p > 0 && p < 1, `a probability (${p})`);
+  } finally {
+    await srv.server.stop();
+  }
+  const late = spawnSync(process.execPath, [CLI, 'example', 'vad', '--wav', wav, '--at', '99'], { encoding: 'utf8' });
+  assert.notEqual(late.status, 0);
+  assert.match(late.stderr, /10\.62 s of audio; a window at 99 s needs 99\.096 s/);
+  const other = spawnSync(process.execPath, [CLI, 'example', 'flights', '--wav', wav], { encoding: 'utf8' });
+  assert.notEqual(other.status, 0);
+  assert.match(other.stderr, /no example for model 'flights'/);
 });
