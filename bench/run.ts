@@ -68,11 +68,28 @@ export async function runBench(argv: string[]): Promise<number> {
     log(`  ${r.label}: ${r.value === null ? `n/a (${r.reason})` : r.unit === 'x' ? `${r.value}×` : `${r.value} ms`}`);
   }
   for (const f of result.flags) log(`  FLAG ${f}`);
+  console.log(verdict(result.ratios));
   if (problems.length) {
     console.error(`result does not match the schema:\n  ${problems.join('\n  ')}`);
     return 1;
   }
   return 0;
+}
+
+/**
+ * One line at the end of a run: ours ÷ the strongest naive peer at 64 connections and ours ÷
+ * the one-core compute limit (worst case over the scenario's variants), or the scenario's
+ * first ratio where it has neither (ws-stream, sweep, kernels).
+ */
+export function verdict(ratios: { label: string; value: number | null; unit?: string }[]): string {
+  const usable = ratios.filter((r) => r.value !== null && r.unit !== 'ms');
+  const bare = (label: string) => label.replace(/^\[[^\]]*\]\s*/, '');
+  const worst = (re: RegExp) => usable.filter((r) => re.test(bare(r.label))).sort((a, b) => (a.value as number) - (b.value as number))[0];
+  const naive = worst(/^infera ÷ naive.*req\/s @ 64 conn$/);
+  const limit = worst(/^infera rows\/s.*÷ in-process (ceiling|rows\/s) \(1 worker/) ?? worst(/^infera ÷ HTTP ceiling/);
+  if (!naive && !limit) return usable[0] ? `verdict: ${usable[0].label} = ${usable[0].value}×` : 'verdict: n/a';
+  const part = (r: { label: string; value: number | null } | undefined, what: string) => (r ? `${what} ${r.value}× (${r.label})` : `${what} n/a`);
+  return `verdict: ${part(naive, 'ours ÷ naive')}; ${part(limit, 'ours ÷ limit')}`;
 }
 
 if (require.main === module) {

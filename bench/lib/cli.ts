@@ -14,7 +14,8 @@ options:
   --targets a,b        only these targets
   --loadgen NAME       closed-loop generator: autocannon (default) or wrk (needs the wrk binary)
   --no-pin             do not pin server / load generator to cores
-  --out DIR            output directory (default bench/results/<scenario>)
+  --out DIR            output directory (default: a new bench/runs/<scenario>-<UTC time>; the
+                       committed figures are written with --out bench/results/<scenario>)
   --list               list scenarios`;
 
 export interface ParsedArgs {
@@ -100,7 +101,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
 }
 
 /** Fills defaults: quick = 1 x 1 s (+0.5 s warm-up: a smoke run under a minute), full = 3 x 6 s (+3 s warm-up); 1 connection always measured. */
-export function resolveOptions(p: ParsedArgs, repoRoot: string): RunOptions {
+export function resolveOptions(p: ParsedArgs, repoRoot: string, now = new Date()): RunOptions {
   if (!p.scenario) throw new Error('no scenario given');
   const main = p.connections ?? [64];
   const connections = [...new Set([...main, 1])].sort((a, b) => b - a);
@@ -114,7 +115,8 @@ export function resolveOptions(p: ParsedArgs, repoRoot: string): RunOptions {
     pin: p.pin,
     targets: p.targets,
     rate: p.rate,
-    outDir: path.resolve(repoRoot, p.out ?? path.join('bench', 'results', p.scenario)),
+    // Never over the committed bench/results unless asked: a fresh directory per run.
+    outDir: path.resolve(repoRoot, p.out ?? path.join('bench', 'runs', `${p.scenario}-${now.toISOString().replace(/[:.]/g, '-')}`)),
     loadgen: p.loadgen ?? 'autocannon',
   };
 }

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseArgs, resolveOptions } from '../../../bench/lib/cli';
+import { verdict } from '../../../bench/run';
 import { findRepoRoot } from '../../../bench/lib/machine';
 import { oipVadResponse, parseVadOutput, vadInferBody } from '../../../bench/lib/oip';
 import { fmtRatio, renderSummary, seriesFlags, validateResult } from '../../../bench/lib/report';
@@ -181,9 +182,10 @@ describe('recorded vad-infer result', () => {
 
 describe('bench CLI', () => {
   it('quick and full defaults; 1 connection always added', () => {
-    const q = resolveOptions(parseArgs(['vad-infer', '--quick']), root);
+    const q = resolveOptions(parseArgs(['vad-infer', '--quick']), root, new Date('2026-12-03T11:22:33.456Z'));
     assert.deepEqual([q.repeats, q.connections], [1, [64, 1]]);
-    assert.equal(q.outDir, path.join(root, 'bench/results/vad-infer'));
+    assert.equal(q.outDir, path.join(root, 'bench/runs/vad-infer-2026-12-03T11-22-33-456Z'), 'a fresh directory, not the committed results');
+    assert.equal(resolveOptions(parseArgs(['vad-infer', '--out', 'bench/results/vad-infer']), root).outDir, path.join(root, 'bench/results/vad-infer'));
     const f = resolveOptions(parseArgs(['vad-infer', '--connections', '16', '--duration=5']), root);
     assert.deepEqual([f.repeats, f.connections, f.durationS], [3, [16, 1], 5]);
     assert.throws(() => parseArgs(['vad-infer', '--connections', '0']));
@@ -221,5 +223,17 @@ describe('bench input (real speech)', { skip: !existsSync(DEFAULT_SPEECH_WAV) &&
     assert.equal(parseVadOutput(ok), 0.25);
     assert.throws(() => parseVadOutput(ok.replace('[1,1]', '[1]')));
     assert.equal(parseVadOutput(oipVadResponse('7', 0.5)), 0.5);
+  });
+});
+
+describe('bench verdict', () => {
+  it('names the strongest naive peer and the one-core limit from a committed real run; falls back to the headline ratio', () => {
+    const vad = JSON.parse(readFileSync(path.join(root, 'bench/results/vad-infer/result.json'), 'utf8'));
+    const line = verdict(vad.ratios);
+    const naive = vad.ratios.filter((r: { label: string; value: number | null }) => /^infera ÷ naive.*req\/s @ 64 conn$/.test(r.label)).map((r: { value: number }) => r.value);
+    assert.ok(naive.length >= 2, 'both naive peers in the committed run');
+    assert.match(line, new RegExp(`^verdict: ours ÷ naive ${Math.min(...naive)}× .*; ours ÷ limit [0-9.]+× \\(infera rows/s ÷ in-process ceiling \\(1 worker`));
+    const ws = JSON.parse(readFileSync(path.join(root, 'bench/results/ws-stream/result.json'), 'utf8'));
+    assert.match(verdict(ws.ratios), /^verdict: streams within p99 ≤ 20 ms: infera ÷ infera-unbatched/);
   });
 });
