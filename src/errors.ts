@@ -11,6 +11,7 @@ export const ErrorCodes = {
   ENG_ERR_MODEL_REJECTED_INPUT: { status: 400, message: 'the model refused the input' },
   ENG_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'unsupported media type' },
   ENG_ERR_UNAUTHORIZED: { status: 401, message: 'management token required' },
+  ENG_ERR_API_KEY_REQUIRED: { status: 401, message: 'API key required' },
   ENG_ERR_MODEL_NOT_FOUND: { status: 404, message: 'unknown model' },
   ENG_ERR_VERSION_NOT_FOUND: { status: 404, message: 'unknown model version' },
   ENG_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },

@@ -204,11 +204,16 @@ function describe(err: ErrorObject): string {
 }
 
 /**
- * Validates a parsed model.json and applies defaults.
+ * Validates a parsed model.json and applies defaults (`batchingDefaults`, from the server
+ * config, before the built-in ones).
  * @throws InferaError ENG_ERR_CONFIG naming the file and the field.
  */
-export function parseModelConfig(raw: unknown, file: string, name: string): ModelConfig {
+export function parseModelConfig(raw: unknown, file: string, name: string, batchingDefaults?: Record<string, unknown>): ModelConfig {
   const doc = structuredClone(raw) as Record<string, unknown>;
+  // The server config's batching defaults fill the fields this model.json leaves out.
+  if (batchingDefaults && typeof doc === 'object' && doc !== null && (doc.batching === undefined || (typeof doc.batching === 'object' && doc.batching !== null))) {
+    doc.batching = { ...batchingDefaults, ...(doc.batching as Record<string, unknown> | undefined) };
+  }
   if (!validate(doc)) {
     const errs = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if');
     throw new InferaError('ENG_ERR_CONFIG', `${file}: ${errs.map(describe).join('; ')}`);

@@ -30,6 +30,8 @@ export interface ModelEntry {
 
 export interface RepositoryOptions {
   root: string;
+  /** model.json `batching` fields for models that leave them out (the server config's). */
+  batchingDefaults?: Record<string, unknown>;
   backend: Backend;
   /** Backend for model.json `backend: "native"` (the addon's MLP executor); created on first use. */
   nativeBackend?: () => Backend;
@@ -103,7 +105,7 @@ export class ModelRepository {
     this.models.set(name, entry);
     let config: ModelConfig;
     try {
-      config = parseModelConfig(JSON.parse(fs.readFileSync(file, 'utf8')), `${name}/model.json`, name);
+      config = parseModelConfig(JSON.parse(fs.readFileSync(file, 'utf8')), `${name}/model.json`, name, this.opts.batchingDefaults);
     } catch (e) {
       const reason = e instanceof SyntaxError ? `${name}/model.json: ${e.message}` : (e as Error).message;
       if (![...entry.versions.values()].some((v) => v.serving)) {

@@ -25,6 +25,8 @@ export class HttpExchange {
   private done = false;
   readonly startedAt = performance.now();
   status = 0;
+  /** Headers every response of this exchange carries (CORS, set by the router). */
+  responseHeaders: Record<string, string> | null = null;
 
   constructor(private readonly res: HttpResponse, req: HttpRequest, paramCount: number, wantedHeaders: readonly string[]) {
     /* Awaiting yields to C++, so onAborted must already be registered. */
@@ -171,6 +173,7 @@ export class HttpExchange {
     this.res.cork(() => {
       this.res.writeStatus(statusLine(status));
       for (const [k, v] of Object.entries(headers)) this.res.writeHeader(k, v);
+      if (this.responseHeaders) for (const [k, v] of Object.entries(this.responseHeaders)) this.res.writeHeader(k, v);
       if (closeConnection) {
         this.res.end(body, true);
         return;
@@ -207,7 +210,7 @@ export class HttpExchange {
 }
 
 const REASONS: Record<number, string> = {
-  200: 'OK', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
+  200: 'OK', 204: 'No Content', 400: 'Bad Request', 401: 'Unauthorized', 404: 'Not Found', 405: 'Method Not Allowed', 413: 'Payload Too Large', 415: 'Unsupported Media Type',
   500: 'Internal Server Error', 501: 'Not Implemented', 503: 'Service Unavailable', 504: 'Gateway Timeout',
 };
 

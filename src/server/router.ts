@@ -1,19 +1,20 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { InferaError, logDetail, toInferaError } from '../errors';
+import { AccessPolicy, ACCESS_HEADERS } from './access';
 import { HttpExchange } from './http-exchange';
 import type { ModelMetrics } from '../monitoring/metrics';
 
 export type Handler = (ex: HttpExchange) => Promise<void> | void;
 
 export interface RouteOptions {
-  /** Data-plane routes are refused with 503 while the server drains. */
+  /** Data-plane routes are refused with 503 while the server drains, and need an API key when keys are configured. */
   dataPlane?: boolean;
 }
 
 export type RouteLog = (obj: Record<string, unknown>, msg: string) => void;
 
 /** Headers any route may read; uWS requests must be read eagerly. */
-const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization'] as const;
+const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization', ...ACCESS_HEADERS] as const;
 
 /**
  * Registers routes on a uWS app. Counts in-flight requests (for draining) and
@@ -26,13 +27,22 @@ export class Router {
   inFlight = 0;
   draining = false;
 
-  constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog) {}
+  constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog, readonly access = new AccessPolicy()) {
+    // CORS preflight: answered for allowed origins, 204 without CORS headers (refused by the browser) otherwise.
+    app.options('/*', (res: HttpResponse, req: HttpRequest) => {
+      guarded(res, 'preflight', this.log, this.metrics, () => {
+        const ex = new HttpExchange(res, req, 0, HEADERS);
+        ex.send(204, '', this.access.preflightHeaders(ex.header('origin')) ?? {});
+      });
+    });
+  }
 
   add(method: 'get' | 'post', pattern: string, handler: Handler, opts: RouteOptions = {}): void {
     const paramCount = (pattern.match(/:/g) ?? []).length;
     this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
       guarded(res, pattern, this.log, this.metrics, () => {
         const ex = new HttpExchange(res, req, paramCount, HEADERS);
+        ex.responseHeaders = this.access.corsHeaders(ex.header('origin'));
         void this.run(ex, pattern, handler, opts);
       });
     });
@@ -43,6 +53,7 @@ export class Router {
     this.app.any('/*', (res: HttpResponse, req: HttpRequest) => {
       guarded(res, 'unknown', this.log, this.metrics, () => {
         const ex = new HttpExchange(res, req, 0, HEADERS);
+        ex.responseHeaders = this.access.corsHeaders(ex.header('origin'));
         ex.error(new InferaError('ENG_ERR_ROUTE_NOT_FOUND', `${ex.method} ${ex.url.slice(0, 256)}`));
         this.metrics?.http.inc({ route: 'unknown', status: String(ex.status) });
       });
@@ -53,6 +64,7 @@ export class Router {
     this.inFlight += 1;
     try {
       if (opts.dataPlane && this.draining) throw new InferaError('ENG_ERR_SHUTTING_DOWN', undefined, { retryAfterS: 1 });
+      if (opts.dataPlane) this.access.checkApiKey(ex);
       await handler(ex);
     } catch (e) {
       try {

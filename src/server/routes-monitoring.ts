@@ -1,7 +1,7 @@
 import { Registry } from 'prom-client';
 import type { Logger } from '../config/logger';
 import { InferaError } from '../errors';
-import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
+import { MonitoringConfig, resolveConfig } from '../monitoring/config';
 import { MonitoringHub } from '../monitoring/hub';
 import { renderReport } from '../monitoring/report';
 import { ModelStatus, StatusOptions, toJson, versionView } from '../monitoring/status';
@@ -18,7 +18,7 @@ export interface MonitoringContext {
   registry?: Registry;
   log?: Logger;
   maxBodyBytes: number;
-  /** Defaults to the JSON file named by INFERA_MONITORING_CONFIG, else built-in defaults. */
+  /** Defaults to the built-in settings (the CLI reads the config file and INFERA_MONITORING_CONFIG). */
   config?: MonitoringConfig;
 }
 
@@ -38,7 +38,7 @@ function parseQuery(query: string): Map<string, string> {
  *   POST /v2/models/{m}/feedback   {id, label} or {items: [{id, label}, ...]}
  */
 export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub {
-  const config = ctx.config ?? (process.env.INFERA_MONITORING_CONFIG ? loadConfigFile(process.env.INFERA_MONITORING_CONFIG) : resolveConfig());
+  const config = ctx.config ?? resolveConfig();
   const hub = new MonitoringHub({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log });
   const { router, repository } = ctx;
 

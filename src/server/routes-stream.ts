@@ -9,6 +9,7 @@ import {
 } from '../stream/stream-session';
 import { HttpExchange } from './http-exchange';
 import { guarded } from './router';
+import type { AccessPolicy } from './access';
 
 /**
  * WebSocket streaming on the server's uWS app:
@@ -24,6 +25,8 @@ export interface StreamContext {
   app: TemplatedApp;
   repository: ModelRepository;
   metrics?: ModelMetrics;
+  /** API keys (the query's api_key is accepted too: browsers cannot set headers on WebSockets). */
+  access?: AccessPolicy;
   draining: () => boolean;
   log?: (obj: Record<string, unknown>, msg: string) => void;
   options?: Partial<StreamLimits>;
@@ -46,7 +49,7 @@ interface StreamData {
   session?: StreamSession;
 }
 
-const UPGRADE_HEADERS = ['sec-websocket-key', 'sec-websocket-protocol', 'sec-websocket-extensions'] as const;
+const UPGRADE_HEADERS = ['sec-websocket-key', 'sec-websocket-protocol', 'sec-websocket-extensions', 'authorization', 'x-api-key'] as const;
 
 /**
  * How a window feeds the model: a stream needs a stateful model whose request carries one
@@ -76,6 +79,7 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
     const ex = new HttpExchange(res, req, withVersion ? 2 : 1, UPGRADE_HEADERS);
     try {
       if (ctx.draining()) throw new InferaError('ENG_ERR_SHUTTING_DOWN', undefined, { retryAfterS: 1 });
+      ctx.access?.checkApiKey(ex, true);
       const name = checkModelName(ex.params[0]);
       const mv = ctx.repository.resolve(name, withVersion ? parseVersion(ex.params[1]) : undefined);
       const binding = streamBinding(mv);

@@ -15,7 +15,9 @@ import { registerOipRoutes } from './routes-oip';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
+import { AccessPolicy } from './access';
 import type { MonitoringHub } from '../monitoring/hub';
+import type { MonitoringConfig } from '../monitoring/config';
 import { Logger, createLogger } from '../config/logger';
 
 export interface ServerOptions {
@@ -44,6 +46,14 @@ export interface ServerOptions {
    * before the serving workers do (repository/sandbox.ts); false turns it off.
    */
   sandbox?: SandboxOptions | false;
+  /** model.json `batching` fields for models that leave them out. */
+  batchingDefaults?: Record<string, unknown>;
+  /** Monitoring settings (default: the built-in ones, src/monitoring/config.ts). */
+  monitoring?: MonitoringConfig;
+  /** When non-empty, the inference routes require one of these keys (Bearer or X-API-Key). */
+  apiKeys?: string[];
+  /** Origins allowed to call the API from a browser (CORS); '*' for any. */
+  corsOrigins?: string[];
   registry?: Registry;
   backend?: Backend;
   logger?: Logger;
@@ -94,6 +104,7 @@ export class InferaServer {
     this.backend = opts.backend ?? new OnnxBackend({ workers: opts.workers });
     this.repository = new ModelRepository({
       root: opts.repository,
+      batchingDefaults: opts.batchingDefaults,
       backend: this.backend,
       maxInFlight: opts.workers,
       cores: this.cores,
@@ -103,15 +114,15 @@ export class InferaServer {
       log: (o, m) => this.log.info(o, m),
     });
     this.app = App();
-    this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m));
+    this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m), new AccessPolicy({ apiKeys: opts.apiKeys, corsOrigins: opts.corsOrigins }));
     const ready = () => this.loaded && !this.router.draining;
-    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
+    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
     registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
     });
-    this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
+    this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
 

@@ -22,6 +22,7 @@ import { DayRows, OfflineModel, readDays } from '../../src/monitoring/replay';
 import { getJson, MODELS, postJson, Running, startServer } from '../helpers/server';
 import { FLIGHTS_PARQUET } from '../unit/monitoring/flight-rows';
 import { featureDicts, idsOf, labelItems } from '../unit/monitoring/traffic';
+import { loadConfigFile } from '../../src/monitoring/config';
 
 const REPOSITORY = process.env.INFERA_DEMO_REPOSITORY ?? MODELS;
 const HAVE_MODEL = fs.existsSync(path.join(REPOSITORY, 'flights-delay/model.json'));
@@ -56,9 +57,7 @@ describe('replaying February–May 2001 through the server', { skip: !HAVE_MODEL
       alerts: { cooldown_ms: 0, rules: [{ type: 'target_drift' }, { type: 'auc_drop', max_drop: 0.05 }, { type: 'drift_share', threshold: 0.5 }, { type: 'prediction_drift' }] },
     };
     fs.writeFileSync(path.join(tmp, 'monitoring.json'), JSON.stringify(config));
-    process.env.INFERA_MONITORING_CONFIG = path.join(tmp, 'monitoring.json');
-    running = await startServer({ repository: REPOSITORY });
-    delete process.env.INFERA_MONITORING_CONFIG;
+    running = await startServer({ repository: REPOSITORY, monitoring: loadConfigFile(path.join(tmp, 'monitoring.json')) });
   });
 
   after(async () => {

@@ -16,6 +16,7 @@ import { getJson, postJson, Running, startServer } from '../helpers/server';
 import { FLIGHTS_PARQUET } from '../unit/monitoring/flight-rows';
 import { labelItems, observeDay } from '../unit/monitoring/traffic';
 import { TrainedModel, trainSmokeModel } from '../unit/monitoring/trained-model';
+import { loadConfigFile } from '../../src/monitoring/config';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -56,9 +57,7 @@ describe('monitoring through the server', () => {
     };
     const file = path.join(trained.tmp, 'monitoring.json');
     fs.writeFileSync(file, JSON.stringify(config));
-    process.env.INFERA_MONITORING_CONFIG = file;
-    running = await startServer({ repository: trained.repository });
-    delete process.env.INFERA_MONITORING_CONFIG;
+    running = await startServer({ repository: trained.repository, monitoring: loadConfigFile(file) });
     base = `${running.url}/v2/models/${trained.model}`;
   });
 

@@ -1,0 +1,155 @@
+/**
+ * `infera serve` and `infera config print`: the server's settings from flags, environment
+ * variables and the config file (src/config/server-config.ts), resolved in one place.
+ * Precedence, lowest first: built-in default < config file < environment < flag.
+ */
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { createLogger, LOG_LEVELS } from '../config/logger';
+import { loadServerConfigFile, ServerConfigFile } from '../config/server-config';
+import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
+import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
+import { repositoryOption } from './repository-option';
+import { relaunchWithServingFlags } from './serving-runtime';
+
+export type SettingSource = 'flag' | 'env' | 'file' | 'default';
+
+/** A serve option: its commander key and its place in the config file. */
+interface Setting {
+  key: string;
+  file: [keyof ServerConfigFile, string];
+}
+
+const SETTINGS: Setting[] = [
+  { key: 'repository', file: ['server', 'repository'] },
+  { key: 'host', file: ['server', 'host'] },
+  { key: 'port', file: ['server', 'port'] },
+  { key: 'workers', file: ['server', 'workers'] },
+  { key: 'maxBody', file: ['server', 'max_body'] },
+  { key: 'predictCache', file: ['server', 'predict_cache'] },
+  { key: 'defaultModel', file: ['server', 'default_model'] },
+  { key: 'logLevel', file: ['server', 'log_level'] },
+  { key: 'reusePort', file: ['server', 'reuse_port'] },
+  { key: 'sandbox', file: ['server', 'sandbox'] },
+  { key: 'adminToken', file: ['auth', 'admin_token'] },
+  { key: 'apiKeys', file: ['auth', 'api_keys'] },
+  { key: 'corsOrigins', file: ['auth', 'cors_origins'] },
+];
+
+const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Adds the serve options (shared by `serve` and `config print`). */
+export function addServeOptions(cmd: Command): Command {
+  const d = DEFAULT_SERVER_OPTIONS;
+  return cmd
+    .addOption(new Option('-c, --config <file>', 'server config file (JSON; see the README)').env('INFERA_CONFIG'))
+    .addOption(repositoryOption())
+    .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
+    .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
+    .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
+    .addOption(new Option('--max-body <bytes>', 'largest request body').env('INFERA_MAX_BODY').default(String(d.maxBodyBytes)))
+    .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
+    .addOption(new Option('--api-key <keys>', 'comma-separated keys the inference routes require (Bearer or X-API-Key)').env('INFERA_API_KEYS').argParser(list))
+    .addOption(new Option('--cors-origin <origins>', "comma-separated origins allowed from browsers (CORS), or '*'").env('INFERA_CORS_ORIGINS').argParser(list))
+    .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
+    .addOption(new Option('--default-model <name>', 'the model POST /predict serves when a request names none (default: the only model with a predict section)').env('INFERA_DEFAULT_MODEL'))
+    .addOption(new Option('--log-level <level>', 'log level').env('INFERA_LOG_LEVEL').default('info').choices(LOG_LEVELS))
+    .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
+    .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'));
+}
+
+export interface ServeSettings {
+  configFile: string | null;
+  options: ServerOptions & { logLevel: string };
+  sources: Record<string, SettingSource>;
+  monitoringSource: string;
+}
+
+/**
+ * The effective settings of a parsed serve command.
+ * @throws Error (commander's, via cmd.error) naming a bad value; InferaError ENG_ERR_CONFIG
+ *   naming the config file's bad field.
+ */
+export function resolveServeSettings(cmd: Command): ServeSettings {
+  const o = cmd.opts() as Record<string, unknown>;
+  const configFile = typeof o.config === 'string' ? path.resolve(o.config) : null;
+  const file: ServerConfigFile = configFile ? loadServerConfigFile(configFile) : {};
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, SettingSource> = {};
+  for (const s of SETTINGS) {
+    const src = cmd.getOptionValueSource(s.key);
+    const fromFile = (file[s.file[0]] as Record<string, unknown> | undefined)?.[s.file[1]];
+    if ((src === 'default' || src === undefined) && fromFile !== undefined) {
+      values[s.key] = fromFile;
+      sources[s.key] = 'file';
+    } else {
+      values[s.key] = o[s.key];
+      sources[s.key] = src === 'cli' ? 'flag' : src === 'env' ? 'env' : 'default';
+    }
+  }
+  const int = (name: string, v: unknown, max = Number.MAX_SAFE_INTEGER) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) cmd.error(`--${name} must be a non-negative integer, got '${v}'`);
+    if (n > max) cmd.error(`--${name} must be 0–${max}, got '${v}'`);
+    return n;
+  };
+  const envMonitoring = process.env.INFERA_MONITORING_CONFIG;
+  let monitoring: MonitoringConfig;
+  let monitoringSource: string;
+  if (envMonitoring) [monitoring, monitoringSource] = [loadConfigFile(envMonitoring), `env INFERA_MONITORING_CONFIG (${envMonitoring})`];
+  else if (file.monitoring) [monitoring, monitoringSource] = [resolveConfig(file.monitoring, `${configFile}: monitoring`), 'file'];
+  else [monitoring, monitoringSource] = [resolveConfig(), 'default'];
+  const d = DEFAULT_SERVER_OPTIONS;
+  const options = {
+    ...d,
+    repository: path.resolve(String(values.repository)),
+    host: String(values.host),
+    port: int('port', values.port, 65535),
+    reusePort: Boolean(values.reusePort),
+    sandbox: values.sandbox === false ? (false as const) : undefined,
+    workers: Math.max(1, int('workers', values.workers)),
+    maxBodyBytes: int('max-body', values.maxBody),
+    adminToken: values.adminToken as string | undefined,
+    apiKeys: (values.apiKeys as string[] | undefined) ?? [],
+    corsOrigins: (values.corsOrigins as string[] | undefined) ?? [],
+    predictCacheSize: int('predict-cache', values.predictCache),
+    defaultPredictModel: values.defaultModel as string | undefined,
+    batchingDefaults: file.batching,
+    monitoring,
+    logLevel: String(values.logLevel),
+  };
+  if (!LOG_LEVELS.includes(options.logLevel)) cmd.error(`log level '${options.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  return { configFile, options, sources, monitoringSource };
+}
+
+export function registerServeCommand(program: Command): void {
+  addServeOptions(program.command('serve').description('serve the models of a repository over the Open Inference Protocol v2')).action(async (_o, cmd: Command) => {
+    if (relaunchWithServingFlags()) return;
+    const { options } = resolveServeSettings(cmd);
+    const logger = createLogger(options.logLevel);
+    const server = new InferaServer({ ...options, logger });
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal, inFlight: server.inFlight }, 'draining');
+      server.stop().then(() => process.exit(0), (e) => {
+        logger.error({ err: e }, 'shutdown failed');
+        process.exit(1);
+      });
+    };
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    await server.start();
+  });
+
+  const config = program.command('config').description('the server configuration');
+  addServeOptions(config.command('print').description('print the effective serve settings (flags, env, config file, defaults) and where each came from'))
+    .action((_o, cmd: Command) => {
+      const s = resolveServeSettings(cmd);
+      const secret = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? v : Array.isArray(v) ? v.map(() => '***') : '***');
+      const { monitoring, batchingDefaults, adminToken, apiKeys, ...rest } = s.options;
+      const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys) };
+      process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
+    });
+}

@@ -1,0 +1,103 @@
+/**
+ * The server's one config file (JSON, `infera serve --config FILE` or INFERA_CONFIG): the
+ * server itself, batching defaults for models whose model.json leaves a field out,
+ * monitoring (the same fields as the monitoring config), and auth. Precedence, lowest
+ * first: built-in defaults < this file < environment variables < command-line flags.
+ * `infera config print` shows the effective settings and where each came from.
+ */
+import fs from 'node:fs';
+import Ajv, { ErrorObject } from 'ajv';
+import { InferaError } from '../errors';
+
+export interface ServerConfigFile {
+  server?: {
+    repository?: string;
+    host?: string;
+    port?: number;
+    workers?: number;
+    max_body?: number;
+    predict_cache?: number;
+    default_model?: string;
+    log_level?: string;
+    reuse_port?: boolean;
+    sandbox?: boolean;
+  };
+  /** Defaults for model.json `batching` fields a model leaves out. */
+  batching?: Record<string, unknown>;
+  /** The monitoring config (src/monitoring/config.ts); checked there. */
+  monitoring?: Record<string, unknown>;
+  auth?: {
+    admin_token?: string;
+    /** Keys accepted on the inference routes (Authorization: Bearer <key> or X-API-Key). */
+    api_keys?: string[];
+    /** Origins allowed to call the API from a browser (CORS); "*" for any. */
+    cors_origins?: string[];
+  };
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        repository: { type: 'string', minLength: 1 },
+        host: { type: 'string', minLength: 1 },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        workers: { type: 'integer', minimum: 1 },
+        max_body: { type: 'integer', minimum: 1 },
+        predict_cache: { type: 'integer', minimum: 0 },
+        default_model: { type: 'string', minLength: 1 },
+        log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
+        reuse_port: { type: 'boolean' },
+        sandbox: { type: 'boolean' },
+      },
+    },
+    batching: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        policy: { enum: ['static', 'adaptive'] },
+        max_queue_delay_ms: { type: 'number', minimum: 0 },
+        latency_slo_ms: { type: 'number', exclusiveMinimum: 0 },
+        max_queue_size: { type: 'integer', minimum: 1 },
+        timeout_ms: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
+    monitoring: { type: 'object' },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        admin_token: { type: 'string', minLength: 8 },
+        api_keys: { type: 'array', items: { type: 'string', minLength: 16 } },
+        cors_origins: { type: 'array', items: { type: 'string', pattern: '^(\\*|https?://[^/\\s]+)$' } },
+      },
+    },
+  },
+} as const;
+
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+function describe(err: ErrorObject): string {
+  const where = err.instancePath ? err.instancePath.slice(1).replace(/\//g, '.') : '(root)';
+  if (err.keyword === 'additionalProperties') return `${where === '(root)' ? '' : `${where}.`}${(err.params as { additionalProperty: string }).additionalProperty}: unknown field`;
+  return `${where}: ${err.message}`;
+}
+
+/**
+ * Reads and checks a server config file.
+ * @throws InferaError ENG_ERR_CONFIG naming the file and every bad field.
+ */
+export function loadServerConfigFile(file: string): ServerConfigFile {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new InferaError('ENG_ERR_CONFIG', `${file}: ${(e as Error).message}`);
+  }
+  if (!validate(doc)) throw new InferaError('ENG_ERR_CONFIG', `${file}: ${(validate.errors ?? []).map(describe).join('; ')}`);
+  return doc as ServerConfigFile;
+}
