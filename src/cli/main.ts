@@ -7,6 +7,7 @@ import { registerQuantizeCommand } from './quantize-command';
 import { registerBenchCommand } from './bench-command';
 import { registerExampleCommand } from './example-command';
 import { registerServeCommand } from './serve-command';
+import { registerModelsCommand } from './models-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -17,6 +18,7 @@ registerDriftCommand(program);
 registerQuantizeCommand(program);
 registerBenchCommand(program);
 registerExampleCommand(program);
+registerModelsCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

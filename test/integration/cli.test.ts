@@ -97,3 +97,23 @@ test('infera example vad: the committed examples/vad-request.json is what it pri
   assert.notEqual(other.status, 0);
   assert.match(other.stderr, /no example for model 'flights'/);
 });
+
+test('infera models list / show: a readable summary of the card (metrics per window as recorded), model.json alone without a card', () => {
+  const list = spawnSync(process.execPath, [CLI, 'models', 'list', '--repository', MODELS], { encoding: 'utf8' });
+  assert.equal(list.status, 0, list.stderr);
+  assert.match(list.stdout, /^flights-delay\s+1\s+onnxruntime\s+binary\s+1 of 1$/m);
+  assert.match(list.stdout, /^vad\s+1\s+onnxruntime\s+binary\s+none$/m);
+  const show = spawnSync(process.execPath, [CLI, 'models', 'show', 'flights-delay', '--repository', MODELS], { encoding: 'utf8' });
+  assert.equal(show.status, 0, show.stderr);
+  const card = JSON.parse(fs.readFileSync(path.join(MODELS, 'flights-delay/1/card.json'), 'utf8'));
+  assert.match(show.stdout, /^flights-delay v1 /);
+  for (const [w, m] of Object.entries(card.metrics) as [string, { auc: number; rows: number }][]) {
+    assert.match(show.stdout, new RegExp(`^\\s+${w}\\s+${m.rows.toLocaleString('en-US')}\\s+${m.auc.toFixed(3)}\\s`, 'm'), `window ${w}`);
+  }
+  assert.match(show.stdout, new RegExp(`gates\\s+${card.gates.length} of ${card.gates.length} passed`));
+  const vad = spawnSync(process.execPath, [CLI, 'models', 'show', 'vad', '--repository', MODELS], { encoding: 'utf8' });
+  assert.match(vad.stdout, /card\s+none: not trained by `infera train`/);
+  const typo = spawnSync(process.execPath, [CLI, 'models', 'show', 'flights-dealy', '--repository', MODELS], { encoding: 'utf8' });
+  assert.notEqual(typo.status, 0);
+  assert.match(typo.stderr, /no model 'flights-dealy' in .* \(did you mean 'flights-delay'\?\); models: flights-delay, vad/);
+});
