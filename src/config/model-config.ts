@@ -61,6 +61,8 @@ export interface PredictConfig {
   task: 'binary' | 'multiclass' | 'regression';
   threshold?: number;
   labels?: string[];
+  /** A numeric feature outside its training range (card.json profile): flag (default), reject or ignore. */
+  out_of_range: 'flag' | 'reject' | 'ignore';
 }
 
 /** Where a batch runs: see src/runtime/execution-site.ts. */
@@ -188,6 +190,7 @@ export const modelConfigSchema = {
         task: { enum: ['binary', 'multiclass', 'regression'] },
         threshold: { type: 'number', minimum: 0, maximum: 1 },
         labels: { type: 'array', items: { type: 'string' } },
+        out_of_range: { enum: ['flag', 'reject', 'ignore'], default: 'flag' },
       },
     },
   },

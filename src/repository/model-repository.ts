@@ -10,6 +10,7 @@ import { checkModelName, resolveInside } from './paths';
 import { checkAgainstModelFile } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';
 import { FeatureSpec, loadFeatureSpec } from '../features';
+import { rangesFromCard } from '../protocol/feature-ranges';
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
@@ -153,6 +154,8 @@ export class ModelRepository {
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
       const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());
       if (config.feature_spec) mv.featureSpec = this.loadSpec(config, name, version);
+      const card = path.join(this.opts.root, name, String(version), 'card.json');
+      if (config.predict && fs.existsSync(card)) mv.featureRanges = rangesFromCard(JSON.parse(fs.readFileSync(card, 'utf8')));
       const old = ve.serving;
       ve.serving = mv;
       ve.state = 'READY';

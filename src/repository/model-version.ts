@@ -13,6 +13,7 @@ import { InputSpec, validateInputs } from '../protocol/validate';
 import { SequenceParams, sequenceKey } from '../protocol/schedule-params';
 import type { ModelMetrics } from '../monitoring/metrics';
 import type { FeatureSpec } from '../features';
+import type { FeatureRanges } from '../protocol/feature-ranges';
 
 export interface InferInput {
   inputs: Tensor[];
@@ -93,6 +94,8 @@ export class ModelVersion {
   readonly outputNames: string[];
   /** The fitted feature spec /predict executes, when model.json names one. */
   featureSpec?: FeatureSpec;
+  /** Training ranges of the numeric /predict inputs (card.json), checked per predict.out_of_range. */
+  featureRanges?: FeatureRanges;
   private readonly outputAxes: Map<string, number | null>;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
   private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;

@@ -4,6 +4,7 @@ import type { MonitoringHub } from '../monitoring/hub';
 import crypto from 'node:crypto';
 import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
+import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import { requireAdmin } from './admin-auth';
@@ -54,6 +55,9 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
       const labels = { model: mv.name, version: String(mv.version) };
+      const range = mv.featureRanges ? checkRanges(rows, mv.featureRanges, p.out_of_range) : { warnings: [], counts: {} };
+      for (const [feature, k] of Object.entries(range.counts)) ctx.metrics?.outOfRange.inc({ ...labels, feature }, k);
+      const warnings = range.warnings.length ? { warnings: range.warnings } : {};
       const run = async (part: Record<string, unknown>[]): Promise<Prediction[]> => {
         const { inputs, unknownCategories } = featuresToInputs(mv.config, part, mv.featureSpec);
         if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labels, unknownCategories);
@@ -93,9 +97,9 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       const meta = { model: mv.name, model_version: String(mv.version), processing_time_ms: Number((performance.now() - started).toFixed(3)) };
       if (single) {
         const q = preds[0];
-        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...meta, from_cache: fromCache });
+        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...meta, from_cache: fromCache, ...warnings });
       } else {
-        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta });
+        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
     } finally {
       release();

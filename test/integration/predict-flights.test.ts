@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { loadFeatureSpec, transform } from '../../src/features';
@@ -144,5 +146,37 @@ test('a configured default model serves /predict requests that name none; withou
     assert.ok(Math.abs(d.json.predictions[1].probabilities[1] - expected[4]) <= TOLERANCE);
   } finally {
     await withDefault.server.stop();
+  }
+});
+
+test('a numeric feature far outside the training range is flagged and counted (or refused with out_of_range "reject")', async () => {
+  const card = JSON.parse(fs.readFileSync(path.join(VERSION_DIR, 'card.json'), 'utf8'));
+  const edges: number[] = card.profile.numeric.distance.edges;
+  const [min, max] = [edges[0], edges[edges.length - 1]];
+  const count = async (url: string) => Number((await (await fetch(`${url}/metrics`)).text()).match(/infera_out_of_range_features_total\{model="flights-delay",version="1",feature="distance"\} (\d+)/)?.[1] ?? 0);
+  const before = await count(srv.url);
+  const far = await postJson(`${srv.url}/predict`, { model: 'flights-delay', features: { ...featuresOf(5), distance: -5 } });
+  assert.equal(far.status, 200);
+  assert.deepEqual(far.json.warnings, [`distance -5 is outside the training range [${min}, ${max}]`]);
+  const edge = await postJson(`${srv.url}/predict`, { model: 'flights-delay', features: { ...featuresOf(5), distance: max } });
+  assert.equal(edge.json.warnings, undefined, 'the training maximum itself is in range');
+  const batch = await postJson(`${srv.url}/predict`, { model: 'flights-delay', instances: [featuresOf(5), { ...featuresOf(6), distance: 99999 }] });
+  assert.deepEqual(batch.json.warnings, [`row 1: distance 99999 is outside the training range [${min}, ${max}]`]);
+  assert.equal(await count(srv.url), before + 2);
+
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-range-'));
+  fs.cpSync(path.join(MODELS, 'flights-delay'), path.join(repo, 'flights-delay'), { recursive: true });
+  const cfgFile = path.join(repo, 'flights-delay/model.json');
+  const cfg = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+  cfg.predict.out_of_range = 'reject';
+  fs.writeFileSync(cfgFile, JSON.stringify(cfg));
+  const strict = await startServer({ repository: repo });
+  try {
+    const r = await postJson(`${strict.url}/predict`, { features: { ...featuresOf(5), distance: -5 } });
+    assert.equal(r.status, 400);
+    assert.match(r.json.error, /distance -5 is outside the training range \[\d+, \d+\] \(model\.json predict\.out_of_range is 'reject'\)/);
+  } finally {
+    await strict.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
   }
 });
