@@ -3,7 +3,7 @@
  * (Mann–Whitney, ties ½, as sklearn), accuracy at the card's threshold, log loss, Brier,
  * expected calibration error with its reliability bins, and target drift — the labels'
  * positive share against the reference base rate, tested like any categorical column.
- * The metric formulas are the training pipeline's (src/pipeline/evaluate.ts), so live and
+ * The metric formulas are the training pipeline's (src/stats/classification.ts), so live and
  * offline figures agree on the same rows.
  */
 import { atThreshold, auc, brier, logLoss } from '../stats/classification';

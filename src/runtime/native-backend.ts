@@ -2,7 +2,7 @@
  * The `native` backend: MLP models run by the addon's own executor (native/src/exec/) instead
  * of onnxruntime, in fp32 or int8 (per-output-channel int8 weights, dynamic per-row int8
  * activations). Loading decodes the ONNX file (onnx-model-reader.ts), compiles it
- * (src/native/graph-plan.ts; unsupported operators are refused here, naming them) and packs
+ * (src/runtime/graph-plan.ts; unsupported operators are refused here, naming them) and packs
  * the weights once. run() executes on the libuv thread pool, never on the event loop, and
  * splits large batches into row chunks across the addon's compute threads.
  *
