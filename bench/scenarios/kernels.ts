@@ -9,7 +9,7 @@
  * answers are compared with onnxruntime / the TypeScript transform on every row.
  */
 import * as path from 'node:path';
-import { transform, type Columns } from '../../src/features';
+import { transform, validateRow, type Columns } from '../../src/features';
 import { formatNaive } from '../../src/features/time';
 import { NativeModel, type Precision } from '../../src/native/executor';
 import { NativeFeatureTransform } from '../../src/native/features';
@@ -31,6 +31,8 @@ export const NATIVE_FP32 = 'native executor fp32';
 export const NATIVE_INT8 = 'native executor int8';
 export const TS_TRANSFORM = 'TypeScript transform';
 export const NATIVE_TRANSFORM = 'native transform';
+export const TS_ROW = 'TypeScript validateRow + transform (one /predict row)';
+export const NATIVE_ROW = 'native transformRow (one /predict row)';
 export const MODEL_BATCHES = [64, 256];
 export const TRANSFORM_BATCH = 256;
 
@@ -55,6 +57,14 @@ export function computeKernelRatios(r: RatioInput): RatioEntry[] {
       ratio(find(r, NATIVE_TRANSFORM, TRANSFORM_BATCH), find(r, TS_TRANSFORM, TRANSFORM_BATCH)),
       'a transform was not measured',
     ),
+    entry(
+      'native_row_over_ts_row',
+      `${NATIVE_ROW} ÷ ${TS_ROW} rows/s`,
+      'x',
+      'median rows/s ÷ median rows/s',
+      ratio(find(r, NATIVE_ROW, 1), find(r, TS_ROW, 1)),
+      'a row transform was not measured',
+    ),
   );
   return out;
 }
@@ -63,7 +73,7 @@ export const scenario: Scenario = {
   name: 'kernels',
   description:
     'Native addon vs what it replaces, in process, one thread, real February 2001 flights: the native MLP executor (fp32, int8) vs onnxruntime-node on flights-delay at batch 64 and 256, ' +
-    'and the native feature transform vs the TypeScript transform at batch 256.',
+    'and the native feature transform vs the TypeScript transform at batch 256 and for one /predict row.',
 
   async run(opts: RunOptions, ctx: ScenarioContext): Promise<BenchResult> {
     const clock = startClock();
@@ -153,6 +163,37 @@ export const scenario: Scenario = {
       await timeTransform(NATIVE_TRANSFORM, (c) => nt.transform(c, { out }));
     } catch (e) {
       flags.push(`native transform not measured: ${(e as Error).message.split('\n')[0]}`);
+    }
+
+    // 3. one /predict row, as the server gets it (a feature dict): validated and transformed
+    ctx.log('feature transform of one /predict row');
+    const rows = Array.from({ length: Math.min(flights.rows, 4096) }, (_, i) => ({ date: formatNaive(flights.date[i]), distance: flights.distance[i], origin: flights.origin[i], destination: flights.destination[i] }));
+    const timeRow = (label: string, fn: (row: Record<string, unknown>) => unknown) => {
+      const samples: number[] = [];
+      let k = 0;
+      for (let i = 0; i < 20_000; i++) fn(rows[k++ % rows.length]);
+      for (let rep = 0; rep < speed.reps; rep++) {
+        let calls = 0;
+        const t0 = process.hrtime.bigint();
+        let el = 0n;
+        while (el < BigInt(Math.round(speed.repSeconds * 1e9))) {
+          for (let j = 0; j < 256; j++) fn(rows[k++ % rows.length]);
+          calls += 256;
+          el = process.hrtime.bigint() - t0;
+        }
+        samples.push(Number(el) / 1e3 / calls);
+      }
+      record(label, 1, samples);
+    };
+    timeRow(TS_ROW, (row) => transform(spec, validateRow(spec, row)));
+    try {
+      const nt = NativeFeatureTransform.of(spec);
+      let worst = 0;
+      for (const row of rows) worst = Math.max(worst, maxAbsDiff(nt.transformRow(row).data, transform(spec, validateRow(spec, row)).data));
+      accuracy.push([NATIVE_ROW, `max |native − TypeScript| over ${rows.length} single rows × ${width} features`, worst.toExponential(2)]);
+      timeRow(NATIVE_ROW, (row) => nt.transformRow(row));
+    } catch (e) {
+      flags.push(`native row transform not measured: ${(e as Error).message.split('\n')[0]}`);
     }
 
     const inProcess: InProcessResult = {
