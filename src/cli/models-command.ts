@@ -10,6 +10,7 @@ import { InvalidArgumentError } from 'commander';
 import { nearestName } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import { repositoryOption } from './repository-option';
+import { registerRegistryCommands } from './registry-command';
 
 interface ModelOnDisk {
   name: string;
@@ -76,6 +77,7 @@ export function describeVersion(repository: string, m: ModelOnDisk, version: num
 
 export function registerModelsCommand(program: Command, print: (text: string) => void = (t) => process.stdout.write(t)): void {
   const models = program.command('models').description('the models of a repository');
+  registerRegistryCommands(program, models, print);
   models
     .command('list')
     .description('every model on disk: versions, backend, /predict task, whether it has a card')

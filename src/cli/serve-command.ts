@@ -10,6 +10,7 @@ import { loadServerConfigFile, ServerConfigFile } from '../config/server-config'
 import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
 import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
 import { repositoryOption } from './repository-option';
+import { defaultRegistryPath } from '../registry/registry';
 import { relaunchWithServingFlags } from './serving-runtime';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
@@ -31,6 +32,7 @@ const SETTINGS: Setting[] = [
   { key: 'logLevel', file: ['server', 'log_level'] },
   { key: 'reusePort', file: ['server', 'reuse_port'] },
   { key: 'sandbox', file: ['server', 'sandbox'] },
+  { key: 'registry', file: ['server', 'registry'] },
   { key: 'adminToken', file: ['auth', 'admin_token'] },
   { key: 'apiKeys', file: ['auth', 'api_keys'] },
   { key: 'corsOrigins', file: ['auth', 'cors_origins'] },
@@ -44,6 +46,7 @@ export function addServeOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('-c, --config <file>', 'server config file (JSON; see the README)').env('INFERA_CONFIG'))
     .addOption(repositoryOption())
+    .addOption(new Option('--registry <file>', 'model registry (aliases, deployments, audit; default <repository>/.infera/registry.sqlite)').env('INFERA_REGISTRY'))
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
     .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
@@ -115,6 +118,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     predictCacheSize: int('predict-cache', values.predictCache),
     defaultPredictModel: values.defaultModel as string | undefined,
     batchingDefaults: file.batching,
+    registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),
   };

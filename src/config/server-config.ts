@@ -21,6 +21,8 @@ export interface ServerConfigFile {
     log_level?: string;
     reuse_port?: boolean;
     sandbox?: boolean;
+    /** The model registry file (default <repository>/.infera/registry.sqlite). */
+    registry?: string;
   };
   /** Defaults for model.json `batching` fields a model leaves out. */
   batching?: Record<string, unknown>;
@@ -53,6 +55,7 @@ const schema = {
         log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
         reuse_port: { type: 'boolean' },
         sandbox: { type: 'boolean' },
+        registry: { type: 'string', minLength: 1 },
       },
     },
     batching: {

@@ -18,6 +18,7 @@ export interface ModelMetrics {
   http: Counter<'route' | 'status'>;
   unknownCategories: Counter<'model' | 'version'>;
   outOfRange: Counter<'model' | 'version' | 'feature'>;
+  shadowRequests: Counter<'model' | 'version' | 'outcome'>;
 }
 
 export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}): ModelMetrics {
@@ -42,6 +43,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     sequences: new Gauge({ name: 'infera_live_sequences', help: 'Sequences holding state in the sequence batcher.', labelNames: ['model', 'version'], registers }),
     streams: new Gauge({ name: 'infera_open_streams', help: 'Open WebSocket streams.', labelNames: ['model'], registers }),
     http: new Counter({ name: 'infera_http_responses_total', help: 'HTTP responses by route and status.', labelNames: ['route', 'status'], registers }),
+    shadowRequests: new Counter({ name: 'infera_shadow_requests_total', help: 'Requests mirrored to a shadow candidate after the client was answered, by outcome.', labelNames: ['model', 'version', 'outcome'], registers }),
     outOfRange: new Counter({ name: 'infera_out_of_range_features_total', help: 'Numeric /predict features outside their training range (min and max in the card.json profile).', labelNames: ['model', 'version', 'feature'], registers }),
     unknownCategories: new Counter({ name: 'infera_unknown_categories_total', help: 'Categorical values /predict sent to the unknown bucket (e.g. airports unseen in training).', labelNames: ['model', 'version'], registers }),
   };

@@ -11,6 +11,8 @@ import { checkAgainstModelFile } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';
 import { FeatureSpec, loadFeatureSpec } from '../features';
 import { rangesFromCard } from '../protocol/feature-ranges';
+import type { Deployment, ModelRegistry } from '../registry/registry';
+import { routeRequest } from '../registry/traffic';
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
 
@@ -31,6 +33,8 @@ export interface ModelEntry {
 
 export interface RepositoryOptions {
   root: string;
+  /** Aliases and deployments: which versions stay loaded and which one serves a request. */
+  registry?: ModelRegistry;
   /** model.json `batching` fields for models that leave them out (the server config's). */
   batchingDefaults?: Record<string, unknown>;
   backend: Backend;
@@ -66,8 +70,16 @@ export function selectVersions(available: number[], policy: VersionPolicy): numb
  * version that fails to load is UNAVAILABLE with its reason; the others serve on.
  * A reload that fails keeps the version that was serving.
  */
+/** What routing reads of the registry for one model, swapped in whole once its versions serve. */
+interface Routing {
+  deployment: Deployment | null;
+  aliases: Record<string, number>;
+}
+
 export class ModelRepository {
   private readonly models = new Map<string, ModelEntry>();
+  private readonly routing = new Map<string, Routing>();
+  private readonly loading = new Map<string, Promise<ModelEntry>>();
 
   constructor(private readonly opts: RepositoryOptions) {}
 
@@ -96,9 +108,22 @@ export class ModelRepository {
     for (const name of this.scan()) await this.load(name);
   }
 
-  /** Loads (or reloads) every selected version of one model. */
-  async load(name: string): Promise<ModelEntry> {
+  /**
+   * Loads (or reloads) every selected version of one model. Loads of one model run one at a
+   * time (a registry sync and an API call must not decide "wanted" from different states).
+   */
+  load(name: string, opts: { onlyMissing?: boolean } = {}): Promise<ModelEntry> {
     checkModelName(name);
+    const run = (this.loading.get(name) ?? Promise.resolve()).catch(() => undefined).then(() => this.loadNow(name, opts.onlyMissing ?? false));
+    this.loading.set(name, run);
+    void run.finally(() => {
+      if (this.loading.get(name) === run) this.loading.delete(name);
+    }).catch(() => undefined);
+    return run;
+  }
+
+  /** onlyMissing: versions already serving stay as they are (a registry change, not a reload). */
+  private async loadNow(name: string, onlyMissing: boolean): Promise<ModelEntry> {
     const dir = resolveInside(this.opts.root, name);
     const file = path.join(dir, 'model.json');
     if (!fs.existsSync(file)) throw new InferaError('ENG_ERR_MODEL_NOT_FOUND', `no model '${name}' in the repository (no ${name}/model.json)`);
@@ -116,8 +141,15 @@ export class ModelRepository {
       this.opts.log?.({ model: name, reason }, 'model config rejected');
       return entry;
     }
-    const wanted = selectVersions(versionsOnDisk(dir), config.version_policy);
-    for (const v of wanted) await this.loadVersion(entry, config, v);
+    const onDisk = versionsOnDisk(dir);
+    const registry = this.opts.registry;
+    for (const v of onDisk) registry?.register(name, v, 'repository', `${name}/${v}`);
+    // The version policy's versions, plus every version an alias or the deployment names,
+    // now (the registry) or until the routing below is swapped (the versions routed to now).
+    const routed = this.routing.get(name);
+    const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedBy(routed) : [])].filter((v) => onDisk.includes(v)) : [];
+    const wanted = [...new Set([...selectVersions(onDisk, config.version_policy), ...referenced])].sort((a, b) => a - b);
+    for (const v of wanted) if (!(onlyMissing && entry.versions.get(v)?.serving)) await this.loadVersion(entry, config, v);
     // A version the policy no longer selects is retired only once every selected version
     // serves: a failed new version must never take down the one serving now (Triton).
     const replaced = wanted.length > 0 && wanted.every((v) => entry.versions.get(v)?.serving);
@@ -128,6 +160,8 @@ export class ModelRepository {
       if (ve.serving) retired.push(ve.serving);
     }
     for (const mv of retired) this.retire(mv);
+    // Routing switches only now, with every version it names loaded (or failed: see route()).
+    if (registry) this.routing.set(name, { deployment: registry.deployment(name), aliases: registry.aliases(name) });
     entry.config = config;
     const ready = [...entry.versions.values()].some((v) => v.state === 'READY');
     entry.state = ready ? 'READY' : 'UNAVAILABLE';
@@ -231,18 +265,44 @@ export class ModelRepository {
    * that the caller releases once the request has its answer.
    * @throws InferaError as resolve().
    */
-  lease(name: string, version?: number): { mv: ModelVersion; release: () => void } {
-    const mv = this.resolve(name, version);
-    return { mv, release: mv.lease() };
+  lease(name: string, version?: number | string, routingKey?: string): { mv: ModelVersion; release: () => void; shadow: ModelVersion | null } {
+    const { mv, shadow } = this.route(name, version, routingKey);
+    return { mv, release: mv.lease(), shadow };
   }
 
   /**
-   * The version that serves a request: the one asked for, or the highest ready one.
-   * @throws InferaError 404 for unknown models/versions, 503 when not ready.
+   * The version that serves a request, and the candidate to mirror it to (shadow mode): a
+   * number or an alias when the request names one; else the model's deployment (canary,
+   * A/B by `routingKey`, shadow); else its `production` alias; else the highest ready version.
+   * A candidate that is not serving (failed to load) sends its share to stable.
+   * @throws InferaError as resolve().
    */
-  resolve(name: string, version?: number): ModelVersion {
+  route(name: string, version?: number | string, routingKey?: string): { mv: ModelVersion; shadow: ModelVersion | null } {
+    const routing = this.routing.get(name);
+    if (version !== undefined || !routing) return { mv: this.resolve(name, version), shadow: null };
+    const d = routing.deployment;
+    if (!d) return { mv: this.resolve(name, routing.aliases.production), shadow: null };
+    const r = routeRequest(d, routingKey, Math.random());
+    const serving = (v: number) => this.models.get(name)?.versions.get(v)?.serving ?? null;
+    // A version not serving yet (or failed) sends its share to stable, then to what serves.
+    const mv = serving(r.version) ?? serving(d.stable) ?? this.resolve(name);
+    return { mv, shadow: r.shadow === null ? null : serving(r.shadow) };
+  }
+
+  /**
+   * The version that serves a request: the one asked for (a number or an alias), or the
+   * highest ready one.
+   * @throws InferaError 404 for unknown models/versions/aliases, 503 when not ready.
+   */
+  resolve(name: string, version?: number | string): ModelVersion {
     const entry = this.models.get(name);
     if (!entry) throw this.notServed(name);
+    if (typeof version === 'string') {
+      const aliases = this.routing.get(name)?.aliases ?? {};
+      const v = aliases[version];
+      if (v === undefined) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${name}' has no alias '${version}'; aliases: ${Object.keys(aliases).join(', ') || 'none'}`);
+      version = v;
+    }
     if (version !== undefined) {
       const ve = entry.versions.get(version);
       if (!ve) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);
@@ -252,6 +312,16 @@ export class ModelRepository {
     const ready = [...entry.versions.values()].filter((v) => v.serving).sort((a, b) => b.version - a.version);
     if (ready.length === 0) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' is ${entry.state}: ${entry.reason ?? ''}`, { retryAfterS: 5 });
     return ready[0].serving!;
+  }
+
+  /**
+   * Loads what the registry now references and is not loaded (a version a deployment or an
+   * alias named, from this process or another). Cheap when nothing changed.
+   */
+  async syncRegistry(): Promise<void> {
+    const registry = this.opts.registry;
+    if (!registry || !registry.changed()) return;
+    for (const name of [...this.models.keys()]) await this.load(name, { onlyMissing: true });
   }
 
   /**
@@ -297,4 +367,14 @@ export function nearestName(name: string, candidates: string[]): string | undefi
     if (prev[b.length] < bestD) [best, bestD] = [c, prev[b.length]];
   }
   return best;
+}
+
+/** The versions a routing state names. */
+function referencedBy(r: Routing): number[] {
+  const v = new Set(Object.values(r.aliases));
+  if (r.deployment) {
+    v.add(r.deployment.stable);
+    if (r.deployment.candidate !== null) v.add(r.deployment.candidate);
+  }
+  return [...v];
 }

@@ -11,6 +11,17 @@ export function checkModelName(name: string): string {
 }
 
 /** Versions are positive integers written in plain decimal. */
+/**
+ * A version as a request names it: a number, or an alias (`production`, `@production`).
+ * @throws InferaError 400 ENG_ERR_BAD_NAME for anything else.
+ */
+export function parseVersionSelector(v: string): number | string {
+  if (/^[1-9][0-9]{0,8}$/.test(v)) return Number(v);
+  const alias = v.startsWith('@') ? v.slice(1) : v;
+  if (/^[A-Za-z][A-Za-z0-9_-]{0,63}$/.test(alias)) return alias;
+  throw new InferaError('ENG_ERR_BAD_NAME', `version '${v.slice(0, 64)}' must be a positive integer or an alias (letters, digits, '-', '_')`);
+}
+
 export function parseVersion(v: string): number {
   if (!/^[1-9][0-9]{0,8}$/.test(v)) throw new InferaError('ENG_ERR_BAD_NAME', `version '${v}' must be a positive integer`);
   return Number(v);

@@ -14,7 +14,7 @@ export interface RouteOptions {
 export type RouteLog = (obj: Record<string, unknown>, msg: string) => void;
 
 /** Headers any route may read; uWS requests must be read eagerly. */
-const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization', ...ACCESS_HEADERS] as const;
+const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization', 'x-routing-key', ...ACCESS_HEADERS] as const;
 
 /**
  * Registers routes on a uWS app. Counts in-flight requests (for draining) and

@@ -6,7 +6,8 @@ import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
 import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
-import { checkModelName } from '../repository/paths';
+import { checkModelName, parseVersionSelector } from '../repository/paths';
+import type { ModelVersion } from '../repository/model-version';
 import { requireAdmin } from './admin-auth';
 import { LruCache } from './lru-cache';
 import { Router } from './router';
@@ -40,17 +41,41 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   const { repository, router } = ctx;
   const cache = new LruCache<Prediction>(ctx.predictCacheSize);
 
+  /**
+   * Shadow mode: the same rows on the candidate after the client has its answer; the outputs
+   * feed the candidate's monitoring (prediction drift against stable's), never the client.
+   */
+  const runShadow = async (mv: ModelVersion, rows: Record<string, unknown>[]): Promise<void> => {
+    const release = mv.lease();
+    const started = performance.now();
+    try {
+      const p = mv.config.predict!;
+      const { inputs } = featuresToInputs(mv.config, rows, mv.featureSpec);
+      const r = await mv.infer({ inputs, outputs: [p.output] });
+      const preds = rows.map((_, i) => outputToPrediction(p, r.outputs[0], i, rows.length));
+      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'success' });
+      ctx.monitoring?.observe(mv.name, mv.version, { rows, predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))), latencyMs: performance.now() - started });
+    } catch {
+      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'error' });
+      ctx.monitoring?.observeError(mv.name, mv.version);
+    } finally {
+      release();
+    }
+  };
+
   router.add('post', '/predict', async (ex) => {
     const started = performance.now();
     const body = await ex.jsonBody(ctx.maxBodyBytes);
     const name = body.model === undefined ? defaultPredictModel(repository, ctx.defaultPredictModel) : checkModelName(String(body.model));
-    let version: number | undefined;
+    let version: number | string | undefined;
     if (body.model_version !== undefined) {
-      version = Number(body.model_version);
-      if (!Number.isInteger(version) || version < 1) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer");
+      const v = body.model_version;
+      version = typeof v === 'string' && v.startsWith('@') ? parseVersionSelector(v) : Number(v);
+      if (typeof version === 'number' && (!Number.isInteger(version) || version < 1)) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer or '@alias'");
     }
+    const routingKey = typeof body.routing_key === 'string' ? body.routing_key : ex.header('x-routing-key');
     const { rows, ids: given, single } = readPredictRows(body);
-    const { mv, release } = repository.lease(name, version);
+    const { mv, release, shadow } = repository.lease(name, version, routingKey);
     try {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
@@ -101,6 +126,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       } else {
         ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
+      if (shadow) void runShadow(shadow, rows);
     } finally {
       release();
     }

@@ -3,7 +3,7 @@ import { decodeInferRequest, encodeInferResponse } from '../protocol/oip-codec';
 import { parseScheduleParameters } from '../protocol/schedule-params';
 import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
-import { checkModelName, parseVersion } from '../repository/paths';
+import { checkModelName, parseVersionSelector } from '../repository/paths';
 import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
 import { Router } from './router';
@@ -72,7 +72,7 @@ function observePredictions(hub: MonitoringHub | undefined, mv: ModelVersion, ou
 /** Registers the Open Inference Protocol v2 routes and its repository and statistics extensions. */
 export function registerOipRoutes(ctx: OipContext): void {
   const { repository, router } = ctx;
-  const versionOf = (ex: HttpExchange, i: number) => (ex.params[i] === undefined ? undefined : parseVersion(ex.params[i]));
+  const versionOf = (ex: HttpExchange, i: number) => (ex.params[i] === undefined ? undefined : parseVersionSelector(ex.params[i]));
   const resolve = (ex: HttpExchange, withVersion: boolean) => repository.resolve(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined);
 
   router.add('get', '/v2', (ex) => ex.json(200, { name: 'infera', version: ctx.serverVersion, extensions: EXTENSIONS }));
@@ -106,7 +106,8 @@ export function registerOipRoutes(ctx: OipContext): void {
 
   const infer = (withVersion: boolean) => async (ex: HttpExchange) => {
     const started = performance.now();
-    const { mv, release } = repository.lease(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined);
+    // Unversioned requests follow the model's deployment (canary, A/B by X-Routing-Key).
+    const { mv, release } = repository.lease(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined, ex.header('x-routing-key'));
     const labels = { model: mv.name, version: String(mv.version) };
     ctx.metrics?.pending.inc(labels);
     try {

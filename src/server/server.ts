@@ -16,6 +16,8 @@ import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
 import { AccessPolicy } from './access';
+import { ModelRegistry } from '../registry/registry';
+import { registerRegistryRoutes } from './routes-registry';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
 import { Logger, createLogger } from '../config/logger';
@@ -48,6 +50,8 @@ export interface ServerOptions {
   sandbox?: SandboxOptions | false;
   /** model.json `batching` fields for models that leave them out. */
   batchingDefaults?: Record<string, unknown>;
+  /** The model registry's SQLite file (aliases, deployments, audit); default ':memory:' (the CLI uses <repository>/.infera/registry.sqlite). */
+  registryPath?: string;
   /** Monitoring settings (default: the built-in ones, src/monitoring/config.ts). */
   monitoring?: MonitoringConfig;
   /** When non-empty, the inference routes require one of these keys (Bearer or X-API-Key). */
@@ -60,6 +64,9 @@ export interface ServerOptions {
 }
 
 export const SERVER_VERSION = '0.1.0';
+
+/** How often the server looks for registry changes made by another process (the CLI). */
+export const REGISTRY_POLL_MS = 500;
 
 export const DEFAULT_SERVER_OPTIONS: Omit<ServerOptions, 'repository'> = {
   host: '0.0.0.0',
@@ -83,6 +90,9 @@ export class InferaServer {
   readonly registry: Registry;
   readonly metrics: ModelMetrics;
   readonly repository: ModelRepository;
+  /** Versions, aliases, deployments and their audit log (src/registry). */
+  readonly modelRegistry: ModelRegistry;
+  private registryTimer: NodeJS.Timeout | null = null;
   readonly log: Logger;
   private readonly backend: Backend;
   private readonly app: TemplatedApp;
@@ -102,8 +112,10 @@ export class InferaServer {
     this.metrics = createMetrics(this.registry, { defaultMetrics: !opts.registry });
     this.cores = opts.cores ?? os.availableParallelism();
     this.backend = opts.backend ?? new OnnxBackend({ workers: opts.workers });
+    this.modelRegistry = new ModelRegistry(opts.registryPath ?? ':memory:');
     this.repository = new ModelRepository({
       root: opts.repository,
+      registry: this.modelRegistry,
       batchingDefaults: opts.batchingDefaults,
       backend: this.backend,
       maxInFlight: opts.workers,
@@ -122,6 +134,7 @@ export class InferaServer {
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
     });
+    registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, adminToken: opts.adminToken });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
@@ -136,6 +149,7 @@ export class InferaServer {
       await this.monitoring.close();
       await this.repository.close();
       await this.backend.close();
+      this.modelRegistry.close();
       throw e;
     }
   }
@@ -154,6 +168,11 @@ export class InferaServer {
     // Liveness answers while models load; readiness waits for them.
     await this.repository.loadAll();
     this.loaded = true;
+    // Deployments and aliases changed by the CLI (another process) take effect within ~0.5 s.
+    this.registryTimer = setInterval(() => {
+      this.repository.syncRegistry().catch((e: Error) => this.log.error({ err: e.message }, 'registry sync failed'));
+    }, REGISTRY_POLL_MS);
+    this.registryTimer.unref();
     this.log.info({ port: this.port, models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
     return this.port;
   }
@@ -177,9 +196,11 @@ export class InferaServer {
     while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     if (this.listenSocket) us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    if (this.registryTimer) clearInterval(this.registryTimer);
     await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();
+    this.modelRegistry.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }
 }

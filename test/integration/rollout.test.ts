@@ -1,0 +1,121 @@
+// Registry, aliases and deployments through the server: flights-delay v1 and a second
+// registered version (the same real model, copied as v2: these tests are about which
+// version answers, not about which is better), real February flights as the traffic.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { formatNaive } from '../../src/features/time';
+import { FlightRows, loadFlights } from '../unit/features/flights-data';
+import { MODELS, ROOT, Running, postJson, startServer } from '../helpers/server';
+
+const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+let repo: string;
+let registryFile: string;
+let srv: Running;
+let rows: FlightRows;
+
+before(async () => {
+  repo = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-rollout-'));
+  fs.cpSync(path.join(MODELS, 'flights-delay'), path.join(repo, 'flights-delay'), { recursive: true });
+  fs.cpSync(path.join(repo, 'flights-delay/1'), path.join(repo, 'flights-delay/2'), { recursive: true });
+  registryFile = path.join(repo, '.infera/registry.sqlite');
+  srv = await startServer({ repository: repo, registryPath: registryFile });
+  rows = await loadFlights({ from: '2001-03-01', to: '2001-03-02' }, 400);
+});
+
+after(async () => {
+  await srv.server.stop();
+  fs.rmSync(repo, { recursive: true, force: true });
+});
+
+const features = (i: number) => ({ date: formatNaive(rows.date[i % rows.rows]), distance: rows.distance[i % rows.rows], origin: rows.origin[i % rows.rows], destination: rows.destination[i % rows.rows] });
+const predict = (i: number, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}) => postJson(`${srv.url}/predict`, { model: 'flights-delay', features: features(i), ...extra }, headers);
+const admin = (what: string, body: unknown) => postJson(`${srv.url}/v2/repository/models/flights-delay/${what}`, body);
+
+test('aliases: the production alias takes unversioned traffic; "@alias" and /versions/{alias}/ address it; unknown aliases are 404', async () => {
+  assert.equal((await predict(0)).json.model_version, '2', 'no alias: the latest version, as before');
+  const set = await admin('aliases', { alias: 'production', version: 1, reason: 'v2 not validated yet' });
+  assert.equal(set.status, 200, JSON.stringify(set.json));
+  assert.deepEqual(set.json.aliases, { production: 1 });
+  assert.equal((await predict(1)).json.model_version, '1');
+  assert.equal((await predict(2, { model_version: '@production' })).json.model_version, '1');
+  assert.equal((await fetch(`${srv.url}/v2/models/flights-delay/versions/production/ready`)).status, 200);
+  const missing = await predict(3, { model_version: '@staging' });
+  assert.equal(missing.status, 404);
+  assert.match(missing.json.error, /model 'flights-delay' has no alias 'staging'; aliases: production/);
+  assert.equal((await fetch(`${srv.url}/v2/models/flights-delay/versions/9x/ready`)).status, 400);
+});
+
+test('canary 20 %: about a fifth of 1,000 real requests answered by the candidate, each answer naming its version; A/B keys are sticky; shadow never answers', async () => {
+  const d = await admin('deployment', { stable: 1, candidate: 2, mode: 'canary', share: 0.2 });
+  assert.equal(d.status, 200, JSON.stringify(d.json));
+  const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => predict(i)));
+  assert.ok(answers.every((a) => a.status === 200));
+  const v2 = answers.filter((a) => a.json.model_version === '2').length;
+  assert.ok(v2 >= 150 && v2 <= 250, `${v2} of 1000 on the candidate`);
+
+  await admin('deployment', { stable: 1, candidate: 2, mode: 'ab', share: 0.5 });
+  for (const key of ['AA-11', 'UA-5', 'DL-100', 'WN-7']) {
+    const seen = new Set((await Promise.all(Array.from({ length: 20 }, (_, i) => predict(i, {}, { 'X-Routing-Key': key })))).map((a) => a.json.model_version));
+    assert.equal(seen.size, 1, `key ${key} saw ${[...seen]}`);
+  }
+  const byField = new Set((await Promise.all(Array.from({ length: 20 }, (_, i) => predict(i, { routing_key: 'AA-11' })))).map((a) => a.json.model_version));
+  assert.equal(byField.size, 1, 'routing_key in the body is the same key');
+
+  await admin('deployment', { stable: 1, candidate: 2, mode: 'shadow', share: 1 });
+  const metric = async () => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/infera_shadow_requests_total\{model="flights-delay",version="2",outcome="success"\} (\d+)/)?.[1] ?? 0);
+  const before = await metric();
+  const shadowed = await Promise.all(Array.from({ length: 50 }, (_, i) => predict(i)));
+  assert.ok(shadowed.every((a) => a.status === 200 && a.json.model_version === '1'), 'the client only sees stable');
+  for (let i = 0; i < 100 && (await metric()) < before + 50; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await metric(), before + 50, 'every request also ran on the candidate');
+});
+
+test('10 deployment changes under load: only 200s, every answer from a version the deployment allowed', async () => {
+  let stop = false;
+  const seen: string[] = [];
+  const clients = Array.from({ length: 8 }, async (_, c) => {
+    for (let i = 0; !stop; i++) {
+      const r = await predict(c * 1000 + i);
+      assert.equal(r.status, 200, JSON.stringify(r.json));
+      seen.push(r.json.model_version);
+    }
+  });
+  for (let k = 0; k < 10; k++) {
+    const r = await admin('deployment', k % 2 ? { stable: 2 } : { stable: 1, candidate: 2, mode: 'canary', share: 0.5 });
+    assert.equal(r.status, 200);
+    await new Promise((res) => setTimeout(res, 30));
+  }
+  stop = true;
+  await Promise.all(clients);
+  assert.ok(seen.length > 50 && seen.every((v) => v === '1' || v === '2'), `${seen.length} answers`);
+});
+
+test('promote and rollback are audited with their evidence; the CLI changes the same registry and the server follows within a second', async () => {
+  await admin('deployment', { stable: 1, candidate: 2, mode: 'canary', share: 0.2 });
+  const p = await admin('promote', { reason: 'canary healthy' });
+  assert.equal(p.status, 200);
+  assert.equal(p.json.deployment.stable, 2);
+  assert.equal(p.json.aliases.production, 2);
+  assert.equal((await admin('rollback', {})).status, 400, 'nothing to roll back');
+  const cli = (args: string[]) => new Promise<string>((resolve, reject) => execFile(process.execPath, [CLI, ...args, '--repository', repo], (e, out, err) => (e ? reject(new Error(err)) : resolve(out))));
+  await cli(['deploy', 'flights-delay', '--stable', '1', '--reason', 'back to v1 from the CLI']);
+  let v = '';
+  for (let i = 0; i < 50 && v !== '1'; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    v = (await predict(i)).json.model_version;
+  }
+  assert.equal(v, '1', 'the server follows a change made by another process');
+  const history = JSON.parse(await cli(['models', 'history', 'flights-delay'])).history as { action: string; actor: string; detail: Record<string, unknown> }[];
+  assert.equal(history[0].action, 'deploy');
+  assert.match(history[0].actor, /^cli:/);
+  assert.equal(history[0].detail.reason, 'back to v1 from the CLI');
+  const promote = history.find((h) => h.action === 'promote')!;
+  assert.match(promote.actor, /^http:/);
+  assert.equal(promote.detail.reason, 'canary healthy');
+  const http = (await (await fetch(`${srv.url}/v2/models/flights-delay/registry/history`)).json()) as { history: unknown[] };
+  assert.equal(http.history.length, history.length);
+});
