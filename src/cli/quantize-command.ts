@@ -10,6 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { quantizeVersion } from '../quant/quantize';
 import { TimeWindow } from '../data/warehouse';
 import { repositoryOption } from './repository-option';
+import { registerCandidate } from './registry-command';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -73,6 +74,7 @@ export function registerQuantizeCommand(program: Command): Command {
           process.stdout.write(`${model} version ${result.version} written to ${result.dir}: AUC ${ev.before.auc.toFixed(4)} -> ${ev.after.auc.toFixed(4)}, accuracy ${ev.before.accuracy.toFixed(4)} -> ${ev.after.accuracy.toFixed(4)}\n`
             + `serve it natively with "backend": "native" in ${model}/model.json\n`);
         } else process.stdout.write('dry run: no version written\n');
+        if (result.version !== null) process.stderr.write(`${registerCandidate({ repository: o.repository }, model, result.version, 'quantize')}\n`);
       } catch (e) {
         process.stderr.write(`quantize: ${(e as Error).message}\n`);
         process.exitCode = 1;

@@ -42,6 +42,31 @@ export function openRegistry(o: { repository: string; registry?: string }, name?
 
 const actor = () => `cli:${os.userInfo().username}`;
 
+/**
+ * After `infera train` / `infera quantize` wrote `version`: it becomes the `candidate`, and
+ * if nothing pinned production yet, production pins what served before (the highest older
+ * version), so the new version gets no traffic until it is deployed or promoted.
+ * @returns a one-line summary for the command's output.
+ */
+export function registerCandidate(o: { repository: string; registry?: string }, model: string, version: number, source: string): string {
+  const r = openRegistry(o, model);
+  try {
+    const who = `${actor()} (${source})`;
+    let pinned = '';
+    if (r.alias(model, 'production') === null && !r.deployment(model)) {
+      const older = r.versions(model).map((v) => v.version).filter((v) => v < version);
+      if (older.length) {
+        r.setAlias(model, 'production', Math.max(...older), who, { reason: `pinned before version ${version} was registered, so that it gets no traffic until deployed` });
+        pinned = `; production pinned to version ${Math.max(...older)}`;
+      }
+    }
+    r.setAlias(model, 'candidate', version, who);
+    return `${model} version ${version} registered as 'candidate'${pinned} (deploy it with \`infera deploy ${model} --stable ${r.alias(model, 'production') ?? version} --candidate ${version} --share 0.2\`)`;
+  } finally {
+    r.close();
+  }
+}
+
 function withRegistry(o: { repository: string; registry?: string }, name: string, fn: (r: ModelRegistry) => unknown, print: (t: string) => void): void {
   checkModelName(name);
   const r = openRegistry(o, name);

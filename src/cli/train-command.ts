@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PipelineError, runPipeline } from '../pipeline/run-pipeline';
 import { repositoryOption } from './repository-option';
+import { registerCandidate } from './registry-command';
 
 function positiveInt() {
   return (v: string): number => {
@@ -51,6 +52,9 @@ export function registerTrainCommand(program: Command): Command {
           process.stdout.write(JSON.stringify({ registered: result.registered, version: result.version, dir: result.dir, threshold: card.threshold, metrics: card.metrics, baseline_metrics: card.baseline_metrics, gates: result.gates }, null, 2) + '\n');
         } else if (result.registered) {
           process.stdout.write(`${result.dir}\n`);
+        }
+        if (result.registered && result.version !== null) {
+          process.stderr.write(`${registerCandidate({ repository: o.repository }, result.card.name as string, result.version, `train ${path.basename(pipeline)}`)}\n`);
         }
       } catch (e) {
         process.stderr.write(`${e instanceof PipelineError ? e.message : `pipeline failed: ${(e as Error).stack ?? e}`}\n`);

@@ -68,3 +68,26 @@ test('registry: aliases move atomically, deployments keep production/candidate i
   assert.equal(r.changed(), false, 'nothing changed since');
   r.close();
 });
+
+test('a newly trained version is registered as candidate; production is pinned to what served before, so the new one gets no traffic', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { registerCandidate, openRegistry } = await import('../../../src/cli/registry-command');
+  const { MODELS } = await import('../../helpers/server');
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-candidate-'));
+  try {
+    fs.cpSync(path.join(MODELS, 'flights-delay'), path.join(repo, 'flights-delay'), { recursive: true });
+    fs.cpSync(path.join(repo, 'flights-delay/1'), path.join(repo, 'flights-delay/2'), { recursive: true });
+    const line = registerCandidate({ repository: repo }, 'flights-delay', 2, 'train flights-delay.json');
+    assert.match(line, /flights-delay version 2 registered as 'candidate'; production pinned to version 1/);
+    const r = openRegistry({ repository: repo }, 'flights-delay');
+    assert.deepEqual(r.aliases('flights-delay'), { candidate: 2, production: 1 });
+    assert.match(r.history('flights-delay')[0].actor, /^cli:.*\(train flights-delay\.json\)$/);
+    r.close();
+    fs.cpSync(path.join(repo, 'flights-delay/1'), path.join(repo, 'flights-delay/3'), { recursive: true });
+    assert.doesNotMatch(registerCandidate({ repository: repo }, 'flights-delay', 3, 'quantize'), /pinned/, 'production already set: left alone');
+  } finally {
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
