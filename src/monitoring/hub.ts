@@ -76,6 +76,8 @@ export class MonitoringHub {
   private lastRetain = 0;
   readonly now: () => number;
   private closed = false;
+  /** Sees every observation as it is flushed (the rollout controller): predictions, or null for an error. */
+  onObserved?: (model: string, version: number, predictions: ArrayLike<number> | null, latencyMs?: number) => void;
 
   constructor(private readonly opts: HubOptions) {
     this.config = opts.config ?? resolveConfig();
@@ -160,6 +162,7 @@ export class MonitoringHub {
     this.queuedRows -= rows;
     for (const q of batch) {
       const labels = { model: q.model, version: String(q.version) };
+      this.onObserved?.(q.model, q.version, q.error ? null : q.obs.predictions, q.obs.latencyMs);
       if (q.error) {
         this.opsFor(q.model, q.version).error(q.arrivalMs);
         continue;

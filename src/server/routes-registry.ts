@@ -12,6 +12,7 @@ import { InferaError } from '../errors';
 import type { ModelRepository } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import type { DeploymentMode, ModelRegistry } from '../registry/registry';
+import type { RolloutController } from '../rollout/rollout-controller';
 import { requireAdmin } from './admin-auth';
 import type { HttpExchange } from './http-exchange';
 import type { Router } from './router';
@@ -20,6 +21,7 @@ export interface RegistryContext {
   router: Router;
   repository: ModelRepository;
   registry: ModelRegistry;
+  rollout?: RolloutController;
   adminToken?: string;
 }
 
@@ -34,7 +36,10 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
   };
   const actor = (ex: HttpExchange) => `http:${ex.remoteAddress}`;
   const reason = (body: Record<string, unknown>) => (typeof body.reason === 'string' ? { reason: body.reason.slice(0, 500) } : {});
-  const state = (name: string) => ({ model: name, versions: registry.versions(name), aliases: registry.aliases(name), deployment: registry.deployment(name) });
+  const state = (name: string) => ({
+    model: name, versions: registry.versions(name), aliases: registry.aliases(name), deployment: registry.deployment(name),
+    rollout: ctx.rollout ? { evidence: ctx.rollout.status(name), decisions: ctx.rollout.recent(name) } : undefined,
+  });
   const version = (v: unknown, field: string) => {
     if (v === null || v === undefined) return null;
     if (!Number.isInteger(v) || (v as number) < 1) throw new InferaError('ENG_ERR_BAD_REQUEST', `'${field}' must be a version number`);

@@ -17,6 +17,7 @@ import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
+import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
 import { registerRegistryRoutes } from './routes-registry';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
@@ -50,6 +51,8 @@ export interface ServerOptions {
   sandbox?: SandboxOptions | false;
   /** model.json `batching` fields for models that leave them out. */
   batchingDefaults?: Record<string, unknown>;
+  /** Automatic promotion and rollback of canaries (src/rollout); defaults in DEFAULT_ROLLOUT. */
+  rollout?: Partial<RolloutConfig>;
   /** The model registry's SQLite file (aliases, deployments, audit); default ':memory:' (the CLI uses <repository>/.infera/registry.sqlite). */
   registryPath?: string;
   /** Monitoring settings (default: the built-in ones, src/monitoring/config.ts). */
@@ -93,6 +96,9 @@ export class InferaServer {
   /** Versions, aliases, deployments and their audit log (src/registry). */
   readonly modelRegistry: ModelRegistry;
   private registryTimer: NodeJS.Timeout | null = null;
+  /** Ends canaries on evidence (guardrails, mSPRT on labels). */
+  readonly rollout: RolloutController;
+  private rolloutTimer: NodeJS.Timeout | null = null;
   readonly log: Logger;
   private readonly backend: Backend;
   private readonly app: TemplatedApp;
@@ -134,7 +140,12 @@ export class InferaServer {
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
     });
-    registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, adminToken: opts.adminToken });
+    this.rollout = new RolloutController({
+      registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
+      onChange: (model) => this.repository.load(model, { onlyMissing: true }),
+    });
+    this.monitoring.onObserved = (model, version, predictions, latencyMs) => this.rollout.observe(model, version, predictions, latencyMs);
+    registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, rollout: this.rollout, adminToken: opts.adminToken });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
@@ -173,6 +184,12 @@ export class InferaServer {
       this.repository.syncRegistry().catch((e: Error) => this.log.error({ err: e.message }, 'registry sync failed'));
     }, REGISTRY_POLL_MS);
     this.registryTimer.unref();
+    this.rolloutTimer = setInterval(() => {
+      // Observations are flushed by the hub first, so the controller sees every request.
+      this.monitoring.flush();
+      this.rollout.tick(this.repository.list().map((m) => m.name)).catch((e: Error) => this.log.error({ err: e.message }, 'rollout check failed'));
+    }, this.rollout.config.interval_ms);
+    this.rolloutTimer.unref();
     this.log.info({ port: this.port, models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
     return this.port;
   }
@@ -197,6 +214,7 @@ export class InferaServer {
     if (this.listenSocket) us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
     if (this.registryTimer) clearInterval(this.registryTimer);
+    if (this.rolloutTimer) clearInterval(this.rolloutTimer);
     await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();

@@ -1,0 +1,235 @@
+/**
+ * Ends a canary on measured evidence. Fed every served observation (through the monitoring
+ * hub, off the request path) and checked every `interval_ms`, for each model whose
+ * deployment has a candidate:
+ *  - guardrails, no labels needed, once the candidate has `min_requests` requests: its
+ *    error rate above stable's by more than `max_error_rate_increase`; its p99 latency above
+ *    both `latency_factor` × stable's and stable's + `latency_floor_ms`; its predictions
+ *    collapsed (standard deviation below `collapse_ratio` × stable's) or shifted (means
+ *    apart by more than `prediction_shift` × stable's standard deviation). A breach rolls
+ *    back at once;
+ *  - quality, once labels arrive (feedback joins them in the prediction log): the mSPRT of
+ *    sequential-test.ts on per-row log loss, candidate vs stable, over the requests since the
+ *    deployment began; Λ ≥ 1/alpha promotes (candidate better) or rolls back (worse).
+ * Every decision goes to the registry's audit log with its evidence and fires an alert.
+ * With `require_approval` the decision is only alerted, never applied.
+ */
+import type { AlertManager } from '../monitoring/alerts';
+import type { PredictionLog } from '../monitoring/prediction-log';
+import type { Deployment, ModelRegistry } from '../registry/registry';
+import { auc } from '../stats/classification';
+import { moments, msprt, rowLogLoss } from './sequential-test';
+
+export interface RolloutConfig {
+  /** Decide automatically (false: evidence is gathered and shown, nothing is decided). */
+  auto: boolean;
+  /** Alert the decision but leave the deployment to a human. */
+  require_approval: boolean;
+  min_requests: number;
+  max_error_rate_increase: number;
+  latency_factor: number;
+  latency_floor_ms: number;
+  collapse_ratio: number;
+  prediction_shift: number;
+  /** mSPRT: the false-decision rate bound and the scale of differences looked for (log loss). */
+  alpha: number;
+  tau: number;
+  /** Labels per arm before the quality test is consulted. */
+  min_labels: number;
+  interval_ms: number;
+}
+
+export const DEFAULT_ROLLOUT: RolloutConfig = {
+  auto: true,
+  require_approval: false,
+  min_requests: 100,
+  max_error_rate_increase: 0.02,
+  latency_factor: 2,
+  latency_floor_ms: 10,
+  collapse_ratio: 0.1,
+  prediction_shift: 0.5,
+  alpha: 0.05,
+  tau: 0.02,
+  min_labels: 200,
+  interval_ms: 1000,
+};
+
+const LATENCY_RING = 2048;
+
+/** What the controller keeps per version under a deployment. */
+class ArmStats {
+  requests = 0;
+  errors = 0;
+  private readonly latencies = new Float64Array(LATENCY_RING);
+  private predN = 0;
+  private predMean = 0;
+  private predM2 = 0;
+
+  request(predictions: ArrayLike<number>, latencyMs: number | undefined): void {
+    this.requests++;
+    if (latencyMs !== undefined) this.latencies[(this.requests - 1) % LATENCY_RING] = latencyMs;
+    for (let i = 0; i < predictions.length; i++) {
+      const x = predictions[i];
+      if (!Number.isFinite(x)) continue;
+      this.predN++;
+      const d = x - this.predMean;
+      this.predMean += d / this.predN;
+      this.predM2 += d * (x - this.predMean);
+    }
+  }
+
+  get errorRate(): number {
+    const all = this.requests + this.errors;
+    return all ? this.errors / all : 0;
+  }
+
+  get p99(): number {
+    const n = Math.min(this.requests, LATENCY_RING);
+    if (n === 0) return 0;
+    const sorted = this.latencies.slice(0, n).sort();
+    return sorted[Math.min(n - 1, Math.floor(0.99 * n))];
+  }
+
+  get prediction(): { n: number; mean: number; std: number } {
+    return { n: this.predN, mean: this.predMean, std: this.predN > 1 ? Math.sqrt(this.predM2 / (this.predN - 1)) : 0 };
+  }
+}
+
+export interface RolloutDecision {
+  model: string;
+  action: 'promote' | 'rollback';
+  rule: string;
+  candidate: number;
+  stable: number;
+  evidence: Record<string, unknown>;
+  applied: boolean;
+}
+
+interface Tracked {
+  key: string;
+  deployment: Deployment;
+  arms: Map<number, ArmStats>;
+  decided: RolloutDecision | null;
+}
+
+export class RolloutController {
+  readonly config: RolloutConfig;
+  private readonly tracked = new Map<string, Tracked>();
+  private readonly decisions: RolloutDecision[] = [];
+
+  constructor(private readonly opts: {
+    registry: ModelRegistry;
+    log: PredictionLog;
+    alerts?: AlertManager;
+    config?: Partial<RolloutConfig>;
+    /** After the registry changed (the repository reloads what it names). */
+    onChange?: (model: string) => Promise<unknown> | void;
+  }) {
+    this.config = { ...DEFAULT_ROLLOUT, ...opts.config };
+  }
+
+  /** One served request (or a failed one: predictions null). O(rows); ignored unless the model is under a canary. */
+  observe(model: string, version: number, predictions: ArrayLike<number> | null, latencyMs?: number): void {
+    const t = this.tracked.get(model);
+    if (!t || t.decided) return;
+    const d = t.deployment;
+    if (version !== d.stable && version !== d.candidate) return;
+    let arm = t.arms.get(version);
+    if (!arm) t.arms.set(version, (arm = new ArmStats()));
+    if (predictions === null) arm.errors++;
+    else arm.request(predictions, latencyMs);
+  }
+
+  recent(model?: string): RolloutDecision[] {
+    return this.decisions.filter((d) => model === undefined || d.model === model);
+  }
+
+  /** The evidence so far for a model under a canary (for the status route); null when none. */
+  status(model: string): Record<string, unknown> | null {
+    const t = this.tracked.get(model);
+    if (!t || t.deployment.candidate === null) return null;
+    const { stable, candidate } = this.evidence(t);
+    return { deployment: t.deployment, stable, candidate, decided: t.decided };
+  }
+
+  /** Refreshes what is under a canary and decides where the evidence suffices. */
+  async tick(models: string[]): Promise<RolloutDecision[]> {
+    const out: RolloutDecision[] = [];
+    for (const model of models) {
+      const d = this.opts.registry.deployment(model);
+      if (!d || d.candidate === null) {
+        this.tracked.delete(model);
+        continue;
+      }
+      const key = `${d.stable}>${d.candidate}@${d.updatedAt}`;
+      let t = this.tracked.get(model);
+      if (!t || t.key !== key) this.tracked.set(model, (t = { key, deployment: d, arms: new Map(), decided: null }));
+      if (t.decided || !this.config.auto) continue;
+      const decision = this.decide(t);
+      if (!decision) continue;
+      t.decided = decision;
+      if (!this.config.require_approval) {
+        const evidence = { rule: decision.rule, ...decision.evidence };
+        if (decision.action === 'rollback') this.opts.registry.rollback(model, 'rollout-controller', evidence);
+        else this.opts.registry.promote(model, 'rollout-controller', evidence);
+        decision.applied = true;
+        await this.opts.onChange?.(model);
+      }
+      this.opts.alerts?.evaluate({
+        rule: `rollout_${decision.action}`, type: 'rollout', severity: decision.action === 'rollback' ? 'critical' : 'warning', cooldownMs: 0,
+        model, version: decision.candidate, firing: true, value: Number(decision.evidence.value ?? 0), limit: Number(decision.evidence.limit ?? 0),
+        message: `${decision.applied ? '' : 'awaiting approval: '}${decision.action} ${model} version ${decision.candidate} (stable ${decision.stable}) on ${decision.rule}`,
+      });
+      this.decisions.push(decision);
+      out.push(decision);
+    }
+    return out;
+  }
+
+  private evidence(t: Tracked): Record<string, unknown> {
+    const d = t.deployment;
+    const arm = (v: number) => t.arms.get(v) ?? new ArmStats();
+    const summary = (v: number) => {
+      const a = arm(v);
+      const labelled = this.opts.log.joined(d.model, v, 'arrival_ms', d.updatedAt, Number.MAX_SAFE_INTEGER);
+      return { version: v, requests: a.requests, errors: a.errors, error_rate: a.errorRate, p99_ms: a.p99, prediction: a.prediction, labels: labelled.labels.length, labelled };
+    };
+    const s = summary(d.stable);
+    const c = summary(d.candidate!);
+    const strip = ({ labelled: _, ...x }: typeof s) => x;
+    return { stable: strip(s), candidate: strip(c), _s: s, _c: c };
+  }
+
+  private decide(t: Tracked): RolloutDecision | null {
+    const cfg = this.config;
+    const d = t.deployment;
+    const ev = this.evidence(t) as { stable: Record<string, unknown>; candidate: Record<string, unknown>; _s: any; _c: any };
+    const s = ev._s;
+    const c = ev._c;
+    const base = { model: d.model, candidate: d.candidate!, stable: d.stable, applied: false };
+    const pack = (action: 'promote' | 'rollback', rule: string, value: number, limit: number, extra: Record<string, unknown> = {}): RolloutDecision => ({
+      ...base, action, rule, evidence: { value, limit, stable: ev.stable, candidate: ev.candidate, ...extra },
+    });
+    if (c.requests + c.errors >= cfg.min_requests) {
+      if (c.errors >= 3 && c.error_rate > s.error_rate + cfg.max_error_rate_increase) return pack('rollback', 'error_rate', c.error_rate, s.error_rate + cfg.max_error_rate_increase);
+      const latencyLimit = Math.max(cfg.latency_factor * s.p99_ms, s.p99_ms + cfg.latency_floor_ms);
+      if (s.requests >= cfg.min_requests && c.p99_ms > latencyLimit) return pack('rollback', 'latency_p99', c.p99_ms, latencyLimit);
+      if (s.prediction.n >= cfg.min_requests && c.prediction.n >= cfg.min_requests) {
+        if (c.prediction.std < cfg.collapse_ratio * s.prediction.std) return pack('rollback', 'prediction_collapse', c.prediction.std, cfg.collapse_ratio * s.prediction.std);
+        const shift = Math.abs(c.prediction.mean - s.prediction.mean);
+        if (shift > cfg.prediction_shift * s.prediction.std) return pack('rollback', 'prediction_shift', shift, cfg.prediction_shift * s.prediction.std);
+      }
+    }
+    const ls = s.labelled;
+    const lc = c.labelled;
+    if (ls.labels.length >= cfg.min_labels && lc.labels.length >= cfg.min_labels) {
+      const loss = (j: { labels: Float64Array; outputs: Float64Array }) => Float64Array.from(j.labels, (y, i) => rowLogLoss(y, j.outputs[i]));
+      const test = msprt(moments(loss(lc)), moments(loss(ls)), cfg.tau);
+      if (test.lambda >= 1 / cfg.alpha) {
+        const quality = { log_loss_difference: test.diff, standard_error: test.se, lambda: test.lambda, alpha: cfg.alpha, auc_stable: auc(ls.labels, ls.outputs), auc_candidate: auc(lc.labels, lc.outputs), labels_stable: ls.labels.length, labels_candidate: lc.labels.length };
+        return pack(test.diff > 0 ? 'rollback' : 'promote', 'quality', test.lambda, 1 / cfg.alpha, quality);
+      }
+    }
+    return null;
+  }
+}
