@@ -54,7 +54,7 @@ export function registerTrainCommand(program: Command): Command {
           process.stdout.write(`${result.dir}\n`);
         }
         if (result.registered && result.version !== null) {
-          process.stderr.write(`${registerCandidate({ repository: o.repository }, result.card.name as string, result.version, `train ${path.basename(pipeline)}`)}\n`);
+          process.stderr.write(`${registerCandidate({ repository: o.repository }, path.basename(path.dirname(result.dir!)), result.version, `train ${path.basename(pipeline)}`)}\n`);
         }
       } catch (e) {
         process.stderr.write(`${e instanceof PipelineError ? e.message : `pipeline failed: ${(e as Error).stack ?? e}`}\n`);

@@ -51,7 +51,8 @@ export interface PipelineConfig {
   /** Decision threshold: maximise F1 on the holdout window, or fixed. */
   threshold?: { strategy: 'max_f1' } | { fixed: number };
   gates: Gate[];
-  export?: { opset?: number; check_rows?: number; tolerance?: number };
+  /** model: which trained model the version serves (default the MLP; 'baseline': the logistic baseline). */
+  export?: { opset?: number; check_rows?: number; tolerance?: number; model?: 'mlp' | 'baseline' };
   serving?: { max_batch_size?: number; max_queue_delay_ms?: number };
   profile?: { bins?: number; top_k?: number };
 }
@@ -149,7 +150,7 @@ export const pipelineSchema = {
         anyOf: [{ required: ['min'] }, { required: ['max'] }, { required: ['beats_baseline_by'] }],
       },
     },
-    export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 } } },
+    export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 }, model: { enum: ['mlp', 'baseline'] } } },
     serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 } } },
     profile: { type: 'object', additionalProperties: false, properties: { bins: { type: 'integer', minimum: 2, maximum: 1000 }, top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
   },

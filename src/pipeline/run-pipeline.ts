@@ -178,7 +178,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     const rows: Record<string, number> = { train: trainData.rows };
     const unknownCategories: Record<string, number> = {};
     let thresholds = { mlp: 0.5, baseline: 0.5 };
-    let holdout: { columns: Columns; rows: number; mlpPred: Float32Array } | null = null;
+    // The model the version serves: the MLP, or (export.model "baseline") the logistic baseline.
+    const exported = cfg.export?.model ?? 'mlp';
+    let holdout: { columns: Columns; rows: number; pred: Record<'mlp' | 'baseline', Float32Array> } | null = null;
     for (const w of windows) {
       const d = await stage('evaluate', () => load(w));
       if (d.rows === 0) throw new PipelineError('evaluate', `no rows in window '${w.name}' [${w.from}, ${w.to})`);
@@ -188,7 +190,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       if (w.name === 'holdout') {
         const th = cfg.threshold;
         thresholds = th && 'fixed' in th ? { mlp: th.fixed, baseline: th.fixed } : { mlp: bestF1Threshold(d.labels, pm), baseline: bestF1Threshold(d.labels, pb) };
-        holdout = { columns: d.columns, rows: d.rows, mlpPred: pm };
+        holdout = { columns: d.columns, rows: d.rows, pred: { mlp: pm, baseline: pb } };
       }
       metrics.mlp[w.name] = evaluate(d.labels, pm, thresholds.mlp);
       metrics.baseline[w.name] = evaluate(d.labels, pb, thresholds.baseline);
@@ -200,14 +202,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     lap('evaluate_s', t);
 
     // 6. Gates.
-    const gates = checkGates(cfg, metrics.mlp, metrics.baseline);
+    const gates = checkGates(cfg, metrics[exported], metrics.baseline);
     log(`gates:\n${formatGates(gates)}`);
 
     // 7. ONNX export, checked against the trainer's forward pass on held-out rows.
     t = performance.now();
     const exp = { opset: 13, check_rows: 4096, tolerance: 1e-5, ...cfg.export };
+    const net = exported === 'mlp' ? mlp.net : baseline.net;
     const commit = codeCommit(path.dirname(path.resolve(opts.pipelineFile)));
-    const onnx = exportOnnx(mlp.net, { opset: exp.opset, producerVersion: commit?.commit ?? 'unknown', docString: `${cfg.name}: MLP ${JSON.stringify(mlpParams.hidden)} over feature spec ${specHash}`, metadata: { feature_spec_sha256: specHash } });
+    const what = exported === 'mlp' ? `MLP ${JSON.stringify(mlpParams.hidden)}` : 'logistic baseline';
+    const onnx = exportOnnx(net, { opset: exp.opset, producerVersion: commit?.commit ?? 'unknown', docString: `${cfg.name}: ${what} over feature spec ${specHash}`, metadata: { feature_spec_sha256: specHash } });
     const h = holdout!;
     const n = Math.min(exp.check_rows, h.rows);
     const dense = transform(spec, sliceColumns(h.columns, inputs, 0, n));
@@ -218,7 +222,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         const got = out.probability.data as Float32Array;
         if (got.length !== n || out.probability.dims.join() !== `${n},1`) throw new Error(`onnxruntime output has dims [${out.probability.dims}], expected [${n},1]`);
         let worst = 0;
-        for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - h.mlpPred[i]));
+        for (let i = 0; i < n; i++) worst = Math.max(worst, Math.abs(got[i] - h.pred[exported][i]));
         return worst;
       } finally {
         await session.release();
@@ -232,7 +236,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (failed.length) throw new PipelineError('gates', `${failed.length} quality gate(s) failed; nothing registered:\n${formatGates(failed)}`, { gates, metrics });
 
     // 8. Card with lineage and the drift baseline, then registration.
-    const profile = buildProfile(spec, trainData.columns, predict(mlp.net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k });
+    const profile = buildProfile(spec, trainData.columns, predict(net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k });
     const card: Record<string, unknown> = {
       description: cfg.description,
       created_at: new Date().toISOString(),
@@ -245,8 +249,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       feature_spec: spec,
       feature_spec_sha256: specHash,
       training: { mlp: { params: mlpParams, history: mlp.history }, baseline: { params: baseParams, history: baseline.history } },
-      threshold: thresholds.mlp,
-      metrics: metrics.mlp,
+      exported_model: exported,
+      threshold: thresholds[exported],
+      metrics: metrics[exported],
       baseline_metrics: metrics.baseline,
       // An externally measured model to compare against, per window (from the pipeline file).
       reference: cfg.reference ?? null,
@@ -268,7 +273,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       name: cfg.name,
       files: { 'model.onnx': onnx, 'feature_spec.json': specText },
       card,
-      modelJson: servingModelJson({ name: cfg.name, width: spec.width, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds.mlp, maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
+      modelJson: servingModelJson({ name: cfg.name, width: spec.width, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
     }));
     log(`registered ${cfg.name} version ${reg.version} (parent ${reg.parent_version ?? 'none'}) at ${reg.dir}; seconds: ${Object.entries(timings).map(([k, v]) => `${k.replace(/_s$/, '')} ${v}`).join(', ')}`);
     return { registered: true, version: reg.version, dir: reg.dir, card: { ...card, version: reg.version, parent_version: reg.parent_version }, gates };

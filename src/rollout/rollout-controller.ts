@@ -3,22 +3,25 @@
  * hub, off the request path) and checked every `interval_ms`, for each model whose
  * deployment has a candidate:
  *  - guardrails, no labels needed, once the candidate has `min_requests` requests: its
- *    error rate above stable's by more than `max_error_rate_increase`; its p99 latency above
- *    both `latency_factor` × stable's and stable's + `latency_floor_ms`; its predictions
+ *    error rate above stable's by more than `max_error_rate_increase`; its p99 latency (from
+ *    2 × min_requests requests per arm) above both `latency_factor` × stable's and stable's
+ *    + `latency_floor_ms`; its predictions
  *    collapsed (standard deviation below `collapse_ratio` × stable's) or shifted (means
  *    apart by more than `prediction_shift` × stable's standard deviation). A breach rolls
  *    back at once;
  *  - quality, once labels arrive (feedback joins them in the prediction log): the mSPRT of
- *    sequential-test.ts on per-row log loss, candidate vs stable, over the requests since the
- *    deployment began; Λ ≥ 1/alpha promotes (candidate better) or rolls back (worse).
+ *    sequential-test.ts on the AUC difference, candidate − stable, over the requests since
+ *    the deployment began; Λ ≥ 1/alpha promotes (candidate better) or rolls back (worse).
+ *    Ranking, not log loss: on these flights the logistic baseline ranks 0.02–0.05 AUC worse
+ *    than the MLP yet has the lower log loss from April on (the late rate drifts; it is
+ *    better calibrated to it), so a log-loss test would promote the worse ranker.
  * Every decision goes to the registry's audit log with its evidence and fires an alert.
  * With `require_approval` the decision is only alerted, never applied.
  */
 import type { AlertManager } from '../monitoring/alerts';
 import type { PredictionLog } from '../monitoring/prediction-log';
 import type { Deployment, ModelRegistry } from '../registry/registry';
-import { auc } from '../stats/classification';
-import { moments, msprt, rowLogLoss } from './sequential-test';
+import { compareArms } from './sequential-test';
 
 export interface RolloutConfig {
   /** Decide automatically (false: evidence is gathered and shown, nothing is decided). */
@@ -31,7 +34,7 @@ export interface RolloutConfig {
   latency_floor_ms: number;
   collapse_ratio: number;
   prediction_shift: number;
-  /** mSPRT: the false-decision rate bound and the scale of differences looked for (log loss). */
+  /** mSPRT: the false-decision rate bound and the scale of AUC differences looked for. */
   alpha: number;
   tau: number;
   /** Labels per arm before the quality test is consulted. */
@@ -45,11 +48,11 @@ export const DEFAULT_ROLLOUT: RolloutConfig = {
   min_requests: 100,
   max_error_rate_increase: 0.02,
   latency_factor: 2,
-  latency_floor_ms: 10,
+  latency_floor_ms: 50,
   collapse_ratio: 0.1,
   prediction_shift: 0.5,
   alpha: 0.05,
-  tau: 0.02,
+  tau: 0.04,
   min_labels: 200,
   interval_ms: 1000,
 };
@@ -212,8 +215,9 @@ export class RolloutController {
     });
     if (c.requests + c.errors >= cfg.min_requests) {
       if (c.errors >= 3 && c.error_rate > s.error_rate + cfg.max_error_rate_increase) return pack('rollback', 'error_rate', c.error_rate, s.error_rate + cfg.max_error_rate_increase);
+      // A p99 needs a few hundred requests before its top sample stops being one burst's.
       const latencyLimit = Math.max(cfg.latency_factor * s.p99_ms, s.p99_ms + cfg.latency_floor_ms);
-      if (s.requests >= cfg.min_requests && c.p99_ms > latencyLimit) return pack('rollback', 'latency_p99', c.p99_ms, latencyLimit);
+      if (s.requests >= 2 * cfg.min_requests && c.requests >= 2 * cfg.min_requests && c.p99_ms > latencyLimit) return pack('rollback', 'latency_p99', c.p99_ms, latencyLimit);
       if (s.prediction.n >= cfg.min_requests && c.prediction.n >= cfg.min_requests) {
         if (c.prediction.std < cfg.collapse_ratio * s.prediction.std) return pack('rollback', 'prediction_collapse', c.prediction.std, cfg.collapse_ratio * s.prediction.std);
         const shift = Math.abs(c.prediction.mean - s.prediction.mean);
@@ -223,11 +227,10 @@ export class RolloutController {
     const ls = s.labelled;
     const lc = c.labelled;
     if (ls.labels.length >= cfg.min_labels && lc.labels.length >= cfg.min_labels) {
-      const loss = (j: { labels: Float64Array; outputs: Float64Array }) => Float64Array.from(j.labels, (y, i) => rowLogLoss(y, j.outputs[i]));
-      const test = msprt(moments(loss(lc)), moments(loss(ls)), cfg.tau);
-      if (test.lambda >= 1 / cfg.alpha) {
-        const quality = { log_loss_difference: test.diff, standard_error: test.se, lambda: test.lambda, alpha: cfg.alpha, auc_stable: auc(ls.labels, ls.outputs), auc_candidate: auc(lc.labels, lc.outputs), labels_stable: ls.labels.length, labels_candidate: lc.labels.length };
-        return pack(test.diff > 0 ? 'rollback' : 'promote', 'quality', test.lambda, 1 / cfg.alpha, quality);
+      const q = compareArms(ls, lc, cfg.alpha, cfg.tau);
+      if (q.decision) {
+        const { decision, ...quality } = q;
+        return pack(decision, 'quality', q.lambda, 1 / cfg.alpha, { ...quality, alpha: cfg.alpha });
       }
     }
     return null;
