@@ -11,6 +11,7 @@ import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/c
 import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
 import { repositoryOption } from './repository-option';
 import { defaultRegistryPath } from '../registry/registry';
+import { DEFAULT_ROLLOUT } from '../rollout/rollout-controller';
 import { relaunchWithServingFlags } from './serving-runtime';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
@@ -118,6 +119,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     predictCacheSize: int('predict-cache', values.predictCache),
     defaultPredictModel: values.defaultModel as string | undefined,
     batchingDefaults: file.batching,
+    rollout: file.rollout,
     registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),
@@ -152,8 +154,8 @@ export function registerServeCommand(program: Command): void {
     .action((_o, cmd: Command) => {
       const s = resolveServeSettings(cmd);
       const secret = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? v : Array.isArray(v) ? v.map(() => '***') : '***');
-      const { monitoring, batchingDefaults, adminToken, apiKeys, ...rest } = s.options;
+      const { monitoring, batchingDefaults, rollout, adminToken, apiKeys, ...rest } = s.options;
       const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys) };
-      process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, rollout: { ...DEFAULT_ROLLOUT, ...rollout }, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
     });
 }

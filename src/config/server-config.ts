@@ -28,6 +28,8 @@ export interface ServerConfigFile {
   batching?: Record<string, unknown>;
   /** The monitoring config (src/monitoring/config.ts); checked there. */
   monitoring?: Record<string, unknown>;
+  /** Automatic promotion / rollback of canaries (src/rollout/rollout-controller.ts, DEFAULT_ROLLOUT). */
+  rollout?: Record<string, number | boolean>;
   auth?: {
     admin_token?: string;
     /** Keys accepted on the inference routes (Authorization: Bearer <key> or X-API-Key). */
@@ -70,6 +72,24 @@ const schema = {
       },
     },
     monitoring: { type: 'object' },
+    rollout: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        auto: { type: 'boolean' },
+        require_approval: { type: 'boolean' },
+        min_requests: { type: 'integer', minimum: 1 },
+        max_error_rate_increase: { type: 'number', minimum: 0, maximum: 1 },
+        latency_factor: { type: 'number', minimum: 1 },
+        latency_floor_ms: { type: 'number', minimum: 0 },
+        collapse_ratio: { type: 'number', minimum: 0, maximum: 1 },
+        prediction_shift: { type: 'number', exclusiveMinimum: 0 },
+        alpha: { type: 'number', exclusiveMinimum: 0, maximum: 0.5 },
+        tau: { type: 'number', exclusiveMinimum: 0 },
+        min_labels: { type: 'integer', minimum: 10 },
+        interval_ms: { type: 'integer', minimum: 10 },
+      },
+    },
     auth: {
       type: 'object',
       additionalProperties: false,
