@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { quantizeVersion } from '../quant/quantize';
 import { TimeWindow } from '../data/warehouse';
 import { repositoryOption } from './repository-option';
-import { registerCandidate } from './registry-command';
+import { registerCandidate, registryOption } from './registry-command';
 
 function positiveInt(v: string): number {
   const n = Number(v);
@@ -43,6 +43,7 @@ export function registerQuantizeCommand(program: Command): Command {
     .command('quantize')
     .description('write the next version of a model with per-channel int8 weights, checked on real held-out data (card.json reports AUC/accuracy before and after and the speed of int8 vs fp32 vs onnxruntime)')
     .argument('<model>', 'model name in the repository, e.g. flights-delay')
+    .addOption(registryOption())
     .addOption(repositoryOption())
     .addOption(new Option('--from-version <n>', 'version to quantize (default: the latest)').argParser(positiveInt))
     .option('--calibration <file>', "real rows with the model's input and label columns for the per-layer check (default: the card's training source)")
@@ -74,7 +75,7 @@ export function registerQuantizeCommand(program: Command): Command {
           process.stdout.write(`${model} version ${result.version} written to ${result.dir}: AUC ${ev.before.auc.toFixed(4)} -> ${ev.after.auc.toFixed(4)}, accuracy ${ev.before.accuracy.toFixed(4)} -> ${ev.after.accuracy.toFixed(4)}\n`
             + `serve it natively with "backend": "native" in ${model}/model.json\n`);
         } else process.stdout.write('dry run: no version written\n');
-        if (result.version !== null) process.stderr.write(`${registerCandidate({ repository: o.repository }, model, result.version, 'quantize')}\n`);
+        if (result.version !== null) process.stderr.write(`${registerCandidate({ repository: o.repository, registry: (o as { registry?: string }).registry }, model, result.version, 'quantize')}\n`);
       } catch (e) {
         process.stderr.write(`quantize: ${(e as Error).message}\n`);
         process.exitCode = 1;

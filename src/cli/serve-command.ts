@@ -120,6 +120,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     defaultPredictModel: values.defaultModel as string | undefined,
     batchingDefaults: file.batching,
     rollout: file.rollout,
+    retrain: file.retrain,
     registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),
@@ -154,8 +155,8 @@ export function registerServeCommand(program: Command): void {
     .action((_o, cmd: Command) => {
       const s = resolveServeSettings(cmd);
       const secret = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? v : Array.isArray(v) ? v.map(() => '***') : '***');
-      const { monitoring, batchingDefaults, rollout, adminToken, apiKeys, ...rest } = s.options;
+      const { monitoring, batchingDefaults, rollout, retrain, adminToken, apiKeys, ...rest } = s.options;
       const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys) };
-      process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, rollout: { ...DEFAULT_ROLLOUT, ...rollout }, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, rollout: { ...DEFAULT_ROLLOUT, ...rollout }, retrain: retrain ?? {}, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
     });
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PipelineError, runPipeline } from '../pipeline/run-pipeline';
 import { repositoryOption } from './repository-option';
-import { registerCandidate } from './registry-command';
+import { registerCandidate, registryOption } from './registry-command';
 
 function positiveInt() {
   return (v: string): number => {
@@ -31,6 +31,7 @@ export function registerTrainCommand(program: Command): Command {
     .command('train')
     .description('run a training pipeline (ingest, validate, features, train, evaluate, gates, ONNX export) and register the model')
     .argument('<pipeline>', 'pipeline file, e.g. pipelines/flights-delay.json')
+    .addOption(registryOption())
     .addOption(repositoryOption('model repository to register into'))
     .addOption(new Option('--rows-limit <n>', 'read at most N rows per window (deterministic subset, for quick runs)').argParser(positiveInt()))
     .addOption(new Option('--seed <n>', 'override the seed of both models').argParser(nonNegativeInt()))
@@ -54,7 +55,7 @@ export function registerTrainCommand(program: Command): Command {
           process.stdout.write(`${result.dir}\n`);
         }
         if (result.registered && result.version !== null) {
-          process.stderr.write(`${registerCandidate({ repository: o.repository }, path.basename(path.dirname(result.dir!)), result.version, `train ${path.basename(pipeline)}`)}\n`);
+          process.stderr.write(`${registerCandidate({ repository: o.repository, registry: (o as { registry?: string }).registry }, path.basename(path.dirname(result.dir!)), result.version, `train ${path.basename(pipeline)}`)}\n`);
         }
       } catch (e) {
         process.stderr.write(`${e instanceof PipelineError ? e.message : `pipeline failed: ${(e as Error).stack ?? e}`}\n`);

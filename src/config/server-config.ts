@@ -28,6 +28,8 @@ export interface ServerConfigFile {
   batching?: Record<string, unknown>;
   /** The monitoring config (src/monitoring/config.ts); checked there. */
   monitoring?: Record<string, unknown>;
+  /** Retraining on drift, per model: { pipeline, rules?, canary_share?, require_approval?, cooldown_ms? }. */
+  retrain?: Record<string, { pipeline: string; rules?: string[]; canary_share?: number; require_approval?: boolean; cooldown_ms?: number }>;
   /** Automatic promotion / rollback of canaries (src/rollout/rollout-controller.ts, DEFAULT_ROLLOUT). */
   rollout?: Record<string, number | boolean>;
   auth?: {
@@ -72,6 +74,21 @@ const schema = {
       },
     },
     monitoring: { type: 'object' },
+    retrain: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        required: ['pipeline'],
+        additionalProperties: false,
+        properties: {
+          pipeline: { type: 'string', minLength: 1 },
+          rules: { type: 'array', items: { enum: ['drift_share', 'feature_drift', 'prediction_drift', 'target_drift', 'auc_drop', 'latency_p99', 'error_rate'] } },
+          canary_share: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+          require_approval: { type: 'boolean' },
+          cooldown_ms: { type: 'integer', minimum: 0 },
+        },
+      },
+    },
     rollout: {
       type: 'object',
       additionalProperties: false,

@@ -63,6 +63,11 @@ export class AlertManager {
     keep?: number;
   }) {}
 
+  /** Adds a sink (e.g. the retraining trigger) after construction. */
+  addSink(sink: AlertSink): void {
+    this.opts.sinks.push(sink);
+  }
+
   /** Applies dedup and cooldown; returns the alert when it was sent. */
   evaluate(c: Candidate): Alert | null {
     if (!c.firing) return null;

@@ -100,6 +100,11 @@ export class ModelRegistry {
     return r;
   }
 
+  /** Writes an audit entry for something that is not a registry change (a retraining run, an approval request). */
+  record(actor: string, action: string, model: string, version: number | null, detail: Record<string, unknown>): void {
+    this.write(() => this.audit(actor, action, model, version, detail));
+  }
+
   /** Registers a version (idempotent: a known version is left as it is). @returns whether it was new. */
   register(model: string, version: number, actor: string, source: string | null = null): boolean {
     return this.write(() => {

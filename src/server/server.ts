@@ -18,6 +18,7 @@ import { registerMonitoringRoutes } from './routes-monitoring';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
+import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
@@ -51,6 +52,8 @@ export interface ServerOptions {
   sandbox?: SandboxOptions | false;
   /** model.json `batching` fields for models that leave them out. */
   batchingDefaults?: Record<string, unknown>;
+  /** Retraining on drift, per model (src/rollout/retrain-trigger.ts); needs a registry file (registryPath). */
+  retrain?: Record<string, RetrainRule>;
   /** Automatic promotion and rollback of canaries (src/rollout); defaults in DEFAULT_ROLLOUT. */
   rollout?: Partial<RolloutConfig>;
   /** The model registry's SQLite file (aliases, deployments, audit); default ':memory:' (the CLI uses <repository>/.infera/registry.sqlite). */
@@ -98,6 +101,8 @@ export class InferaServer {
   private registryTimer: NodeJS.Timeout | null = null;
   /** Ends canaries on evidence (guardrails, mSPRT on labels). */
   readonly rollout: RolloutController;
+  /** Retraining on drift, when configured. */
+  readonly retrain: RetrainTrigger | null = null;
   private rolloutTimer: NodeJS.Timeout | null = null;
   readonly log: Logger;
   private readonly backend: Backend;
@@ -145,6 +150,14 @@ export class InferaServer {
       onChange: (model) => this.repository.load(model, { onlyMissing: true }),
     });
     this.monitoring.onObserved = (model, version, predictions, latencyMs) => this.rollout.observe(model, version, predictions, latencyMs);
+    if (opts.retrain && Object.keys(opts.retrain).length > 0) {
+      if (!opts.registryPath || opts.registryPath === ':memory:') throw new Error('retraining on drift needs a registry file (registryPath / --registry): the training run is another process');
+      this.retrain = new RetrainTrigger({
+        repository: opts.repository, registryPath: opts.registryPath, registry: this.modelRegistry, rules: opts.retrain,
+        onDeployed: (model) => this.repository.load(model, { onlyMissing: true }), log: (o, m) => this.log.warn(o, m),
+      });
+      this.monitoring.alerts.addSink(this.retrain);
+    }
     registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, rollout: this.rollout, adminToken: opts.adminToken });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
