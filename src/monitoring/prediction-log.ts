@@ -59,6 +59,7 @@ export class PredictionLog {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
   private readonly label: Database.Statement;
+  private readonly pairs: Database.Statement;
   private readonly revisions = new Map<string, number>();
 
   constructor(opts: PredictionLogOptions = {}) {
@@ -69,12 +70,24 @@ export class PredictionLog {
     this.storeInputs = opts.storeInputs ?? true;
     this.db = new Database(opts.path ?? ':memory:');
     if ((opts.path ?? ':memory:') !== ':memory:') this.db.pragma('journal_mode = WAL');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS predictions (
-        model TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
+    // Keyed by (model, id, version): a shadow candidate logs its answer to the same request
+    // next to stable's, and one label joins both. Version 1 of the schema keyed (model, id).
+    const columns = `model TEXT NOT NULL, id TEXT NOT NULL, version INTEGER NOT NULL, seq INTEGER NOT NULL,
         arrival_ms INTEGER NOT NULL, event_ms INTEGER, inputs TEXT, output REAL NOT NULL,
-        label REAL, label_ms INTEGER,
-        PRIMARY KEY (model, id));
+        label REAL, label_ms INTEGER, PRIMARY KEY (model, id, version)`;
+    const hasOld = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'predictions'").get() !== undefined
+      && (this.db.pragma('user_version', { simple: true }) as number) < 2;
+    this.db.transaction(() => {
+      if (hasOld) {
+        this.db.exec(`CREATE TABLE predictions_v2 (${columns});
+          INSERT INTO predictions_v2 SELECT model, id, version, seq, arrival_ms, event_ms, inputs, output, label, label_ms FROM predictions;
+          DROP TABLE predictions;
+          ALTER TABLE predictions_v2 RENAME TO predictions;`);
+      }
+      this.db.exec(`CREATE TABLE IF NOT EXISTS predictions (${columns})`);
+      this.db.pragma('user_version = 2');
+    })();
+    this.db.exec(`
       DROP INDEX IF EXISTS predictions_arrival;
       DROP INDEX IF EXISTS predictions_event;
       DROP INDEX IF EXISTS predictions_seq;
@@ -88,6 +101,7 @@ export class PredictionLog {
     this.insert = this.db.prepare(`INSERT OR REPLACE INTO predictions (model, id, version, seq, arrival_ms, event_ms, inputs, output)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
     this.label = this.db.prepare('UPDATE predictions SET label = ?, label_ms = ? WHERE model = ? AND id = ? RETURNING version, seq, arrival_ms, event_ms');
+    this.pairs = this.db.prepare('SELECT a.output AS a, b.output AS b, a.label AS label FROM predictions a JOIN predictions b ON b.model = a.model AND b.id = a.id AND b.version = ? WHERE a.model = ? AND a.version = ? AND a.arrival_ms >= ?');
   }
 
   /** Whether the prediction with this id is logged (deterministic in the id). */
@@ -114,17 +128,20 @@ export class PredictionLog {
     let matched = 0;
     this.db.transaction(() => {
       for (const it of items) {
-        const row = this.label.get(it.label, nowMs, model, it.id) as { version: number; seq: number; arrival_ms: number; event_ms: number | null } | undefined;
-        if (!row) {
+        // Every version that answered the request (stable, and a shadow candidate) gets the label.
+        const rows = this.label.all(it.label, nowMs, model, it.id) as { version: number; seq: number; arrival_ms: number; event_ms: number | null }[];
+        if (rows.length === 0) {
           unknown.push(it.id);
           continue;
         }
         matched++;
-        let r = ranges.get(row.version);
-        if (!r) ranges.set(row.version, (r = { seq: [Infinity, -Infinity], arrival_ms: [Infinity, -Infinity], event_ms: [Infinity, -Infinity] }));
-        for (const k of ['seq', 'arrival_ms', 'event_ms'] as const) {
-          const v = row[k];
-          if (v !== null) r[k] = [Math.min(r[k][0], v), Math.max(r[k][1], v)];
+        for (const row of rows) {
+          let r = ranges.get(row.version);
+          if (!r) ranges.set(row.version, (r = { seq: [Infinity, -Infinity], arrival_ms: [Infinity, -Infinity], event_ms: [Infinity, -Infinity] }));
+          for (const k of ['seq', 'arrival_ms', 'event_ms'] as const) {
+            const v = row[k];
+            if (v !== null) r[k] = [Math.min(r[k][0], v), Math.max(r[k][1], v)];
+          }
         }
       }
     })();
@@ -144,6 +161,19 @@ export class PredictionLog {
       .raw()
       .all(model, version, start, end) as [string, number, number][];
     return { ids: rows.map((r) => r[0]), labels: Float64Array.from(rows, (r) => r[1]), outputs: Float64Array.from(rows, (r) => r[2]) };
+  }
+
+  /**
+   * The requests two versions both answered (a shadow candidate next to stable) since
+   * `sinceMs`: their outputs side by side and the label when known (NaN otherwise).
+   */
+  paired(model: string, stable: number, candidate: number, sinceMs: number): { stable: Float64Array; candidate: Float64Array; labels: Float64Array } {
+    const rows = this.pairs.all(candidate, model, stable, sinceMs) as { a: number; b: number; label: number | null }[];
+    return {
+      stable: Float64Array.from(rows, (r) => r.a),
+      candidate: Float64Array.from(rows, (r) => r.b),
+      labels: Float64Array.from(rows, (r) => (r.label === null ? NaN : r.label)),
+    };
   }
 
   get(model: string, id: string): (LoggedPrediction & { label: number | null }) | undefined {

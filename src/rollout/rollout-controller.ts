@@ -21,6 +21,7 @@
 import type { AlertManager } from '../monitoring/alerts';
 import type { PredictionLog } from '../monitoring/prediction-log';
 import type { Deployment, ModelRegistry } from '../registry/registry';
+import { auc } from '../stats/classification';
 import { compareArms } from './sequential-test';
 
 export interface RolloutConfig {
@@ -127,6 +128,8 @@ export class RolloutController {
     config?: Partial<RolloutConfig>;
     /** After the registry changed (the repository reloads what it names). */
     onChange?: (model: string) => Promise<unknown> | void;
+    /** The model's decision threshold (shadow agreement); 0.5 without one. */
+    thresholdOf?: (model: string) => number | undefined;
   }) {
     this.config = { ...DEFAULT_ROLLOUT, ...opts.config };
   }
@@ -152,7 +155,31 @@ export class RolloutController {
     const t = this.tracked.get(model);
     if (!t || t.deployment.candidate === null) return null;
     const { stable, candidate } = this.evidence(t);
-    return { deployment: t.deployment, stable, candidate, decided: t.decided };
+    return { deployment: t.deployment, stable, candidate, ...(t.deployment.mode === 'shadow' ? { shadow: this.shadowEvidence(t.deployment) } : {}), decided: t.decided };
+  }
+
+  /**
+   * Shadow mode: the requests both versions answered, side by side. Agreement is the share of
+   * them on which both give the same class at the model's threshold; AUCs are over the
+   * labelled ones (the same rows for both: a paired comparison).
+   */
+  shadowEvidence(d: Deployment): Record<string, number> {
+    const p = this.opts.log.paired(d.model, d.stable, d.candidate!, d.updatedAt);
+    const th = this.opts.thresholdOf?.(d.model) ?? 0.5;
+    let agree = 0;
+    let absDiff = 0;
+    const li: number[] = [];
+    for (let i = 0; i < p.stable.length; i++) {
+      if (p.stable[i] >= th === p.candidate[i] >= th) agree++;
+      absDiff += Math.abs(p.stable[i] - p.candidate[i]);
+      if (!Number.isNaN(p.labels[i])) li.push(i);
+    }
+    const pick = (a: Float64Array) => li.map((i) => a[i]);
+    const labels = pick(p.labels);
+    return {
+      requests: p.stable.length, agreement: p.stable.length ? agree / p.stable.length : NaN, mean_abs_difference: p.stable.length ? absDiff / p.stable.length : NaN,
+      labelled: labels.length, auc_stable: labels.length ? auc(labels, pick(p.stable)) : NaN, auc_candidate: labels.length ? auc(labels, pick(p.candidate)) : NaN,
+    };
   }
 
   /** Refreshes what is under a canary and decides where the evidence suffices. */

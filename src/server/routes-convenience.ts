@@ -43,9 +43,9 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
 
   /**
    * Shadow mode: the same rows on the candidate after the client has its answer; the outputs
-   * feed the candidate's monitoring (prediction drift against stable's), never the client.
+   * feed the candidate's monitoring and the prediction log next to stable's, never the client.
    */
-  const runShadow = async (mv: ModelVersion, rows: Record<string, unknown>[]): Promise<void> => {
+  const runShadow = async (mv: ModelVersion, rows: Record<string, unknown>[], ids: string[]): Promise<void> => {
     const release = mv.lease();
     const started = performance.now();
     try {
@@ -54,7 +54,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       const r = await mv.infer({ inputs, outputs: [p.output] });
       const preds = rows.map((_, i) => outputToPrediction(p, r.outputs[0], i, rows.length));
       ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'success' });
-      ctx.monitoring?.observe(mv.name, mv.version, { rows, predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))), latencyMs: performance.now() - started });
+      // Logged under the same ids as stable's answers: one label joins both (per-version AUC, agreement).
+      ctx.monitoring?.observe(mv.name, mv.version, { rows, ids, predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))), latencyMs: performance.now() - started });
     } catch {
       ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'error' });
       ctx.monitoring?.observeError(mv.name, mv.version);
@@ -126,7 +127,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       } else {
         ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
-      if (shadow) void runShadow(shadow, rows);
+      if (shadow) void runShadow(shadow, rows, ids);
     } finally {
       release();
     }

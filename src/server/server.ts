@@ -148,6 +148,7 @@ export class InferaServer {
     this.rollout = new RolloutController({
       registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
       onChange: (model) => this.repository.load(model, { onlyMissing: true }),
+      thresholdOf: (model) => this.repository.get(model)?.config?.predict?.threshold,
     });
     this.monitoring.onObserved = (model, version, predictions, latencyMs) => this.rollout.observe(model, version, predictions, latencyMs);
     if (opts.retrain && Object.keys(opts.retrain).length > 0) {

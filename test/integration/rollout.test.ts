@@ -68,10 +68,24 @@ test('canary 20 %: about a fifth of 1,000 real requests answered by the candidat
   await admin('deployment', { stable: 1, candidate: 2, mode: 'shadow', share: 1 });
   const metric = async () => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/infera_shadow_requests_total\{model="flights-delay",version="2",outcome="success"\} (\d+)/)?.[1] ?? 0);
   const before = await metric();
-  const shadowed = await Promise.all(Array.from({ length: 50 }, (_, i) => predict(i)));
+  const shadowed = await Promise.all(Array.from({ length: 50 }, (_, i) => predict(i, { id: `shadow-${i}` })));
   assert.ok(shadowed.every((a) => a.status === 200 && a.json.model_version === '1'), 'the client only sees stable');
   for (let i = 0; i < 100 && (await metric()) < before + 50; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await metric(), before + 50, 'every request also ran on the candidate');
+  // One label joins both versions' answers; v2 is a copy of v1, so they agree everywhere.
+  const fb = await postJson(`${srv.url}/v2/models/flights-delay/feedback`, { items: Array.from({ length: 50 }, (_, i) => ({ id: `shadow-${i}`, label: rows.delay[i] > 15 ? 1 : 0 })) });
+  assert.equal(fb.json.matched, 50, JSON.stringify(fb.json));
+  let shadow: Record<string, number> | undefined;
+  for (let i = 0; i < 60 && !shadow; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+    shadow = ((await (await fetch(`${srv.url}/v2/models/flights-delay/registry`)).json()) as { rollout: { evidence: { shadow?: Record<string, number> } | null } }).rollout.evidence?.shadow;
+  }
+  assert.ok(shadow, 'shadow evidence is reported');
+  assert.equal(shadow.requests, 50);
+  assert.equal(shadow.labelled, 50);
+  assert.equal(shadow.agreement, 1);
+  assert.equal(shadow.mean_abs_difference, 0);
+  assert.equal(shadow.auc_candidate, shadow.auc_stable);
 });
 
 test('10 deployment changes under load: only 200s, every answer from a version the deployment allowed', async () => {
