@@ -104,10 +104,27 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('get', '/v2/models/:model/ready', modelReady(false));
   router.add('get', '/v2/models/:model/versions/:version/ready', modelReady(true));
 
+  /** The candidate's run of a shadowed request, after the client has stable's answer. */
+  const runShadow = async (shadow: ModelVersion, inputs: Tensor[], outputs: string[], id: string | undefined): Promise<void> => {
+    const release = shadow.lease();
+    const started = performance.now();
+    const labels = { model: shadow.name, version: String(shadow.version) };
+    try {
+      const r = await shadow.infer({ inputs, outputs });
+      ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
+      observePredictions(ctx.monitoring, shadow, r.outputs, id, performance.now() - started);
+    } catch {
+      ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
+      ctx.monitoring?.observeError(shadow.name, shadow.version);
+    } finally {
+      release();
+    }
+  };
+
   const infer = (withVersion: boolean) => async (ex: HttpExchange) => {
     const started = performance.now();
     // Unversioned requests follow the model's deployment (canary, A/B by X-Routing-Key).
-    const { mv, release } = repository.lease(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined, ex.header('x-routing-key'));
+    const { mv, release, shadow } = repository.lease(checkModelName(ex.params[0]), withVersion ? versionOf(ex, 1) : undefined, ex.header('x-routing-key'));
     const labels = { model: mv.name, version: String(mv.version) };
     ctx.metrics?.pending.inc(labels);
     try {
@@ -116,6 +133,8 @@ export function registerOipRoutes(ctx: OipContext): void {
       const body = await ex.body(ctx.maxBodyBytes, Number(headerLength ?? 0) || 0);
       const req = await decodeInferRequest(body, { inferenceHeaderLength: headerLength }, mv.inputTypes, { syncParseBelowBytes: ctx.syncParseBelowBytes });
       const sched = parseScheduleParameters(req.parameters);
+      // Shadow mode: the candidate gets its own copy of the inputs (the stable run may consume them).
+      const mirror = shadow && !sched.sequence ? req.inputs.map((t) => ({ ...t, data: t.data.slice() as typeof t.data })) : null;
       const r = await mv.infer({ inputs: req.inputs, outputs: req.outputs.map((o) => o.name), timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
       const binary = new Map(req.outputs.map((o) => [o.name, o.binary]));
       const enc = encodeInferResponse(mv.name, mv.version, req.id, r.outputs, (n) => binary.get(n) ?? req.binaryOutput);
@@ -123,6 +142,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       if (enc.inferenceHeaderLength !== undefined) headers['Inference-Header-Content-Length'] = String(enc.inferenceHeaderLength);
       ex.send(200, enc.body, headers);
       observePredictions(ctx.monitoring, mv, r.outputs, req.id, performance.now() - started);
+      if (shadow && mirror) void runShadow(shadow, mirror, req.outputs.map((o) => o.name), req.id);
       ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
       ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
       ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);

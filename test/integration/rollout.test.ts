@@ -7,6 +7,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadFeatureSpec, transform } from '../../src/features';
 import { formatNaive } from '../../src/features/time';
 import { FlightRows, loadFlights } from '../unit/features/flights-data';
 import { MODELS, ROOT, Running, postJson, startServer } from '../helpers/server';
@@ -86,6 +87,15 @@ test('canary 20 %: about a fifth of 1,000 real requests answered by the candidat
   assert.equal(shadow.agreement, 1);
   assert.equal(shadow.mean_abs_difference, 0);
   assert.equal(shadow.auc_candidate, shadow.auc_stable);
+  // OIP infer is mirrored too: the candidate runs its own copy of the tensors.
+  const spec = loadFeatureSpec(path.join(repo, 'flights-delay/1/feature_spec.json'));
+  const x = transform(spec, { date: [rows.date[0]], distance: [rows.distance[0]], origin: [rows.origin[0]], destination: [rows.destination[0]] });
+  const beforeInfer = await metric();
+  const inferred = await postJson(`${srv.url}/v2/models/flights-delay/infer`, { inputs: [{ name: 'features', datatype: 'FP32', shape: [1, x.width], data: Array.from(x.data) }] });
+  assert.equal(inferred.status, 200, JSON.stringify(inferred.json).slice(0, 300));
+  assert.equal(inferred.json.model_version, '1');
+  for (let i = 0; i < 100 && (await metric()) < beforeInfer + 1; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await metric(), beforeInfer + 1);
 });
 
 test('10 deployment changes under load: only 200s, every answer from a version the deployment allowed', async () => {
