@@ -98,24 +98,36 @@ test('canary 20 %: about a fifth of 1,000 real requests answered by the candidat
   assert.equal(await metric(), beforeInfer + 1);
 });
 
-test('10 deployment changes under load: only 200s, every answer from a version the deployment allowed', async () => {
+test('10 deployment changes under load: only 200s, and every answer from a version the deployment in effect allowed', async () => {
+  // Alternating deployments: A = canary {1, 2}, B = stable 2 only. An answer from version 1 is
+  // consistent only if A was in effect at some moment between its request's send and receive.
   let stop = false;
-  const seen: string[] = [];
+  const answers: { sent: number; received: number; version: string }[] = [];
+  const changes: { from: number; to: number; allowsV1: boolean }[] = [];
   const clients = Array.from({ length: 8 }, async (_, c) => {
     for (let i = 0; !stop; i++) {
+      const sent = performance.now();
       const r = await predict(c * 1000 + i);
       assert.equal(r.status, 200, JSON.stringify(r.json));
-      seen.push(r.json.model_version);
+      answers.push({ sent, received: performance.now(), version: r.json.model_version });
     }
   });
   for (let k = 0; k < 10; k++) {
-    const r = await admin('deployment', k % 2 ? { stable: 2 } : { stable: 1, candidate: 2, mode: 'canary', share: 0.5 });
+    const allowsV1 = k % 2 === 0;
+    const from = performance.now();
+    const r = await admin('deployment', allowsV1 ? { stable: 1, candidate: 2, mode: 'canary', share: 0.5 } : { stable: 2 });
     assert.equal(r.status, 200);
-    await new Promise((res) => setTimeout(res, 30));
+    changes.push({ from, to: performance.now(), allowsV1 });
+    await new Promise((res) => setTimeout(res, 40));
   }
   stop = true;
   await Promise.all(clients);
-  assert.ok(seen.length > 50 && seen.every((v) => v === '1' || v === '2'), `${seen.length} answers`);
+  assert.ok(answers.length > 50, `${answers.length} answers`);
+  // Intervals where version 1 may answer: from a change to A's start to the end of the next change (to B).
+  const v1Allowed = changes.flatMap((c, k) => (c.allowsV1 ? [{ from: c.from, to: changes[k + 1]?.to ?? Infinity }] : []));
+  const inconsistent = answers.filter((a) => a.version === '1' && !v1Allowed.some((w) => a.received >= w.from && a.sent <= w.to));
+  assert.deepEqual(inconsistent, [], 'no version 1 answer outside the canary deployments');
+  assert.ok(answers.every((a) => a.version === '1' || a.version === '2'));
 });
 
 test('promote and rollback are audited with their evidence; the CLI changes the same registry and the server follows within a second', async () => {
