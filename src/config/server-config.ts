@@ -29,7 +29,7 @@ export interface ServerConfigFile {
   /** The monitoring config (src/monitoring/config.ts); checked there. */
   monitoring?: Record<string, unknown>;
   /** Retraining on drift, per model: { pipeline, rules?, canary_share?, require_approval?, cooldown_ms? }. */
-  retrain?: Record<string, { pipeline: string; rules?: string[]; canary_share?: number; require_approval?: boolean; cooldown_ms?: number }>;
+  retrain?: Record<string, { pipeline: string; rules?: string[]; canary_share?: number; require_approval?: boolean; cooldown_ms?: number; newest?: { train_days: number; holdout_days: number } }>;
   /** Automatic promotion / rollback of canaries (src/rollout/rollout-controller.ts, DEFAULT_ROLLOUT). */
   rollout?: Record<string, number | boolean>;
   auth?: {
@@ -86,6 +86,7 @@ const schema = {
           canary_share: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
           require_approval: { type: 'boolean' },
           cooldown_ms: { type: 'integer', minimum: 0 },
+          newest: { type: 'object', required: ['train_days', 'holdout_days'], additionalProperties: false, properties: { train_days: { type: 'integer', minimum: 1 }, holdout_days: { type: 'integer', minimum: 1 } } },
         },
       },
     },

@@ -9,7 +9,11 @@
  * Every step lands in the registry's audit log.
  */
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { quoteIdent, readerSql, Warehouse } from '../data/warehouse';
+import { loadPipelineConfig } from '../pipeline/pipeline-config';
 import type { Alert, AlertSink } from '../monitoring/alerts';
 import type { ModelRegistry } from '../registry/registry';
 
@@ -23,6 +27,49 @@ export interface RetrainRule {
   require_approval?: boolean;
   /** No second run for the model within this long (default one day). */
   cooldown_ms?: number;
+  /**
+   * Train on the newest data instead of the pipeline's own windows: train on the `train_days`
+   * before the last `holdout_days` of the source, hold those out (the gates judge them).
+   */
+  newest?: { train_days: number; holdout_days: number };
+}
+
+const DAY_MS = 86_400_000;
+const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+
+/**
+ * A copy of the pipeline whose windows end at the newest row of its source: train on
+ * [end − holdout − train, end − holdout), hold out [end − holdout, end) (end = the day after
+ * the newest row), no other evaluation window; gates that named windows judge the holdout.
+ * @returns the path of the derived pipeline file (in `dir`).
+ */
+export async function newestWindowPipeline(pipeline: string, newest: { train_days: number; holdout_days: number }, dir: string): Promise<string> {
+  const { config, sourcePath } = loadPipelineConfig(pipeline);
+  const wh = await Warehouse.open();
+  let maxMs: number;
+  try {
+    const ts = quoteIdent(config.timestamp);
+    const [r] = await wh.query<{ m: string | null }>(`SELECT strftime(max(${ts}), '%Y-%m-%d') AS m FROM ${readerSql(sourcePath)}`);
+    if (!r?.m) throw new Error(`${sourcePath}: no rows with a ${config.timestamp}`);
+    maxMs = Date.parse(`${r.m}T00:00:00Z`);
+  } finally {
+    wh.close();
+  }
+  const end = maxMs + DAY_MS;
+  const holdoutFrom = end - newest.holdout_days * DAY_MS;
+  const derived = {
+    ...config,
+    source: { ...config.source, path: sourcePath },
+    windows: {
+      train: { from: isoDay(holdoutFrom - newest.train_days * DAY_MS), to: isoDay(holdoutFrom) },
+      holdout: { from: isoDay(holdoutFrom), to: isoDay(end) },
+      evaluate: [],
+    },
+    gates: (config.gates ?? []).map((g) => (Array.isArray(g.windows) ? { ...g, windows: ['holdout'] } : g)),
+  };
+  const file = path.join(dir, `${config.name}-newest-${isoDay(end)}.json`);
+  fs.writeFileSync(file, JSON.stringify(derived, null, 2));
+  return file;
 }
 
 export interface RetrainRun {
@@ -75,10 +122,22 @@ export class RetrainTrigger implements AlertSink {
     const run: RetrainRun = { model, alert: `${alert.rule} (${alert.message})`, startedAt: Date.now() };
     this.runs.push(run);
     const registry = this.opts.registry;
-    registry.record('retrain-trigger', 'retrain_start', model, alert.version, { alert: alert.rule, message: alert.message, pipeline: rule.pipeline });
+    registry.record('retrain-trigger', 'retrain_start', model, alert.version, { alert: alert.rule, message: alert.message, pipeline: rule.pipeline, newest: rule.newest ?? null });
     this.opts.log?.({ model, alert: alert.rule, pipeline: rule.pipeline }, 'retraining on a monitoring alert');
+    let pipeline = path.resolve(rule.pipeline);
+    if (rule.newest) {
+      try {
+        pipeline = await newestWindowPipeline(pipeline, rule.newest, fs.mkdtempSync(path.join(os.tmpdir(), 'infera-retrain-')));
+      } catch (e) {
+        run.finishedAt = Date.now();
+        run.outcome = 'failed';
+        run.detail = (e as Error).message.slice(0, 500);
+        registry.record('retrain-trigger', 'retrain_failed', model, null, { alert: alert.rule, detail: run.detail });
+        return run;
+      }
+    }
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [CLI, 'train', path.resolve(rule.pipeline), '--repository', this.opts.repository, '--json'], {
+      execFile(process.execPath, [CLI, 'train', pipeline, '--repository', this.opts.repository, '--json'], {
         env: { ...process.env, INFERA_REGISTRY: this.opts.registryPath }, maxBuffer: 1 << 26,
       }, (e, stdout, stderr) => resolve({ code: e ? Number((e as { code?: number }).code ?? 1) : 0, stdout, stderr }));
     });

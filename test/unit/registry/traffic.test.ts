@@ -91,3 +91,27 @@ test('a newly trained version is registered as candidate; production is pinned t
     fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+test('retraining on the newest data: the derived pipeline trains on the days before the last holdout days of the source', async () => {
+  const fs = await import('node:fs');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const { newestWindowPipeline } = await import('../../../src/rollout/retrain-trigger');
+  const { loadFlights } = await import('../features/flights-data');
+  const { ROOT } = await import('../../helpers/server');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-newest-'));
+  try {
+    const file = await newestWindowPipeline(path.join(ROOT, 'pipelines/flights-delay-smoke.json'), { train_days: 5, holdout_days: 2 }, dir);
+    const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+    const { train, holdout, evaluate } = cfg.windows;
+    assert.equal(train.to, holdout.from);
+    assert.equal((Date.parse(train.to) - Date.parse(train.from)) / 86_400_000, 5);
+    assert.equal((Date.parse(holdout.to) - Date.parse(holdout.from)) / 86_400_000, 2);
+    assert.deepEqual(evaluate, []);
+    assert.ok((await loadFlights({ from: holdout.from, to: holdout.to })).rows > 0, 'the holdout holds the newest flights');
+    assert.equal((await loadFlights({ from: holdout.to, to: '2002-01-01' })).rows, 0, 'nothing after it');
+    assert.ok(cfg.gates.every((g: { windows?: unknown }) => g.windows === undefined || g.windows === 'all' || JSON.stringify(g.windows) === '["holdout"]'));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
