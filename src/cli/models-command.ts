@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
-import { nearestName } from '../repository/model-repository';
+import { modelsOnDisk, nearestName, versionsOnDisk } from '../repository/model-repository';
 import { checkModelName } from '../repository/paths';
 import { repositoryOption } from './repository-option';
-import { registerRegistryCommands } from './registry-command';
+import { positive, registerRegistryCommands } from './registry-command';
 
 interface ModelOnDisk {
   name: string;
@@ -20,20 +19,16 @@ interface ModelOnDisk {
 
 function modelsIn(repository: string): ModelOnDisk[] {
   if (!fs.existsSync(repository)) throw new Error(`model repository ${repository} does not exist`);
-  return fs.readdirSync(repository, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && fs.existsSync(path.join(repository, d.name, 'model.json')))
-    .map((d) => {
-      const dir = path.join(repository, d.name);
-      let config: Record<string, any> = {};
-      try {
-        config = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-      } catch {
-        // An unreadable model.json is shown as such; `serve` reports why.
-      }
-      const versions = fs.readdirSync(dir).filter((v) => /^[1-9]\d*$/.test(v)).map(Number).sort((a, b) => a - b);
-      return { name: d.name, config, versions };
-    })
-    .sort((a, b) => a.name.localeCompare(b.name));
+  return modelsOnDisk(repository).map((name) => {
+    const dir = path.join(repository, name);
+    let config: Record<string, any> = {};
+    try {
+      config = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+    } catch {
+      // An unreadable model.json is shown as such; `serve` reports why.
+    }
+    return { name, config, versions: versionsOnDisk(dir) };
+  });
 }
 
 const n = (x: unknown) => (typeof x === 'number' ? x.toLocaleString('en-US') : String(x ?? '-'));
@@ -94,10 +89,7 @@ export function registerModelsCommand(program: Command, print: (text: string) =>
     .command('show')
     .description('a readable summary of one version: lineage, data windows, gates, metrics per window')
     .argument('<name>', 'model name')
-    .option('-v, --version <n>', 'version (default: the newest on disk)', (v) => {
-      if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError(`--version must be a positive integer, got '${v}'`);
-      return Number(v);
-    })
+    .option('-v, --version <n>', 'version (default: the newest on disk)', positive('--version'))
     .option('--json', 'print the whole card.json instead', false)
     .addOption(repositoryOption())
     .action((name: string, o: { version?: number; json: boolean; repository: string }) => {

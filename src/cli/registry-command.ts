@@ -12,10 +12,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { checkModelName } from '../repository/paths';
+import { modelsOnDisk, versionsOnDisk } from '../repository/model-repository';
 import { defaultRegistryPath, DeploymentMode, ModelRegistry } from '../registry/registry';
 import { repositoryOption } from './repository-option';
 
-const positive = (what: string) => (v: string) => {
+/** A commander parser for a positive integer argument; the message names it. */
+export const positive = (what: string) => (v: string) => {
   if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError(`${what} must be a positive integer, got '${v}'`);
   return Number(v);
 };
@@ -28,14 +30,14 @@ export function registryOption(): Option {
 export function openRegistry(o: { repository: string; registry?: string }, name?: string): ModelRegistry {
   const root = path.resolve(o.repository);
   const registry = new ModelRegistry(o.registry ? path.resolve(o.registry) : defaultRegistryPath(root));
-  const names = name ? [name] : fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'model.json')));
+  const names = name ? [name] : modelsOnDisk(root);
   for (const m of names) {
     const dir = path.join(root, m);
     if (!fs.existsSync(path.join(dir, 'model.json'))) {
       registry.close();
       throw new Error(`no model '${m}' in ${root}`);
     }
-    for (const v of fs.readdirSync(dir).filter((x) => /^[1-9]\d*$/.test(x))) registry.register(m, Number(v), 'repository', `${m}/${v}`);
+    for (const v of versionsOnDisk(dir)) registry.register(m, v, 'repository', `${m}/${v}`);
   }
   return registry;
 }

@@ -50,6 +50,17 @@ const MIGRATIONS: string[] = [
    CREATE INDEX audit_model ON audit (model, id);`,
 ];
 
+/** The versions a deployment and a set of aliases name, ascending. */
+export function referencedVersions(state: { deployment: Deployment | null; aliases: Record<string, number> }): number[] {
+  const v = new Set(Object.values(state.aliases));
+  const d = state.deployment;
+  if (d) {
+    v.add(d.stable);
+    if (d.candidate !== null) v.add(d.candidate);
+  }
+  return [...v].sort((a, b) => a - b);
+}
+
 export function defaultRegistryPath(repository: string): string {
   return path.join(repository, '.infera', 'registry.sqlite');
 }
@@ -61,7 +72,9 @@ export function checkAlias(alias: string): string {
 
 export class ModelRegistry {
   private readonly db: Database.Database;
-  private dataVersion = -1;
+  private readonly totalChanges: Database.Statement;
+  /** data_version and total_changes() when changed() last looked. */
+  private seen = '';
 
   /** @param file the SQLite file (created with its folder), or ':memory:'. */
   constructor(file: string, private readonly now: () => number = Date.now) {
@@ -70,6 +83,7 @@ export class ModelRegistry {
     if (file !== ':memory:') this.db.pragma('journal_mode = WAL');
     this.db.pragma('busy_timeout = 2000');
     const at = this.db.pragma('user_version', { simple: true }) as number;
+    this.totalChanges = this.db.prepare('SELECT total_changes()').pluck();
     for (let v = at; v < MIGRATIONS.length; v++) {
       this.db.transaction(() => {
         this.db.exec(MIGRATIONS[v]);
@@ -78,26 +92,26 @@ export class ModelRegistry {
     }
   }
 
-  /** True once after anything (this process or another) changed the database. */
+  /**
+   * True once after anything changed the database: another connection's commit (SQLite's
+   * data_version) or a row this one inserted, updated or deleted (total_changes(), so a
+   * register() of a version already known is not a change).
+   */
   changed(): boolean {
-    const v = this.db.pragma('data_version', { simple: true }) as number;
-    const total = v + this.writes;
-    if (total === this.dataVersion) return false;
-    this.dataVersion = total;
+    const other = this.db.pragma('data_version', { simple: true }) as number;
+    const own = this.totalChanges.get() as number;
+    const stamp = `${other}/${own}`;
+    if (stamp === this.seen) return false;
+    this.seen = stamp;
     return true;
   }
-
-  /** data_version counts only other connections' commits; our own are counted here. */
-  private writes = 0;
 
   private audit(actor: string, action: string, model: string, version: number | null, detail: Record<string, unknown>): void {
     this.db.prepare('INSERT INTO audit (at, actor, action, model, version, detail) VALUES (?, ?, ?, ?, ?, ?)').run(this.now(), actor, action, model, version, JSON.stringify(detail));
   }
 
   private write<T>(fn: () => T): T {
-    const r = this.db.transaction(fn)();
-    this.writes += 1;
-    return r;
+    return this.db.transaction(fn)();
   }
 
   /** Writes an audit entry for something that is not a registry change (a retraining run, an approval request). */
@@ -131,9 +145,14 @@ export class ModelRegistry {
     this.write(() => {
       this.requireVersion(model, version);
       const before = this.alias(model, alias);
-      this.db.prepare('INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at').run(model, alias, version, this.now());
+      this.upsertAlias(model, alias, version);
       this.audit(actor, 'alias', model, version, { alias, from: before, ...evidence });
     });
+  }
+
+  /** Points an alias at a version inside a write (no audit: the caller records why). */
+  private upsertAlias(model: string, alias: string, version: number): void {
+    this.db.prepare('INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at').run(model, alias, version, this.now());
   }
 
   removeAlias(model: string, alias: string, actor: string): void {
@@ -181,8 +200,8 @@ export class ModelRegistry {
       this.db.prepare(`INSERT INTO deployments (model, stable, candidate, mode, share, key_header, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (model) DO UPDATE SET stable = excluded.stable, candidate = excluded.candidate, mode = excluded.mode, share = excluded.share, key_header = excluded.key_header, updated_at = excluded.updated_at`)
         .run(model, d.stable, candidate, mode, share, d.keyHeader ?? null, this.now());
-      this.db.prepare("INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, 'production', ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at").run(model, d.stable, this.now());
-      if (candidate !== null) this.db.prepare("INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, 'candidate', ?, ?) ON CONFLICT (model, alias) DO UPDATE SET version = excluded.version, updated_at = excluded.updated_at").run(model, candidate, this.now());
+      this.upsertAlias(model, 'production', d.stable);
+      if (candidate !== null) this.upsertAlias(model, 'candidate', candidate);
       else this.db.prepare("DELETE FROM aliases WHERE model = ? AND alias = 'candidate'").run(model);
       this.audit(actor, 'deploy', model, candidate ?? d.stable, { stable: d.stable, candidate, mode, share, keyHeader: d.keyHeader ?? null, before, ...evidence });
     });
@@ -209,13 +228,7 @@ export class ModelRegistry {
 
   /** Versions a model's aliases and deployment point at (the repository keeps them loaded). */
   referenced(model: string): number[] {
-    const d = this.deployment(model);
-    const v = new Set(Object.values(this.aliases(model)));
-    if (d) {
-      v.add(d.stable);
-      if (d.candidate !== null) v.add(d.candidate);
-    }
-    return [...v].sort((a, b) => a - b);
+    return referencedVersions({ deployment: this.deployment(model), aliases: this.aliases(model) });
   }
 
   history(model: string, limit = 100): AuditEntry[] {

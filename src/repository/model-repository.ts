@@ -11,7 +11,7 @@ import { checkAgainstModelFile } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';
 import { FeatureSpec, loadFeatureSpec } from '../features';
 import { rangesFromCard } from '../protocol/feature-ranges';
-import type { Deployment, ModelRegistry } from '../registry/registry';
+import { referencedVersions, type Deployment, type ModelRegistry } from '../registry/registry';
 import { routeRequest } from '../registry/traffic';
 
 export type ModelState = 'READY' | 'UNAVAILABLE' | 'LOADING' | 'UNLOADING';
@@ -59,6 +59,23 @@ export function versionsOnDisk(dir: string): number[] {
     .sort((a, b) => a - b);
 }
 
+/** Model folders of a repository: those with a model.json and an allowed name, sorted. */
+export function modelsOnDisk(root: string): string[] {
+  return fs
+    .readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && fs.existsSync(path.join(root, d.name, 'model.json')))
+    .map((d) => d.name)
+    .filter((n) => {
+      try {
+        checkModelName(n);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+    .sort();
+}
+
 export function selectVersions(available: number[], policy: VersionPolicy): number[] {
   if ('latest' in policy) return available.slice(-policy.latest);
   if ('specific' in policy) return available.filter((v) => policy.specific.includes(v));
@@ -89,19 +106,7 @@ export class ModelRepository {
 
   /** Model folders on disk (those with a model.json). */
   scan(): string[] {
-    return fs
-      .readdirSync(this.opts.root, { withFileTypes: true })
-      .filter((d) => d.isDirectory() && fs.existsSync(path.join(this.opts.root, d.name, 'model.json')))
-      .map((d) => d.name)
-      .filter((n) => {
-        try {
-          checkModelName(n);
-          return true;
-        } catch {
-          return false;
-        }
-      })
-      .sort();
+    return modelsOnDisk(this.opts.root);
   }
 
   async loadAll(): Promise<void> {
@@ -147,7 +152,7 @@ export class ModelRepository {
     // The version policy's versions, plus every version an alias or the deployment names,
     // now (the registry) or until the routing below is swapped (the versions routed to now).
     const routed = this.routing.get(name);
-    const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedBy(routed) : [])].filter((v) => onDisk.includes(v)) : [];
+    const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedVersions(routed) : [])].filter((v) => onDisk.includes(v)) : [];
     const wanted = [...new Set([...selectVersions(onDisk, config.version_policy), ...referenced])].sort((a, b) => a - b);
     for (const v of wanted) if (!(onlyMissing && entry.versions.get(v)?.serving)) await this.loadVersion(entry, config, v);
     // A version the policy no longer selects is retired only once every selected version
@@ -367,14 +372,4 @@ export function nearestName(name: string, candidates: string[]): string | undefi
     if (prev[b.length] < bestD) [best, bestD] = [c, prev[b.length]];
   }
   return best;
-}
-
-/** The versions a routing state names. */
-function referencedBy(r: Routing): number[] {
-  const v = new Set(Object.values(r.aliases));
-  if (r.deployment) {
-    v.add(r.deployment.stable);
-    if (r.deployment.candidate !== null) v.add(r.deployment.candidate);
-  }
-  return [...v];
 }

@@ -19,7 +19,7 @@
  * With `require_approval` the decision is only alerted, never applied.
  */
 import type { AlertManager } from '../monitoring/alerts';
-import type { PredictionLog } from '../monitoring/prediction-log';
+import type { Joined, PredictionLog } from '../monitoring/prediction-log';
 import type { Deployment, ModelRegistry } from '../registry/registry';
 import { auc } from '../stats/classification';
 import { compareArms } from './sequential-test';
@@ -97,6 +97,17 @@ class ArmStats {
   get prediction(): { n: number; mean: number; std: number } {
     return { n: this.predN, mean: this.predMean, std: this.predN > 1 ? Math.sqrt(this.predM2 / (this.predN - 1)) : 0 };
   }
+}
+
+/** What the controller reports of one arm. */
+interface ArmSummary {
+  version: number;
+  requests: number;
+  errors: number;
+  error_rate: number;
+  p99_ms: number;
+  prediction: { n: number; mean: number; std: number };
+  labels: number;
 }
 
 export interface RolloutDecision {
@@ -216,26 +227,26 @@ export class RolloutController {
     return out;
   }
 
-  private evidence(t: Tracked): Record<string, unknown> {
+  /** One arm's counters since the deployment began, and its labelled predictions from the log. */
+  private arm(t: Tracked, version: number): { summary: ArmSummary; labelled: Joined } {
+    const a = t.arms.get(version) ?? new ArmStats();
     const d = t.deployment;
-    const arm = (v: number) => t.arms.get(v) ?? new ArmStats();
-    const summary = (v: number) => {
-      const a = arm(v);
-      const labelled = this.opts.log.joined(d.model, v, 'arrival_ms', d.updatedAt, Number.MAX_SAFE_INTEGER);
-      return { version: v, requests: a.requests, errors: a.errors, error_rate: a.errorRate, p99_ms: a.p99, prediction: a.prediction, labels: labelled.labels.length, labelled };
-    };
-    const s = summary(d.stable);
-    const c = summary(d.candidate!);
-    const strip = ({ labelled: _, ...x }: typeof s) => x;
-    return { stable: strip(s), candidate: strip(c), _s: s, _c: c };
+    const labelled = this.opts.log.joined(d.model, version, 'arrival_ms', d.updatedAt, Number.MAX_SAFE_INTEGER);
+    return { summary: { version, requests: a.requests, errors: a.errors, error_rate: a.errorRate, p99_ms: a.p99, prediction: a.prediction, labels: labelled.labels.length }, labelled };
+  }
+
+  private evidence(t: Tracked): { stable: ArmSummary; candidate: ArmSummary } {
+    return { stable: this.arm(t, t.deployment.stable).summary, candidate: this.arm(t, t.deployment.candidate!).summary };
   }
 
   private decide(t: Tracked): RolloutDecision | null {
     const cfg = this.config;
     const d = t.deployment;
-    const ev = this.evidence(t) as { stable: Record<string, unknown>; candidate: Record<string, unknown>; _s: any; _c: any };
-    const s = ev._s;
-    const c = ev._c;
+    const stable = this.arm(t, d.stable);
+    const candidate = this.arm(t, d.candidate!);
+    const s = stable.summary;
+    const c = candidate.summary;
+    const ev = { stable: s, candidate: c };
     const base = { model: d.model, candidate: d.candidate!, stable: d.stable, applied: false };
     const pack = (action: 'promote' | 'rollback', rule: string, value: number, limit: number, extra: Record<string, unknown> = {}): RolloutDecision => ({
       ...base, action, rule, evidence: { value, limit, stable: ev.stable, candidate: ev.candidate, ...extra },
@@ -251,8 +262,8 @@ export class RolloutController {
         if (shift > cfg.prediction_shift * s.prediction.std) return pack('rollback', 'prediction_shift', shift, cfg.prediction_shift * s.prediction.std);
       }
     }
-    const ls = s.labelled;
-    const lc = c.labelled;
+    const ls = stable.labelled;
+    const lc = candidate.labelled;
     if (ls.labels.length >= cfg.min_labels && lc.labels.length >= cfg.min_labels) {
       const q = compareArms(ls, lc, cfg.alpha, cfg.tau);
       if (q.decision) {
