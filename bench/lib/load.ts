@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import * as hdr from 'hdr-histogram-js';
-import { RawHttpPool, serializePost } from './raw-http';
+import { RawHttpPool, serializePost, type RawReply } from './raw-http';
 import type { LatencyMs, LoadRunStats } from './types';
 
 export interface LoadTarget {
@@ -191,6 +191,11 @@ export interface OpenLoopOptions {
   drainMs?: number;
   /** Count the 2xx answers within this latency (goodput). */
   objectiveMs?: number;
+  /**
+   * Called for every answer of the measured window, with its body, and the times (performance.now())
+   * the request was written and its answer complete; for checks on what was answered.
+   */
+  onReply?: (reply: RawReply, sentAt: number, receivedAt: number) => void;
 }
 
 export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStats> {
@@ -199,7 +204,7 @@ export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStat
   const host = url.hostname;
   const port = Number(url.port);
   const timeoutMs = o.timeoutMs ?? 10000;
-  const pool = new RawHttpPool(host, port, o.maxSockets, timeoutMs);
+  const pool = new RawHttpPool(host, port, o.maxSockets, timeoutMs, o.onReply !== undefined);
   const contentType = t.contentType ?? 'application/json';
   const wire = t.bodies.map((b, i) => serializePost(host, port, t.path, b, { 'Content-Type': contentType, ...(t.bodyHeaders?.[i] ?? {}) }));
   const interval = 1000 / o.rate;
@@ -255,10 +260,12 @@ export function openLoop(t: LoadTarget, o: OpenLoopOptions): Promise<LoadRunStat
     const send = (i: number, intended: number) => {
       const measured = i >= measuredFrom;
       outstanding++;
+      const sentAt = performance.now();
       pool.request(wire[i % wire.length], (err, reply) => {
         if (finished) return;
         const end = performance.now();
         outstanding--;
+        if (measured && reply && o.onReply) o.onReply(reply, sentAt, end);
         if (measured) {
           if (err || !reply) {
             errors++;

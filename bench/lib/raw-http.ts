@@ -11,6 +11,8 @@ import * as net from 'node:net';
 export interface RawReply {
   status: number;
   bodyBytes: number;
+  /** The body itself, only when the parser was asked to keep it. */
+  body?: Buffer;
 }
 
 type Callback = (err: Error | null, reply?: RawReply) => void;
@@ -35,7 +37,9 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
  * response is complete, or null while it is not.
  */
 export class ResponseParser {
+  constructor(private readonly keepBody = false) {}
   private head: Buffer | null = null;
+  private kept: Buffer[] = [];
   private status = 0;
   private remaining = -1;
   private chunked = false;
@@ -50,7 +54,12 @@ export class ResponseParser {
     this.chunked = false;
     this.chunkBuf = null;
     this.bodyBytes = 0;
+    this.kept = [];
     this.done = null;
+  }
+
+  private complete(): void {
+    this.done = { status: this.status, bodyBytes: this.bodyBytes, ...(this.keepBody ? { body: Buffer.concat(this.kept) } : {}) };
   }
 
   /** @throws Error on a response it cannot frame. */
@@ -79,9 +88,10 @@ export class ResponseParser {
     }
     if (this.chunked) return this.feedChunked(data);
     const take = Math.min(this.remaining, data.length);
+    if (this.keepBody && take > 0) this.kept.push(Buffer.from(data.subarray(0, take)));
     this.remaining -= take;
     this.bodyBytes += take;
-    if (this.remaining === 0) this.done = { status: this.status, bodyBytes: this.bodyBytes };
+    if (this.remaining === 0) this.complete();
   }
 
   private feedChunked(data: Buffer): void {
@@ -94,12 +104,13 @@ export class ResponseParser {
       if (size === 0) {
         // last chunk, no trailers expected: "0\r\n\r\n"
         if (buf.length < eol + 4) break;
-        this.done = { status: this.status, bodyBytes: this.bodyBytes };
+        this.complete();
         this.chunkBuf = null;
         return;
       }
       if (buf.length < eol + 2 + size + 2) break;
       this.bodyBytes += size;
+      if (this.keepBody) this.kept.push(Buffer.from(buf.subarray(eol + 2, eol + 2 + size)));
       buf = buf.subarray(eol + 2 + size + 2);
     }
     this.chunkBuf = buf.length ? Buffer.from(buf) : null;
@@ -127,6 +138,8 @@ export class RawHttpPool {
     private readonly port: number,
     private readonly maxSockets: number,
     private readonly timeoutMs = 10000,
+    /** Keep each response's body (RawReply.body); off, only its length is counted. */
+    private readonly keepBodies = false,
   ) {
     this.timer = setInterval(() => this.sweepTimeouts(), 100);
     this.timer.unref();
@@ -154,7 +167,7 @@ export class RawHttpPool {
 
   private connect(): void {
     const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
-    const c: Conn = { socket, parser: new ResponseParser(), busy: null, sentAt: 0 };
+    const c: Conn = { socket, parser: new ResponseParser(this.keepBodies), busy: null, sentAt: 0 };
     this.all.add(c);
     socket.on('connect', () => this.next(c));
     socket.on('data', (d: Buffer) => {

@@ -8,6 +8,7 @@ import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
 import type { ModelVersion } from '../repository/model-version';
+import { ShadowQueue, queuePerVersion, shadowLimits } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import { LruCache } from './lru-cache';
 import { Router } from './router';
@@ -42,25 +43,56 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   const cache = new LruCache<Prediction>(ctx.predictCacheSize);
 
   /**
-   * Shadow mode: the same rows on the candidate after the client has its answer; the outputs
-   * feed the candidate's monitoring and the prediction log next to stable's, never the client.
+   * Shadow mode: the same rows on the candidate after the client has its answer, batched with
+   * other shadowed requests (src/rollout/shadow-queue.ts); the outputs feed the candidate's
+   * monitoring and the prediction log next to stable's, never the client.
    */
-  const runShadow = async (mv: ModelVersion, rows: Record<string, unknown>[], ids: string[]): Promise<void> => {
-    const release = mv.lease();
+  interface ShadowRows {
+    rows: number;
+    features: Record<string, unknown>[];
+    ids: string[];
+    release: () => void;
+  }
+  const shadowQueue = queuePerVersion((mv: ModelVersion) => new ShadowQueue<ShadowRows>(
+    (batch) => runShadow(mv, batch),
+    shadowLimits(mv.config.max_batch_size),
+    (item) => {
+      item.release();
+      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'dropped' });
+    },
+    () => router.inFlight === 0,
+  ));
+  const runShadow = async (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
+    const labels = { model: mv.name, version: String(mv.version) };
     const started = performance.now();
     try {
       const p = mv.config.predict!;
-      const { inputs } = featuresToInputs(mv.config, rows, mv.featureSpec);
-      const r = await mv.infer({ inputs, outputs: [p.output] });
-      const preds = rows.map((_, i) => outputToPrediction(p, r.outputs[0], i, rows.length));
-      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'success' });
-      // Logged under the same ids as stable's answers: one label joins both (per-version AUC, agreement).
-      ctx.monitoring?.observe(mv.name, mv.version, { rows, ids, predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))), latencyMs: performance.now() - started });
+      const rows = batch.flatMap((b) => b.features);
+      const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
+      const parts: Promise<number[]>[] = [];
+      for (let i = 0; i < rows.length; i += size) {
+        const part = rows.slice(i, i + size);
+        const { inputs } = featuresToInputs(mv.config, part, mv.featureSpec);
+        parts.push(mv.infer({ inputs, outputs: [p.output] }).then((r) => part.map((_, k) => {
+          const q = outputToPrediction(p, r.outputs[0], k, part.length);
+          return q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction);
+        })));
+      }
+      const predictions = (await Promise.all(parts)).flat();
+      const latencyMs = performance.now() - started;
+      let at = 0;
+      for (const b of batch) {
+        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
+        // Logged under the same ids as stable's answers: one label joins both (per-version AUC, agreement).
+        ctx.monitoring?.observe(mv.name, mv.version, { rows: b.features, ids: b.ids, predictions: predictions.slice(at, (at += b.rows)), latencyMs });
+      }
     } catch {
-      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'error' });
-      ctx.monitoring?.observeError(mv.name, mv.version);
+      for (let k = 0; k < batch.length; k++) {
+        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
+        ctx.monitoring?.observeError(mv.name, mv.version);
+      }
     } finally {
-      release();
+      for (const b of batch) b.release();
     }
   };
 
@@ -127,7 +159,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       } else {
         ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
-      if (shadow) void runShadow(shadow, rows, ids);
+      if (shadow) shadowQueue(shadow).offer({ rows: rows.length, features: rows, ids, release: shadow.lease() });
     } finally {
       release();
     }

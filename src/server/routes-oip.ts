@@ -4,6 +4,7 @@ import { parseScheduleParameters } from '../protocol/schedule-params';
 import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
+import { ShadowQueue, queuePerVersion, shadowLimits } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
 import { Router } from './router';
@@ -104,20 +105,41 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('get', '/v2/models/:model/ready', modelReady(false));
   router.add('get', '/v2/models/:model/versions/:version/ready', modelReady(true));
 
-  /** The candidate's run of a shadowed request, after the client has stable's answer. */
-  const runShadow = async (shadow: ModelVersion, inputs: Tensor[], outputs: string[], id: string | undefined): Promise<void> => {
-    const release = shadow.lease();
-    const started = performance.now();
+  /**
+   * The candidate's runs of shadowed requests, after the clients have stable's answers: one at a
+   * time per candidate, dropped when too many wait (src/rollout/shadow-queue.ts). Requests are
+   * run one by one: their tensors may differ in every dimension but the first.
+   */
+  interface ShadowInfer {
+    rows: number;
+    inputs: Tensor[];
+    outputs: string[];
+    id: string | undefined;
+    release: () => void;
+  }
+  const shadowQueue = queuePerVersion((shadow: ModelVersion) => new ShadowQueue<ShadowInfer>(
+    (batch) => runShadow(shadow, batch),
+    shadowLimits(shadow.config.max_batch_size),
+    (item) => {
+      item.release();
+      ctx.metrics?.shadowRequests.inc({ model: shadow.name, version: String(shadow.version), outcome: 'dropped' });
+    },
+    () => router.inFlight === 0,
+  ));
+  const runShadow = async (shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> => {
     const labels = { model: shadow.name, version: String(shadow.version) };
-    try {
-      const r = await shadow.infer({ inputs, outputs });
-      ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
-      observePredictions(ctx.monitoring, shadow, r.outputs, id, performance.now() - started);
-    } catch {
-      ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
-      ctx.monitoring?.observeError(shadow.name, shadow.version);
-    } finally {
-      release();
+    for (const item of batch) {
+      const started = performance.now();
+      try {
+        const r = await shadow.infer({ inputs: item.inputs, outputs: item.outputs });
+        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
+        observePredictions(ctx.monitoring, shadow, r.outputs, item.id, performance.now() - started);
+      } catch {
+        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
+        ctx.monitoring?.observeError(shadow.name, shadow.version);
+      } finally {
+        item.release();
+      }
     }
   };
 
@@ -142,7 +164,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       if (enc.inferenceHeaderLength !== undefined) headers['Inference-Header-Content-Length'] = String(enc.inferenceHeaderLength);
       ex.send(200, enc.body, headers);
       observePredictions(ctx.monitoring, mv, r.outputs, req.id, performance.now() - started);
-      if (shadow && mirror) void runShadow(shadow, mirror, req.outputs.map((o) => o.name), req.id);
+      if (shadow && mirror) shadowQueue(shadow).offer({ rows: mirror[0]?.shape[0] ?? 1, inputs: mirror, outputs: req.outputs.map((o) => o.name), id: req.id, release: shadow.lease() });
       ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
       ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
       ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);

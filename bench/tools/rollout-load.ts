@@ -1,0 +1,252 @@
+/**
+ * Rollout under load: what deployment changes and shadow traffic cost a live server.
+ *
+ *   node dist/bench/tools/rollout-load.js [--seconds 20] [--changes 10] [--rounds 3]
+ *        [--out bench/results/rollout] [--no-pin]
+ *
+ * Server: `infera serve` on a temp repository holding flights-delay v1 and a copy of it as
+ * v2 (the same real model: a retrained version has the same architecture and cost, and the
+ * question here is which version answers and what the second run costs, not which is better),
+ * with automatic rollout decisions off and the result cache off (as in predict-one-row). Traffic: POST /predict of real February 2001 flights.
+ * Pinned like the scenarios: the server on core 1, this process (the load generator) on core 0.
+ *
+ * 1. Capacity: closed loop, 64 connections (autocannon), stable = v1.
+ * 2. Deployment changes: open loop at 70 % of capacity for --seconds while --changes
+ *    deployments alternate between "canary v1 + v2 at 50 %" and "stable v2 only" through the
+ *    management API. Every answer must be a 2xx from a version that some deployment in effect
+ *    between its request's send and its answer allowed.
+ * 3. Shadow: open loop at 50 % of capacity, --rounds rounds of "stable v1 only" and "stable
+ *    v1 + shadow v2 on every request" in ABBA order; p99 of each arm (median over rounds).
+ *
+ * Writes result.json and summary.md to --out (default bench/runs/rollout-<UTC time>/) and
+ * exits 1 when a request failed or an answer came from a version no deployment allowed.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { servingFlags } from '../../src/cli/serving-runtime';
+import { cpuFeatures } from '../../src/native/binding';
+import { FLIGHTS_MODEL, PREDICT_PATH, flightsParquet, loadFebruaryFlights, predictBody } from '../lib/flights';
+import { closedLoop, openLoop, type LoadTarget } from '../lib/load';
+import { collectMachineFacts } from '../lib/machine';
+import { pinPrefix, pinProcess, planPinning } from '../lib/pinning';
+import { freePort, httpRequest, launchServer } from '../lib/server';
+import { measureStalls } from '../lib/stall-probe';
+import type { LoadRunStats } from '../lib/types';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+function positive(name: string, fallback: number): number {
+  const v = Number(arg(name) ?? fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${arg(name)}`);
+  return v;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+
+/** A deployment and the versions it lets answer. */
+interface Deployment {
+  body: Record<string, unknown>;
+  allows: string[];
+}
+const STABLE_V1: Deployment = { body: { stable: 1 }, allows: ['1'] };
+const CANARY: Deployment = { body: { stable: 1, candidate: 2, mode: 'canary', share: 0.5 }, allows: ['1', '2'] };
+const STABLE_V2: Deployment = { body: { stable: 2 }, allows: ['2'] };
+const SHADOW: Deployment = { body: { stable: 1, candidate: 2, mode: 'shadow', share: 1 }, allows: ['1'] };
+
+/** A deployment is in effect from the moment its change was sent until the next change was acknowledged. */
+interface InEffect {
+  allows: string[];
+  from: number;
+  to: number;
+}
+
+interface Answer {
+  sent: number;
+  received: number;
+  status: number;
+  version: string | null;
+}
+
+/** Answers whose version no deployment in effect between their send and receive allowed. */
+export function inconsistentAnswers(answers: Answer[], periods: InEffect[]): Answer[] {
+  return answers.filter((a) => a.status < 300 && !periods.some((p) => p.allows.includes(a.version ?? '') && a.received >= p.from && a.sent <= p.to));
+}
+
+async function main(): Promise<void> {
+  const seconds = positive('seconds', 20);
+  const changes = positive('changes', 10);
+  const rounds = positive('rounds', 3);
+  const out = path.resolve(arg('out') ?? path.join(ROOT, 'bench/runs', `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const pinning = planPinning(!process.argv.includes('--no-pin'));
+
+  const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-rollout-bench-'));
+  fs.cpSync(path.join(ROOT, 'models', FLIGHTS_MODEL), path.join(repo, FLIGHTS_MODEL), { recursive: true });
+  fs.cpSync(path.join(repo, FLIGHTS_MODEL, '1'), path.join(repo, FLIGHTS_MODEL, '2'), { recursive: true });
+  const config = path.join(repo, 'server.json');
+  fs.writeFileSync(config, JSON.stringify({ rollout: { auto: false } }));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const server = await launchServer({
+    name: 'infera',
+    argv: [...pinPrefix(pinning), process.execPath, ...servingFlags(), path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--repository', repo, '--config', config, '--predict-cache', '0', '--port', String(port), '--host', '127.0.0.1'],
+    cwd: ROOT,
+    readyUrl: `${base}/v2/health/ready`,
+  });
+  try {
+    if (pinning.enabled && pinning.loadgenCpus) pinProcess(process.pid, pinning.loadgenCpus);
+    const flights = await loadFebruaryFlights(flightsParquet(ROOT), 2048);
+    const target: LoadTarget = { baseUrl: base, path: PREDICT_PATH, bodies: Array.from({ length: flights.rows }, (_, i) => predictBody(flights, i)) };
+    const deploy = async (d: Deployment) => {
+      const r = await httpRequest(`${base}/v2/repository/models/${FLIGHTS_MODEL}/deployment`, 'POST', JSON.stringify(d.body), 5000, { 'content-type': 'application/json' });
+      if (r.status !== 200) throw new Error(`deployment ${JSON.stringify(d.body)} → ${r.status} ${r.body.toString()}`);
+    };
+    const shadowRuns = async (outcome: 'success' | 'dropped') => {
+      const text = (await httpRequest(`${base}/metrics`, 'GET')).body.toString();
+      return Number(new RegExp(`infera_shadow_requests_total\\{model="flights-delay",version="2",outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+
+    // Before any load: the stalls of the server's core itself, the floor under every tail below.
+    const stalls = measureStalls(10, pinning.serverCpus);
+    console.log(`machine stalls on the server's core, 10 s idle: ${stalls.gaps} gaps > 0.5 ms, ${stalls.stalledMs} ms in all, longest ${stalls.longestMs.join(', ')} ms`);
+
+    await deploy(STABLE_V1);
+    console.log('capacity: closed loop, 64 connections, stable v1');
+    const capacity = await closedLoop(target, { connections: 64, warmupS: 3, durationS: 8 });
+    const capacityRps = capacity.reqPerSec;
+    console.log(`  ${capacityRps} req/s, p99 ${capacity.latencyMs.p99} ms`);
+
+    const changeRate = Math.round(0.7 * capacityRps);
+    console.log(`deployment changes: open loop at ${changeRate} req/s (70 %) for ${seconds} s, ${changes} changes`);
+    const answers: Answer[] = [];
+    const periods: InEffect[] = [{ allows: STABLE_V1.allows, from: -Infinity, to: Infinity }];
+    const load = openLoop(target, {
+      rate: changeRate,
+      durationS: seconds,
+      warmupS: 1,
+      maxSockets: 64,
+      onReply: (reply, sent, received) => {
+        const m = reply.body ? /"model_version":"([^"]*)"/.exec(reply.body.toString('latin1')) : null;
+        answers.push({ sent, received, status: reply.status, version: m ? m[1] : null });
+      },
+    });
+    await sleep(1500);
+    const gap = ((seconds - 1.5) * 1000) / (changes + 1);
+    for (let k = 0; k < changes; k++) {
+      const next = k % 2 === 0 ? CANARY : STABLE_V2;
+      const from = performance.now();
+      await deploy(next);
+      const acknowledged = performance.now();
+      periods[periods.length - 1].to = acknowledged;
+      periods.push({ allows: next.allows, from, to: Infinity });
+      await sleep(gap);
+    }
+    const changeRun = await load;
+    const inconsistent = inconsistentAnswers(answers, periods);
+    const byVersion: Record<string, number> = {};
+    for (const a of answers) byVersion[a.version ?? 'none'] = (byVersion[a.version ?? 'none'] ?? 0) + 1;
+    console.log(`  ${answers.length} answers ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, inconsistent ${inconsistent.length}, p99 ${changeRun.latencyMs.p99} ms`);
+
+    const shadowRate = Math.round(0.5 * capacityRps);
+    console.log(`shadow: open loop at ${shadowRate} req/s (50 %), ${rounds} rounds × 2 arms × ${Math.min(seconds, 10)} s`);
+    const arms: Record<'stable' | 'shadow', LoadRunStats[]> = { stable: [], shadow: [] };
+    let shadowed = 0;
+    let dropped = 0;
+    for (let r = 0; r < rounds; r++) {
+      const order: ('stable' | 'shadow')[] = r % 2 === 0 ? ['stable', 'shadow'] : ['shadow', 'stable'];
+      for (const arm of order) {
+        await deploy(arm === 'stable' ? STABLE_V1 : SHADOW);
+        await sleep(500);
+        const before = { success: await shadowRuns('success'), dropped: await shadowRuns('dropped') };
+        const run = await openLoop(target, { rate: shadowRate, durationS: Math.min(seconds, 10), warmupS: 1, maxSockets: 64 });
+        await sleep(300);
+        if (arm === 'shadow') {
+          shadowed += (await shadowRuns('success')) - before.success;
+          dropped += (await shadowRuns('dropped')) - before.dropped;
+        }
+        arms[arm].push(run);
+        console.log(`  round ${r + 1} ${arm}: ${run.reqPerSec} req/s, shadowed ${shadowed} dropped ${dropped}, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}, errors ${run.errors}`);
+      }
+    }
+    const p99 = { stable: median(arms.stable.map((s) => s.latencyMs.p99)), shadow: median(arms.shadow.map((s) => s.latencyMs.p99)) };
+    const p50 = { stable: median(arms.stable.map((s) => s.latencyMs.p50)), shadow: median(arms.shadow.map((s) => s.latencyMs.p50)) };
+    const p90 = { stable: median(arms.stable.map((s) => s.latencyMs.p90)), shadow: median(arms.shadow.map((s) => s.latencyMs.p90)) };
+    const p99Ratio = Math.round((p99.shadow / p99.stable) * 1000) / 1000;
+    const shadowRequests = arms.shadow.reduce((n, s) => n + s.ok2xx, 0);
+
+    const failures = [changeRun, ...arms.stable, ...arms.shadow].reduce((n, s) => n + s.non2xx + s.errors + (s.incomplete ?? 0), 0) + capacity.non2xx + capacity.errors;
+    const machine = collectMachineFacts(ROOT);
+    const result = {
+      tool: 'rollout-load',
+      at: new Date().toISOString(),
+      machine,
+      pinning,
+      machine_stalls: stalls,
+      capacity: { connections: 64, req_per_s: capacityRps, latency_ms: capacity.latencyMs, non2xx: capacity.non2xx, errors: capacity.errors },
+      deployment_changes: {
+        rate: changeRate,
+        seconds,
+        changes,
+        answers: answers.length,
+        status_codes: changeRun.statusCodes,
+        errors: changeRun.errors,
+        incomplete: changeRun.incomplete,
+        by_version: byVersion,
+        inconsistent: inconsistent.length,
+        latency_ms: changeRun.latencyMs,
+      },
+      shadow: {
+        rate: shadowRate,
+        rounds,
+        seconds_per_run: Math.min(seconds, 10),
+        p50_ms: p50,
+        p90_ms: p90,
+        p99_ms: p99,
+        p99_ratio: p99Ratio,
+        shadow_runs: shadowed,
+        shadow_dropped: dropped,
+        shadow_arm_requests: shadowRequests,
+        runs: arms,
+      },
+      failures,
+    };
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'result.json'), JSON.stringify(result, null, 2) + '\n');
+    const flags = Object.entries(cpuFeatures()).filter(([, on]) => on).map(([f]) => f);
+    const cpu = `${machine.cpuModel} (${flags.join(', ')}), ${os.cpus().length} cores`;
+    fs.writeFileSync(
+      path.join(out, 'summary.md'),
+      [
+        `# Rollout under load (${result.at})`,
+        '',
+        `CPU: ${cpu}. ${pinning.note}. Server: \`infera serve\`, flights-delay v1 and a copy as v2, automatic decisions off; POST /predict of real February 2001 flights.`,
+        '',
+        `| measure | value |`,
+        `| --- | --- |`,
+        `| machine stalls on the server's core (busy loop, 10 s, no load) | ${stalls.gaps} gaps > 0.5 ms, ${stalls.stalledMs} ms in all, longest ${stalls.longestMs.join(', ')} ms |`,
+        `| capacity (closed loop, 64 connections) | ${capacityRps} req/s, p99 ${capacity.latencyMs.p99} ms |`,
+        `| ${changes} deployment changes at 70 % (${changeRate} req/s, ${seconds} s) | ${answers.length} answers, status ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, **${inconsistent.length} inconsistent with the deployment in effect**; p50 ${changeRun.latencyMs.p50} / p99 ${changeRun.latencyMs.p99} ms (each change to the canary loads v1 again: stable v2 alone references no v1) |`,
+        `| shadow at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests) |`,
+        '',
+      ].join('\n'),
+    );
+    console.log(`p99 with shadow ÷ without: ${p99Ratio}; failures ${failures}; inconsistent ${inconsistent.length}; written to ${path.relative(process.cwd(), out)}`);
+    process.exitCode = failures > 0 || inconsistent.length > 0 ? 1 : 0;
+  } finally {
+    await server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e instanceof Error ? e.stack : e);
+    process.exit(1);
+  });
+}
