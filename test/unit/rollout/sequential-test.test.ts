@@ -140,3 +140,53 @@ test('guardrails without labels roll a candidate back within 500 of its requests
     registry.close();
   }
 });
+
+test('the latency guardrail rolls back a candidate whose p99 passes twice stable\'s, within 500 of its requests; latencies are real run times', async () => {
+  const { ModelRegistry } = await import('../../../src/registry/registry');
+  const { PredictionLog } = await import('../../../src/monitoring/prediction-log');
+  const { RolloutController } = await import('../../../src/rollout/rollout-controller');
+  // Real timings of the real model: stable answers one flight per run, the candidate's every
+  // request costs a run over 256 flights (what a model about 100× heavier costs per row).
+  const dir = path.join(MODELS, 'flights-delay/1');
+  const f = await loadFlights({ from: '2001-03-01', to: '2001-03-02' }, 256);
+  const t = transform(loadFeatureSpec(path.join(dir, 'feature_spec.json')), { date: f.date, distance: f.distance, origin: f.origin, destination: f.destination });
+  const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'), { intraOpNumThreads: 1 });
+  const timed = async (rows: number): Promise<number> => {
+    const x = new ort.Tensor('float32', t.data.slice(0, rows * t.width), [rows, t.width]);
+    const t0 = performance.now();
+    await session.run({ features: x });
+    return performance.now() - t0;
+  };
+  const registry = new ModelRegistry(':memory:');
+  registry.register('flights-delay', 1, 'test');
+  registry.register('flights-delay', 2, 'test');
+  registry.deploy('flights-delay', { stable: 1, candidate: 2, mode: 'canary', share: 0.2 }, 'test');
+  const log = new PredictionLog();
+  // The default floor (50 ms) is for network-scale tails; this model runs in well under one.
+  const controller = new RolloutController({ registry, log, config: { latency_floor_ms: 0.2 } });
+  await controller.tick(['flights-delay']);
+  let candidateRequests = 0;
+  let decided = null;
+  const draw = lcg(5);
+  const slower: number[] = [];
+  for (let k = 0; k < 5000 && !decided; k++) {
+    const i = Math.floor(draw() * outputs.length);
+    if (draw() < 0.2) {
+      const ms = await timed(256);
+      slower.push(ms);
+      controller.observe('flights-delay', 2, [outputs[i]], ms);
+      candidateRequests++;
+    } else controller.observe('flights-delay', 1, [outputs[i]], await timed(1));
+    if (k % 50 === 49) decided = (await controller.tick(['flights-delay']))[0] ?? null;
+  }
+  await session.release();
+  assert.ok(decided, 'decided');
+  assert.equal(decided.rule, 'latency_p99');
+  assert.equal(decided.action, 'rollback');
+  const ev = decided.evidence as { value: number; limit: number };
+  assert.ok(ev.value > ev.limit && ev.limit > 0, JSON.stringify(ev));
+  assert.ok(candidateRequests <= 500, `${candidateRequests} candidate requests`);
+  assert.equal(registry.deployment('flights-delay')?.candidate, null, 'applied');
+  log.close();
+  registry.close();
+});
