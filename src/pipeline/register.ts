@@ -113,12 +113,13 @@ export function registerModel(req: RegisterRequest): Registered {
 }
 
 /**
- * The server's model.json for a binary classifier over one FP32 feature row. Once the
- * server's schema has a `feature_spec` field, it points at the version's feature_spec.json.
+ * The server's model.json for a binary classifier over one FP32 feature row, pointing at each
+ * version's feature_spec.json. The feature width is left open (-1): model.json is shared by
+ * every version, and each version's model file and feature spec fix its own width, so a
+ * retraining whose vocabulary changed serves next to the versions before it.
  */
 export function servingModelJson(opts: {
   name: string;
-  width: number;
   inputFields: string[];
   labels: [string, string];
   threshold: number;
@@ -131,7 +132,7 @@ export function servingModelJson(opts: {
     ...(opts.description ? { description: opts.description } : {}),
     backend: 'onnxruntime',
     max_batch_size: opts.maxBatchSize,
-    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, opts.width] }],
+    inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, -1] }],
     outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }],
     batching: { max_queue_delay_ms: opts.maxQueueDelayMs },
     version_policy: { latest: 1 },

@@ -273,7 +273,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       name: cfg.name,
       files: { 'model.onnx': onnx, 'feature_spec.json': specText },
       card,
-      modelJson: servingModelJson({ name: cfg.name, width: spec.width, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
+      modelJson: servingModelJson({ name: cfg.name, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
     }));
     log(`registered ${cfg.name} version ${reg.version} (parent ${reg.parent_version ?? 'none'}) at ${reg.dir}; seconds: ${Object.entries(timings).map(([k, v]) => `${k.replace(/_s$/, '')} ${v}`).join(', ')}`);
     return { registered: true, version: reg.version, dir: reg.dir, card: { ...card, version: reg.version, parent_version: reg.parent_version }, gates };

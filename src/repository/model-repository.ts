@@ -7,7 +7,7 @@ import { Backend, LoadOptions, ModelMetadata } from '../runtime/backend';
 import type { ModelMetrics } from '../monitoring/metrics';
 import { ModelVersion } from './model-version';
 import { checkModelName, resolveInside } from './paths';
-import { checkAgainstModelFile } from './metadata-check';
+import { checkAgainstModelFile, versionConfig } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';
 import { FeatureSpec, loadFeatureSpec } from '../features';
 import { rangesFromCard } from '../protocol/feature-ranges';
@@ -191,8 +191,10 @@ export class ModelRepository {
       }
       const metadata: ModelMetadata = await backend.load(key, modelPath, { intraOpThreads: config.instance.intra_op_threads, precision: config.precision } as LoadOptions);
       checkAgainstModelFile(config, metadata, `${name}/model.json`);
-      const mv = new ModelVersion(name, version, config, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());
-      if (config.feature_spec) mv.featureSpec = this.loadSpec(config, name, version);
+      // Dims model.json leaves open take this version's sizes (e.g. its feature width).
+      const vcfg = versionConfig(config, metadata);
+      const mv = new ModelVersion(name, version, vcfg, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());
+      if (vcfg.feature_spec) mv.featureSpec = this.loadSpec(vcfg, name, version);
       const card = path.join(this.opts.root, name, String(version), 'card.json');
       if (config.predict && fs.existsSync(card)) mv.featureRanges = rangesFromCard(JSON.parse(fs.readFileSync(card, 'utf8')));
       const old = ve.serving;
@@ -242,7 +244,7 @@ export class ModelRepository {
     const spec = loadFeatureSpec(file);
     const input = config.inputs.find((t) => t.name === config.predict?.input);
     const width = input?.shape[input.shape.length - 1];
-    if (!input || width !== spec.width) {
+    if (!input || (width !== undefined && width >= 0 && width !== spec.width)) {
       throw new Error(`${name}/${version}/${config.feature_spec}: width ${spec.width} does not fill predict.input '${config.predict?.input}' of shape [${input?.shape ?? ''}]`);
     }
     return spec;

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../../../src/config/model-config';
-import { FeatureSpec, sha256Hex } from '../../../src/features';
+import { FeatureSpec, loadFeatureSpec, sha256Hex, transform } from '../../../src/features';
 import { Warehouse } from '../../../src/data/warehouse';
 import { registerModel } from '../../../src/pipeline/register';
 import { PipelineError, runPipeline } from '../../../src/pipeline/run-pipeline';
@@ -106,7 +106,8 @@ test('the smoke pipeline registers version 1 atomically, with lineage that check
   assert.ok(card.onnx.parity.max_abs_diff <= 1e-5 && card.onnx.parity.rows === 2048);
   const modelJson = JSON.parse(fs.readFileSync(path.join(modelDir, 'model.json'), 'utf8'));
   const cfg = parseModelConfig(modelJson, 'flights-delay/model.json', 'flights-delay');
-  assert.deepStrictEqual(cfg.inputs[0].shape, [-1, spec.width]);
+  // The width is each version's (its model file and feature spec), not model.json's.
+  assert.deepStrictEqual(cfg.inputs[0].shape, [-1, -1]);
   assert.deepStrictEqual(cfg.predict!.labels, ['on_time', 'delayed']);
   assert.strictEqual(cfg.predict!.threshold, card.threshold);
   const session = await ort.InferenceSession.create(path.join(modelDir, '1', 'model.onnx'));
@@ -123,6 +124,38 @@ test('a second run registers version 2 whose parent is 1', async () => {
   assert.strictEqual(card.rows.train, 20_000);
   assert.strictEqual(card.pipeline.rows_limit, 20_000);
   assert.deepStrictEqual(listing(path.join(repo, 'flights-delay')), ['1', '2', 'model.json']);
+});
+
+test('versions with different feature widths serve side by side: each answers with its own spec and model', async () => {
+  const { startServer, postJson } = await import('../../helpers/server');
+  const dir = path.join(repo, 'flights-delay');
+  const width = (v: number) => (JSON.parse(fs.readFileSync(path.join(dir, String(v), 'feature_spec.json'), 'utf8')) as FeatureSpec).width;
+  // Version 2 saw 20,000 rows, version 1 the whole smoke window: their fitted vocabularies differ.
+  assert.notStrictEqual(width(1), width(2), 'the premise: two widths');
+  const both = fs.mkdtempSync(path.join(tmp, 'serve-'));
+  fs.cpSync(dir, path.join(both, 'flights-delay'), { recursive: true });
+  const cfgFile = path.join(both, 'flights-delay', 'model.json');
+  fs.writeFileSync(cfgFile, JSON.stringify({ ...JSON.parse(fs.readFileSync(cfgFile, 'utf8')), version_policy: { all: true } }));
+  const srv = await startServer({ repository: both });
+  try {
+    const features = { date: '2001-03-05 08:15', distance: 733, origin: 'SEA', destination: 'SFO' };
+    for (const v of [1, 2]) {
+      const r = await postJson(`${srv.url}/predict`, { model: 'flights-delay', model_version: v, features });
+      assert.strictEqual(r.status, 200, JSON.stringify(r.json));
+      assert.strictEqual(r.json.model_version, String(v));
+      // The reference: this version's model run in process on its own spec's transform.
+      const spec = loadFeatureSpec(path.join(dir, String(v), 'feature_spec.json'));
+      const x = transform(spec, { date: [Date.UTC(2001, 2, 5, 8, 15)], distance: [733], origin: ['SEA'], destination: ['SFO'] });
+      const session = await ort.InferenceSession.create(path.join(dir, String(v), 'model.onnx'));
+      const out = await session.run({ features: new ort.Tensor('float32', x.data, [1, x.width]) });
+      await session.release();
+      assert.ok(Math.abs(r.json.probabilities[1] - (out.probability.data as Float32Array)[0]) < 1e-6, `version ${v}`);
+      const meta = (await (await fetch(`${srv.url}/v2/models/flights-delay/versions/${v}`)).json()) as { inputs: { shape: number[] }[] };
+      assert.deepStrictEqual(meta.inputs[0].shape, [-1, width(v)], 'the metadata shows the version\'s width');
+    }
+  } finally {
+    await srv.server.stop();
+  }
 });
 
 test('EXPECTED FAILURE - a failed quality gate registers nothing', async () => {
