@@ -153,6 +153,39 @@ async function main(): Promise<void> {
     for (const a of answers) byVersion[a.version ?? 'none'] = (byVersion[a.version ?? 'none'] ?? 0) + 1;
     console.log(`  ${answers.length} answers ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, inconsistent ${inconsistent.length}, p99 ${changeRun.latencyMs.p99} ms`);
 
+    // Canary split: 10,000 requests at 70 %, share 20 %: the candidate's share of the answers.
+    await deploy({ body: { stable: 1, candidate: 2, mode: 'canary', share: 0.2 }, allows: ['1', '2'] });
+    const split = { '1': 0, '2': 0 } as Record<string, number>;
+    const splitRun = await openLoop(target, {
+      rate: changeRate, durationS: 10_000 / changeRate, warmupS: 0.2, maxSockets: 64,
+      onReply: (reply) => {
+        const v = reply.body ? /"model_version":"([^"]*)"/.exec(reply.body.toString('latin1'))?.[1] : undefined;
+        if (v) split[v] = (split[v] ?? 0) + 1;
+      },
+    });
+    const splitShare = split['2'] / (split['1'] + split['2']);
+    console.log(`canary 20 %: ${split['2']} of ${split['1'] + split['2']} answers from the candidate (${(splitShare * 100).toFixed(2)} %)`);
+
+    // A/B: 200 client keys (X-Routing-Key), 50 requests each: every key must stay on one arm.
+    await deploy({ body: { stable: 1, candidate: 2, mode: 'ab', share: 0.5 }, allows: ['1', '2'] });
+    const keys = Array.from({ length: 200 }, (_, k) => `${flights.origin[k % flights.rows]}-${k}`);
+    const abTarget: LoadTarget = { ...target, bodies: keys.map((_, k) => target.bodies[k % target.bodies.length]), bodyHeaders: keys.map((key) => ({ 'X-Routing-Key': key })) };
+    const seen = new Map<string, Set<string>>();
+    let abSent = 0;
+    const abRun = await openLoop(abTarget, {
+      rate: 2000, durationS: 5, warmupS: 0, maxSockets: 1,
+      onReply: (reply) => {
+        // One socket answers in order: the k-th answer is the k-th request's.
+        const key = keys[abSent++ % keys.length];
+        const v = reply.body ? /"model_version":"([^"]*)"/.exec(reply.body.toString('latin1'))?.[1] : undefined;
+        if (!seen.has(key)) seen.set(key, new Set());
+        seen.get(key)!.add(v ?? 'none');
+      },
+    });
+    const switched = [...seen.values()].filter((vs) => vs.size !== 1).length;
+    const keysOnCandidate = [...seen.values()].filter((vs) => vs.size === 1 && vs.has('2')).length;
+    console.log(`A/B 50 %: ${seen.size} keys, ${switched} saw more than one version, ${keysOnCandidate} on the candidate`);
+
     const shadowRate = Math.round(0.5 * capacityRps);
     console.log(`shadow: open loop at ${shadowRate} req/s (50 %), ${rounds} rounds × 2 arms × ${Math.min(seconds, 10)} s`);
     const arms: Record<'stable' | 'shadow', LoadRunStats[]> = { stable: [], shadow: [] };
@@ -180,7 +213,7 @@ async function main(): Promise<void> {
     const p99Ratio = Math.round((p99.shadow / p99.stable) * 1000) / 1000;
     const shadowRequests = arms.shadow.reduce((n, s) => n + s.ok2xx, 0);
 
-    const failures = [changeRun, ...arms.stable, ...arms.shadow].reduce((n, s) => n + s.non2xx + s.errors + (s.incomplete ?? 0), 0) + capacity.non2xx + capacity.errors;
+    const failures = [changeRun, splitRun, abRun, ...arms.stable, ...arms.shadow].reduce((n, s) => n + s.non2xx + s.errors + (s.incomplete ?? 0), 0) + capacity.non2xx + capacity.errors;
     const machine = collectMachineFacts(ROOT);
     const result = {
       tool: 'rollout-load',
@@ -201,6 +234,8 @@ async function main(): Promise<void> {
         inconsistent: inconsistent.length,
         latency_ms: changeRun.latencyMs,
       },
+      canary_split: { share: 0.2, answers: split, candidate_share: splitShare, status_codes: splitRun.statusCodes, errors: splitRun.errors },
+      ab_stickiness: { share: 0.5, keys: seen.size, requests: abSent, keys_that_switched: switched, keys_on_candidate: keysOnCandidate, status_codes: abRun.statusCodes, errors: abRun.errors },
       shadow: {
         rate: shadowRate,
         rounds,
@@ -232,6 +267,8 @@ async function main(): Promise<void> {
         `| machine stalls on the server's core (busy loop, 10 s, no load) | ${stalls.gaps} gaps > 0.5 ms, ${stalls.stalledMs} ms in all, longest ${stalls.longestMs.join(', ')} ms |`,
         `| capacity (closed loop, 64 connections) | ${capacityRps} req/s, p99 ${capacity.latencyMs.p99} ms |`,
         `| ${changes} deployment changes at 70 % (${changeRate} req/s, ${seconds} s) | ${answers.length} answers, status ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, **${inconsistent.length} inconsistent with the deployment in effect**; p50 ${changeRun.latencyMs.p50} / p99 ${changeRun.latencyMs.p99} ms (each change to the canary loads v1 again: stable v2 alone references no v1) |`,
+        `| canary at 20 %, 10,000 requests at 70 % | ${split['2']} of ${split['1'] + split['2']} from the candidate: **${(splitShare * 100).toFixed(2)} %** |`,
+        `| A/B at 50 % by X-Routing-Key, ${seen.size} keys × ${Math.round(abSent / Math.max(1, seen.size))} requests | **${switched} keys saw more than one version**; ${keysOnCandidate} keys on the candidate |`,
         `| shadow at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests) |`,
         '',
       ].join('\n'),
