@@ -11,6 +11,7 @@ import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/c
 import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
 import { repositoryOption } from './repository-option';
 import { defaultRegistryPath } from '../registry/registry';
+import { DEFAULT_KEEP_WARM_MS } from '../repository/model-repository';
 import { DEFAULT_ROLLOUT } from '../rollout/rollout-controller';
 import { relaunchWithServingFlags } from './serving-runtime';
 
@@ -34,6 +35,7 @@ const SETTINGS: Setting[] = [
   { key: 'reusePort', file: ['server', 'reuse_port'] },
   { key: 'sandbox', file: ['server', 'sandbox'] },
   { key: 'registry', file: ['server', 'registry'] },
+  { key: 'keepWarm', file: ['server', 'keep_warm_s'] },
   { key: 'adminToken', file: ['auth', 'admin_token'] },
   { key: 'apiKeys', file: ['auth', 'api_keys'] },
   { key: 'corsOrigins', file: ['auth', 'cors_origins'] },
@@ -48,6 +50,7 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('-c, --config <file>', 'server config file (JSON; see the README)').env('INFERA_CONFIG'))
     .addOption(repositoryOption())
     .addOption(new Option('--registry <file>', 'model registry (aliases, deployments, audit; default <repository>/.infera/registry.sqlite)').env('INFERA_REGISTRY'))
+    .addOption(new Option('--keep-warm <s>', 'seconds a version the registry stopped naming (after a promotion or a rollback) stays loaded, so going back to it is instant; 0 retires it at once').env('INFERA_KEEP_WARM').default(String(DEFAULT_KEEP_WARM_MS / 1000)))
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
     .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
@@ -121,6 +124,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     batchingDefaults: file.batching,
     rollout: file.rollout,
     retrain: file.retrain,
+    keepWarmS: int('keep-warm', values.keepWarm),
     registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),

@@ -23,6 +23,8 @@ export interface ServerConfigFile {
     sandbox?: boolean;
     /** The model registry file (default <repository>/.infera/registry.sqlite). */
     registry?: string;
+    /** Seconds a version the registry stopped naming stays loaded (default 60). */
+    keep_warm_s?: number;
   };
   /** Defaults for model.json `batching` fields a model leaves out. */
   batching?: Record<string, unknown>;
@@ -60,6 +62,7 @@ const schema = {
         reuse_port: { type: 'boolean' },
         sandbox: { type: 'boolean' },
         registry: { type: 'string', minLength: 1 },
+        keep_warm_s: { type: 'integer', minimum: 0 },
       },
     },
     batching: {

@@ -48,7 +48,15 @@ export interface RepositoryOptions {
   sandbox?: SandboxOptions | null;
   metrics?: ModelMetrics;
   log?: (obj: Record<string, unknown>, msg: string) => void;
+  /**
+   * How long a version the registry stopped naming (a promotion, a canary ended) stays loaded,
+   * so that going back to it is a routing change, not a load (Argo Rollouts' scale-down delay).
+   * Default 60 s; 0 retires it at once.
+   */
+  keepWarmMs?: number;
 }
+
+export const DEFAULT_KEEP_WARM_MS = 60_000;
 
 /** Integer version folders present on disk, ascending. */
 export function versionsOnDisk(dir: string): number[] {
@@ -97,6 +105,8 @@ export class ModelRepository {
   private readonly models = new Map<string, ModelEntry>();
   private readonly routing = new Map<string, Routing>();
   private readonly loading = new Map<string, Promise<ModelEntry>>();
+  /** Per model: versions the registry no longer names, and until when they stay loaded (ms). */
+  private readonly warm = new Map<string, Map<number, number>>();
 
   constructor(private readonly opts: RepositoryOptions) {}
 
@@ -152,7 +162,7 @@ export class ModelRepository {
     // The version policy's versions, plus every version an alias or the deployment names,
     // now (the registry) or until the routing below is swapped (the versions routed to now).
     const routed = this.routing.get(name);
-    const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedVersions(routed) : [])].filter((v) => onDisk.includes(v)) : [];
+    const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedVersions(routed) : []), ...this.keptWarm(name, registry.referenced(name), routed)].filter((v) => onDisk.includes(v)) : [];
     const wanted = [...new Set([...selectVersions(onDisk, config.version_policy), ...referenced])].sort((a, b) => a - b);
     for (const v of wanted) if (!(onlyMissing && entry.versions.get(v)?.serving)) await this.loadVersion(entry, config, v);
     // A version the policy no longer selects is retired only once every selected version
@@ -172,6 +182,26 @@ export class ModelRepository {
     entry.state = ready ? 'READY' : 'UNAVAILABLE';
     entry.reason = ready ? undefined : wanted.length === 0 ? 'no version folder matches the version policy' : 'no version could be loaded';
     return entry;
+  }
+
+  /**
+   * The versions kept loaded for a while after the registry stopped naming them: those routed
+   * to until now and named no more start their time; the next load after it retires them.
+   */
+  private keptWarm(name: string, named: number[], routed: Routing | undefined): number[] {
+    const keepMs = this.opts.keepWarmMs ?? DEFAULT_KEEP_WARM_MS;
+    const warm = this.warm.get(name) ?? new Map<number, number>();
+    const now = Date.now();
+    for (const v of routed ? referencedVersions(routed) : []) {
+      if (named.includes(v) || keepMs <= 0) continue;
+      warm.set(v, now + keepMs);
+      setTimeout(() => {
+        if (this.models.has(name)) void this.load(name, { onlyMissing: true }).catch(() => undefined);
+      }, keepMs + 10).unref();
+    }
+    for (const [v, until] of warm) if (named.includes(v) || until <= now) warm.delete(v);
+    this.warm.set(name, warm);
+    return [...warm.keys()];
   }
 
   private async loadVersion(entry: ModelEntry, config: ModelConfig, version: number): Promise<void> {

@@ -50,6 +50,8 @@ export interface ServerOptions {
    * before the serving workers do (repository/sandbox.ts); false turns it off.
    */
   sandbox?: SandboxOptions | false;
+  /** Seconds a version the registry stopped naming stays loaded (fast rollback); 0: retire at once. */
+  keepWarmS?: number;
   /** model.json `batching` fields for models that leave them out. */
   batchingDefaults?: Record<string, unknown>;
   /** Retraining on drift, per model (src/rollout/retrain-trigger.ts); needs a registry file (registryPath). */
@@ -132,6 +134,7 @@ export class InferaServer {
       maxInFlight: opts.workers,
       cores: this.cores,
       sandbox: opts.sandbox === false ? null : (opts.sandbox ?? DEFAULT_SANDBOX),
+      keepWarmMs: opts.keepWarmS === undefined ? undefined : opts.keepWarmS * 1000,
       nativeBackend: () => new NativeBackend(),
       metrics: this.metrics,
       log: (o, m) => this.log.info(o, m),

@@ -23,7 +23,7 @@ before(async () => {
   fs.cpSync(path.join(MODELS, 'flights-delay'), path.join(repo, 'flights-delay'), { recursive: true });
   fs.cpSync(path.join(repo, 'flights-delay/1'), path.join(repo, 'flights-delay/2'), { recursive: true });
   registryFile = path.join(repo, '.infera/registry.sqlite');
-  srv = await startServer({ repository: repo, registryPath: registryFile });
+  srv = await startServer({ repository: repo, registryPath: registryFile, keepWarmS: 1 });
   rows = await loadFlights({ from: '2001-03-01', to: '2001-03-02' }, 400);
 });
 
@@ -154,4 +154,28 @@ test('promote and rollback are audited with their evidence; the CLI changes the 
   assert.equal(promote.detail.reason, 'canary healthy');
   const http = (await (await fetch(`${srv.url}/v2/models/flights-delay/registry/history`)).json()) as { history: unknown[] };
   assert.equal(http.history.length, history.length);
+});
+
+test('a version the deployment stops naming stays loaded for keep_warm_s (going back is a routing change, not a load), then is retired', async () => {
+  const state = (await (await fetch(`${srv.url}/v2/models/flights-delay/registry`)).json()) as { aliases: Record<string, number> };
+  for (const [alias, v] of Object.entries(state.aliases)) if (v === 1) await admin('aliases', { alias, version: alias === 'production' ? 2 : null });
+  const v1Ready = async () => (await fetch(`${srv.url}/v2/models/flights-delay/versions/1/ready`)).status;
+  assert.equal((await admin('deployment', { stable: 1 })).status, 200);
+  assert.equal(await v1Ready(), 200);
+  const from = performance.now();
+  assert.equal((await admin('deployment', { stable: 2 })).status, 200);
+  assert.equal((await predict(0)).json.model_version, '2');
+  assert.equal(await v1Ready(), 200, 'still loaded right after the change');
+  // Back to v1 within the time: answered by v1 at once (nothing to load).
+  assert.equal((await admin('deployment', { stable: 1 })).status, 200);
+  assert.equal((await predict(1)).json.model_version, '1');
+  assert.equal((await admin('deployment', { stable: 2 })).status, 200);
+  let status = 200;
+  for (let i = 0; i < 60 && status === 200; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    status = await v1Ready();
+  }
+  assert.notEqual(status, 200, 'retired after keep_warm_s');
+  assert.ok(performance.now() - from >= 1000, 'not before keep_warm_s');
+  assert.equal((await predict(2)).json.model_version, '2');
 });
