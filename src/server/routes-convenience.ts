@@ -1,7 +1,6 @@
 import { Registry } from 'prom-client';
 import type { ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
-import crypto from 'node:crypto';
 import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
 import { checkRanges } from '../protocol/feature-ranges';
@@ -11,6 +10,7 @@ import type { ModelVersion } from '../repository/model-version';
 import { ShadowQueue, queuePerVersion, shadowLimits } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import { LruCache } from './lru-cache';
+import { RequestIds } from './request-id';
 import { Router } from './router';
 
 export interface ConvenienceContext {
@@ -41,6 +41,7 @@ function defaultPredictModel(repository: ModelRepository, configured?: string): 
 export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   const { repository, router } = ctx;
   const cache = new LruCache<Prediction>(ctx.predictCacheSize);
+  const requestIds = new RequestIds();
 
   /**
    * Shadow mode: the same rows on the candidate after the client has its answer, batched with
@@ -147,7 +148,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         preds = (await Promise.all(parts)).flat();
       }
       // The ids join delayed ground truth (POST /v2/models/{m}/feedback) to these predictions.
-      const ids = given ?? rows.map(() => crypto.randomUUID());
+      const ids = given ?? rows.map(() => requestIds.next());
       ctx.monitoring?.observe(mv.name, mv.version, {
         rows,
         predictions: preds.map((q) => (q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction))),
