@@ -4,7 +4,7 @@
  * - one run in flight per candidate; what arrives meanwhile waits and then runs together
  *   (one batch: a row costs far less in a batch of 30 than alone);
  * - the first request of a batch waits at most `maxDelayMs` for company;
- * - a batch starts only while the server has no request in flight (`idle`), so a stable
+ * - a batch starts only once the server has no request in flight (`whenIdle`), so a stable
  *   request waits at most for one shadow batch already running, never for a queue of them;
  * - beyond `maxPendingRows` waiting, a request is dropped (and reported), never queued
  *   without bound: under overload the shadow sheds first.
@@ -22,8 +22,6 @@ export interface ShadowLimits {
   maxDelayMs: number;
 }
 
-/** While the server is busy, how often a waiting batch looks again. */
-export const IDLE_RECHECK_MS = 1;
 
 export const DEFAULT_SHADOW_DELAY_MS = 5;
 export const SHADOW_PENDING_BATCHES = 4;
@@ -33,6 +31,7 @@ export class ShadowQueue<T extends { rows: number }> {
   private pendingRows = 0;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
+  private waitingForIdle = false;
 
   /**
    * @param run runs one batch; must not throw (it reports its own failures).
@@ -42,8 +41,8 @@ export class ShadowQueue<T extends { rows: number }> {
     private readonly run: (batch: T[]) => Promise<void>,
     private readonly limits: ShadowLimits,
     private readonly drop: (item: T) => void,
-    /** True while no request is in flight; shadow batches start only then. */
-    private readonly idle: () => boolean = () => true,
+    /** Calls back once no request is in flight (at once when none is); batches start only then. */
+    private readonly whenIdle: (fn: () => void) => void = (fn) => fn(),
   ) {}
 
   /** Queues one request's shadow run; false (and `drop` called) when the queue is full. */
@@ -68,11 +67,16 @@ export class ShadowQueue<T extends { rows: number }> {
   private start(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.running || this.waitingForIdle || this.pending.length === 0) return;
+    this.waitingForIdle = true;
+    this.whenIdle(() => {
+      this.waitingForIdle = false;
+      this.runNext();
+    });
+  }
+
+  private runNext(): void {
     if (this.running || this.pending.length === 0) return;
-    if (!this.idle()) {
-      this.timer = setTimeout(() => this.start(), IDLE_RECHECK_MS);
-      return;
-    }
     // Whole requests up to maxBatchRows; a request larger than that runs alone.
     let rows = 0;
     let n = 0;

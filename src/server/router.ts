@@ -26,6 +26,7 @@ const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inferenc
 export class Router {
   inFlight = 0;
   draining = false;
+  private idleWaiters: (() => void)[] = [];
 
   constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog, readonly access = new AccessPolicy()) {
     // CORS preflight: answered for allowed origins, 204 without CORS headers (refused by the browser) otherwise.
@@ -46,6 +47,15 @@ export class Router {
         void this.run(ex, pattern, handler, opts);
       });
     });
+  }
+
+  /**
+   * Calls `fn` once no request is in flight: at once when none is, else when the last one
+   * ends (background work that must not delay requests, e.g. shadow runs).
+   */
+  whenIdle(fn: () => void): void {
+    if (this.inFlight === 0) fn();
+    else this.idleWaiters.push(fn);
   }
 
   /** Unknown routes: 404 with the usual error body. */
@@ -76,6 +86,14 @@ export class Router {
     } finally {
       this.inFlight -= 1;
       this.metrics?.http.inc({ route: pattern, status: String(ex.status || 499) });
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        // After this request's own callbacks: its answer is sent before background work runs.
+        setImmediate(() => {
+          for (const fn of waiters) fn();
+        });
+      }
     }
   }
 }

@@ -61,7 +61,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       item.release();
       ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'dropped' });
     },
-    () => router.inFlight === 0,
+    (fn) => router.whenIdle(fn),
   ));
   const runShadow = async (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
     const labels = { model: mv.name, version: String(mv.version) };

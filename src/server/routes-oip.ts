@@ -124,7 +124,7 @@ export function registerOipRoutes(ctx: OipContext): void {
       item.release();
       ctx.metrics?.shadowRequests.inc({ model: shadow.name, version: String(shadow.version), outcome: 'dropped' });
     },
-    () => router.inFlight === 0,
+    (fn) => router.whenIdle(fn),
   ));
   const runShadow = async (shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> => {
     const labels = { model: shadow.name, version: String(shadow.version) };

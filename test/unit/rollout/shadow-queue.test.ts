@@ -12,7 +12,7 @@ interface Item {
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A queue whose runs take `runMs` and are recorded as lists of item ids. */
-function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDelayMs: number }, runMs = 5, idle: () => boolean = () => true) {
+function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDelayMs: number }, runMs = 5, whenIdle: (fn: () => void) => void = (fn) => fn()) {
   const batches: number[][] = [];
   const dropped: number[] = [];
   let concurrent = 0;
@@ -27,7 +27,7 @@ function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDel
     },
     limits,
     (item) => dropped.push(item.id),
-    idle,
+    whenIdle,
   );
   return { q, batches, dropped, maxConcurrent: () => maxConcurrent };
 }
@@ -66,16 +66,18 @@ test('beyond maxPendingRows a request is dropped and reported, never queued', as
   assert.deepEqual(r.batches, [[0], [1, 2], [3]]);
 });
 
-test('nothing starts while the server is busy; the batch starts once it is idle', async () => {
-  let busy = true;
-  const r = recorder({ maxBatchRows: 32, maxPendingRows: 128, maxDelayMs: 1 }, 1, () => !busy);
+test('nothing starts while the server is busy; the batch starts once it is idle, with what came meanwhile', async () => {
+  const waiters: (() => void)[] = [];
+  const r = recorder({ maxBatchRows: 32, maxPendingRows: 128, maxDelayMs: 1 }, 1, (fn) => waiters.push(fn));
   r.q.offer({ rows: 1, id: 0 });
   r.q.offer({ rows: 1, id: 1 });
   await tick(20);
+  r.q.offer({ rows: 1, id: 2 });
   assert.deepEqual(r.batches, []);
-  busy = false;
+  assert.equal(waiters.length, 1, 'one wait for idleness, not one per request or per timer');
+  waiters.shift()!();
   await tick(10);
-  assert.deepEqual(r.batches, [[0, 1]]);
+  assert.deepEqual(r.batches, [[0, 1, 2]]);
 });
 
 test('a run that fails does not stop the queue', async () => {
