@@ -8,6 +8,7 @@ import { registerBenchCommand } from './bench-command';
 import { registerExampleCommand } from './example-command';
 import { registerServeCommand } from './serve-command';
 import { registerModelsCommand } from './models-command';
+import { registerRunsCommand } from './runs-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -19,6 +20,7 @@ registerQuantizeCommand(program);
 registerBenchCommand(program);
 registerExampleCommand(program);
 registerModelsCommand(program);
+registerRunsCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

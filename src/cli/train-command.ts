@@ -4,9 +4,12 @@
  * the failing stage and reason on stderr. The lead wires it in src/cli/main.ts:
  *   registerTrainCommand(program);
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PipelineError, runPipeline } from '../pipeline/run-pipeline';
+import { PipelineError, runPipeline, type RunResult } from '../pipeline/run-pipeline';
+import { defaultRegistryPath } from '../registry/registry';
+import { RunLog } from '../registry/run-log';
 import { repositoryOption } from './repository-option';
 import { registerCandidate, registryOption } from './registry-command';
 
@@ -38,7 +41,14 @@ export function registerTrainCommand(program: Command): Command {
     .addOption(new Option('--epochs <n>', "override the MLP's epochs").argParser(positiveInt()))
     .option('--dry-run', 'run every stage but register nothing', false)
     .option('--json', 'print the result (version, metrics, gates) as JSON on stdout', false)
-    .action(async (pipeline: string, o: { repository: string; rowsLimit?: number; seed?: number; epochs?: number; dryRun: boolean; json: boolean }) => {
+    .action(async (pipeline: string, o: { repository: string; registry?: string; rowsLimit?: number; seed?: number; epochs?: number; dryRun: boolean; json: boolean }) => {
+      // Every run is recorded (infera runs list|show|compare), failed ones included.
+      const runs = new RunLog(o.registry ? path.resolve(o.registry) : defaultRegistryPath(path.resolve(o.repository)));
+      const runId = runs.start({
+        model: pipelineName(pipeline),
+        pipeline: path.resolve(pipeline),
+        options: { rows_limit: o.rowsLimit ?? null, seed: o.seed ?? null, epochs: o.epochs ?? null, dry_run: o.dryRun },
+      });
       try {
         const result = await runPipeline({
           pipelineFile: path.resolve(pipeline),
@@ -48,18 +58,65 @@ export function registerTrainCommand(program: Command): Command {
           epochs: o.epochs,
           dryRun: o.dryRun,
         });
+        runs.finish(runId, { status: result.registered ? 'registered' : 'dry_run', ...runOutcome(result) });
+        process.stderr.write(`run ${runId} recorded (infera runs show ${runId})\n`);
         if (o.json) {
           const { card } = result;
-          process.stdout.write(JSON.stringify({ registered: result.registered, version: result.version, dir: result.dir, threshold: card.threshold, metrics: card.metrics, baseline_metrics: card.baseline_metrics, gates: result.gates }, null, 2) + '\n');
+          process.stdout.write(JSON.stringify({ run: runId, registered: result.registered, version: result.version, dir: result.dir, threshold: card.threshold, metrics: card.metrics, baseline_metrics: card.baseline_metrics, gates: result.gates }, null, 2) + '\n');
         } else if (result.registered) {
           process.stdout.write(`${result.dir}\n`);
         }
         if (result.registered && result.version !== null) {
-          process.stderr.write(`${registerCandidate({ repository: o.repository, registry: (o as { registry?: string }).registry }, path.basename(path.dirname(result.dir!)), result.version, `train ${path.basename(pipeline)}`)}\n`);
+          process.stderr.write(`${registerCandidate({ repository: o.repository, registry: o.registry }, path.basename(path.dirname(result.dir!)), result.version, `train ${path.basename(pipeline)}, run ${runId}`)}\n`);
         }
       } catch (e) {
-        process.stderr.write(`${e instanceof PipelineError ? e.message : `pipeline failed: ${(e as Error).stack ?? e}`}\n`);
+        const failed = e instanceof PipelineError;
+        runs.finish(runId, {
+          status: 'failed',
+          failed_stage: failed ? e.stage : 'unknown',
+          error: (e as Error).message,
+          metrics: failed && e.details?.metrics ? (e.details.metrics as unknown as RunMetrics) : null,
+        });
+        process.stderr.write(`${failed ? e.message : `pipeline failed: ${(e as Error).stack ?? e}`}\nrun ${runId} recorded as failed\n`);
         process.exitCode = 1;
+      } finally {
+        runs.close();
       }
     });
+}
+
+type RunMetrics = Record<string, Record<string, Record<string, number>>>;
+
+/** The pipeline's model name, for the run record (the file is checked by the pipeline itself). */
+function pipelineName(file: string): string {
+  try {
+    const name = (JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: unknown }).name;
+    return typeof name === 'string' ? name : path.basename(file, '.json');
+  } catch {
+    return path.basename(file, '.json');
+  }
+}
+
+/** What a finished run used and measured, from its model card. */
+function runOutcome(result: RunResult) {
+  const card = result.card as {
+    exported_model?: string;
+    source?: { sha256?: string };
+    code?: Record<string, unknown> | null;
+    metrics?: Record<string, Record<string, number>>;
+    baseline_metrics?: Record<string, Record<string, number>>;
+    training?: Record<string, { params: Record<string, unknown>; history: { epochs: { loss: number }[] } }>;
+    timings?: Record<string, number>;
+  };
+  const training = card.training ?? {};
+  return {
+    params: Object.fromEntries(Object.entries(training).map(([m, t]) => [m, t.params])),
+    data_sha256: card.source?.sha256 ?? null,
+    code: card.code ?? null,
+    metrics: { [card.exported_model ?? 'model']: card.metrics ?? {}, ...(card.exported_model === 'baseline' ? {} : { baseline: card.baseline_metrics ?? {} }) },
+    curves: Object.fromEntries(Object.entries(training).map(([m, t]) => [m, t.history.epochs.map((e) => e.loss)])),
+    timings: card.timings ?? null,
+    version: result.version,
+    artifact: result.dir,
+  };
 }
