@@ -9,6 +9,7 @@ import { registerExampleCommand } from './example-command';
 import { registerServeCommand } from './serve-command';
 import { registerModelsCommand } from './models-command';
 import { registerRunsCommand } from './runs-command';
+import { registerScoreCommand } from './score-command';
 
 const program = new Command();
 program.name('infera').description('Infera model server and MLOps toolkit').version(SERVER_VERSION);
@@ -21,6 +22,7 @@ registerBenchCommand(program);
 registerExampleCommand(program);
 registerModelsCommand(program);
 registerRunsCommand(program);
+registerScoreCommand(program);
 
 program.parseAsync(process.argv).catch((e) => {
   console.error(e instanceof Error ? e.message : e);

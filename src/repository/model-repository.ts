@@ -54,6 +54,8 @@ export interface RepositoryOptions {
    * Default 60 s; 0 retires it at once.
    */
   keepWarmMs?: number;
+  /** Versions loaded whatever the version policy says (batch scoring of a named version). */
+  pinned?: Record<string, number[]>;
 }
 
 export const DEFAULT_KEEP_WARM_MS = 60_000;
@@ -163,7 +165,8 @@ export class ModelRepository {
     // now (the registry) or until the routing below is swapped (the versions routed to now).
     const routed = this.routing.get(name);
     const referenced = registry ? [...registry.referenced(name), ...(routed ? referencedVersions(routed) : []), ...this.keptWarm(name, registry.referenced(name), routed)].filter((v) => onDisk.includes(v)) : [];
-    const wanted = [...new Set([...selectVersions(onDisk, config.version_policy), ...referenced])].sort((a, b) => a - b);
+    const pinned = (this.opts.pinned?.[name] ?? []).filter((v) => onDisk.includes(v));
+    const wanted = [...new Set([...selectVersions(onDisk, config.version_policy), ...referenced, ...pinned])].sort((a, b) => a - b);
     for (const v of wanted) if (!(onlyMissing && entry.versions.get(v)?.serving)) await this.loadVersion(entry, config, v);
     // A version the policy no longer selects is retired only once every selected version
     // serves: a failed new version must never take down the one serving now (Triton).
