@@ -40,10 +40,11 @@ export function registerScoreCommand(program: Command): Command {
     .requiredOption('-o, --output <file>', 'Parquet file: every input column, prediction, probability, model_version, run_id')
     .addOption(new Option('--rejects <file>', 'rows /predict would refuse, with the reason (default: OUTPUT.rejects.parquet)'))
     .addOption(new Option('--chunk-rows <n>', 'rows per committed chunk (a rerun after a crash resumes after the last one)').argParser(positive('--chunk-rows')).default(DEFAULT_CHUNK_ROWS))
+    .addOption(new Option('--limit <n>', 'score only the first N rows of the file (in file order), for a quick try').argParser(positive('--limit')))
     .addOption(repositoryOption())
     .addOption(registryOption())
     .option('--json', 'print the result as JSON', false)
-    .action(async (o: { model: string; input: string; output: string; rejects?: string; chunkRows: number; repository: string; registry?: string; json: boolean }) => {
+    .action(async (o: { model: string; input: string; output: string; rejects?: string; chunkRows: number; limit?: number; repository: string; registry?: string; json: boolean }) => {
       let ref: { model: string; version?: number | string };
       try {
         ref = parseModelRef(o.model);
@@ -54,10 +55,10 @@ export function registerScoreCommand(program: Command): Command {
       }
       const repository = path.resolve(o.repository);
       const runs = new RunLog(o.registry ? path.resolve(o.registry) : defaultRegistryPath(repository));
-      const options = { model: o.model, input: path.resolve(o.input), output: path.resolve(o.output), chunk_rows: o.chunkRows };
+      const options = { model: o.model, input: path.resolve(o.input), output: path.resolve(o.output), chunk_rows: o.chunkRows, limit: o.limit ?? null };
       const runId = runs.start({ kind: 'score', model: ref.model, pipeline: path.resolve(o.input), options });
       try {
-        const r = await scoreFile({ repository, registry: o.registry, ...ref, input: o.input, output: o.output, rejects: o.rejects, chunkRows: o.chunkRows, runId, onProgress: progress() });
+        const r = await scoreFile({ repository, registry: o.registry, ...ref, input: o.input, output: o.output, rejects: o.rejects, chunkRows: o.chunkRows, limit: o.limit, runId, onProgress: progress() });
         runs.finish(runId, {
           status: 'scored', version: r.version, artifact: r.output.path, data_sha256: r.input.sha256,
           io: { input: r.input, output: r.output, ...(r.rejects ? { rejects: r.rejects } : {}) },

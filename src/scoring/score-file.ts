@@ -44,6 +44,8 @@ export interface ScoreOptions {
   rejects?: string;
   runId: number;
   chunkRows?: number;
+  /** Score only the first N rows of the file (in file order), for a quick try. */
+  limit?: number;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -66,6 +68,7 @@ interface Manifest {
   model: string;
   version: number;
   chunk_rows: number;
+  limit: number | null;
   rows: number;
 }
 
@@ -155,7 +158,7 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
     fs.mkdirSync(parts, { recursive: true });
     const manifestFile = path.join(parts, 'manifest.json');
     const previous = fs.existsSync(manifestFile) ? (JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as Manifest) : null;
-    const resumable = previous && previous.input_sha256 === inputSha && previous.model === o.model && previous.version === version && previous.chunk_rows === chunkRows;
+    const resumable = previous && previous.input_sha256 === inputSha && previous.model === o.model && previous.version === version && previous.chunk_rows === chunkRows && previous.limit === (o.limit ?? null);
     if (!resumable) {
       fs.rmSync(parts, { recursive: true, force: true });
       fs.mkdirSync(parts, { recursive: true });
@@ -164,7 +167,7 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
     conn = await instance.connect();
     const staged = (await (await conn.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'src'")).getRowObjectsJS())[0] as { n: bigint };
     if (!resumable || Number(staged.n) === 0) {
-      await conn.run(`CREATE OR REPLACE TABLE src AS SELECT * FROM ${readerSql(input)}`);
+      await conn.run(`CREATE OR REPLACE TABLE src AS SELECT * FROM ${readerSql(input)}${o.limit !== undefined ? ` LIMIT ${Math.floor(o.limit)}` : ''}`);
     }
     const described = (await (await conn.runAndReadAll('DESCRIBE src')).getRowObjectsJS()) as { column_name: string; column_type: string }[];
     const types = new Map(described.map((d) => [d.column_name, d.column_type]));
@@ -173,7 +176,7 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
     const reserved = ['prediction', 'probability', 'model_version', 'run_id', 'reason'].filter((c) => types.has(c));
     if (reserved.length) throw new InferaError('ENG_ERR_BAD_REQUEST', `input '${o.input}' has column(s) ${reserved.join(', ')}, which the output adds`);
     const rows = Number(((await (await conn.runAndReadAll('SELECT count(*) AS n FROM src')).getRowObjectsJS())[0] as { n: bigint }).n);
-    const manifest: Manifest = { input_sha256: inputSha, model: o.model, version, chunk_rows: chunkRows, rows };
+    const manifest: Manifest = { input_sha256: inputSha, model: o.model, version, chunk_rows: chunkRows, limit: o.limit ?? null, rows };
     fs.writeFileSync(manifestFile, JSON.stringify(manifest));
 
     const selects = spec.inputs.map((f) => featureSelect(f, types.get(f.name)!)).join(', ');
