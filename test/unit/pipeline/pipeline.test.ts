@@ -225,5 +225,7 @@ test('BAD CALL - the train command rejects bad options; --dry-run --json registe
   const res = JSON.parse(out.toString());
   assert.strictEqual(res.registered, false);
   assert.strictEqual(res.metrics.holdout.rows, 20_000);
-  assert.ok(!fs.existsSync(dry));
+  // No version folder and no model.json: only the run record (experiment tracking) exists.
+  assert.deepStrictEqual(fs.readdirSync(dry), ['.infera']);
+  assert.strictEqual(typeof res.run, 'number');
 });
