@@ -29,6 +29,7 @@ import { OnnxBackend } from '../runtime/onnx-backend';
 import { formatOf, quoteIdent, quoteString, readerSql, sha256File } from '../data/warehouse';
 
 export const DEFAULT_CHUNK_ROWS = 65_536;
+export const DUCKDB_MEMORY_LIMIT = '256MB';
 
 export interface ScoreOptions {
   repository: string;
@@ -165,6 +166,8 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
     }
     instance = await DuckDBInstance.create(path.join(parts, 'stage.duckdb'));
     conn = await instance.connect();
+    // DuckDB's buffer pool defaults to 80 % of RAM; past this it spills to the stage file.
+    await conn.run(`SET memory_limit = '${DUCKDB_MEMORY_LIMIT}'`);
     const staged = (await (await conn.runAndReadAll("SELECT count(*) AS n FROM information_schema.tables WHERE table_name = 'src'")).getRowObjectsJS())[0] as { n: bigint };
     if (!resumable || Number(staged.n) === 0) {
       await conn.run(`CREATE OR REPLACE TABLE src AS SELECT * FROM ${readerSql(input)}${o.limit !== undefined ? ` LIMIT ${Math.floor(o.limit)}` : ''}`);
@@ -204,7 +207,7 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
       }
       const columns: Record<string, (string | number)[]> = {};
       spec.inputs.forEach((f, j) => (columns[f.name] = good.map((i) => raw[j + 1][i] as string | number)));
-      const probabilities = await scoreRows(mv, transform, columns, good.length);
+      const probabilities = await scoreRows(mv, transform, columns, good.length, 2 * workers + 2);
       await conn.run('CREATE OR REPLACE TEMP TABLE chunk_out (__row BIGINT, prediction VARCHAR, probability DOUBLE, model_version INTEGER, run_id INTEGER)');
       const app = await conn.createAppender('chunk_out');
       for (let g = 0; g < good.length; g++) {
@@ -268,31 +271,33 @@ export async function scoreFile(o: ScoreOptions): Promise<ScoreResult> {
 }
 
 /**
- * The rows' predictions: the native batched transform, then the model in chunks of
- * max_batch_size submitted together (as /predict runs `instances`).
+ * The rows' predictions: each part of max_batch_size rows transformed by the native batched
+ * transform into its own buffer and run by the model, a few parts in flight at a time (as
+ * /predict runs `instances`). The dense feature rows are large (flights-delay: 2,439 floats,
+ * 9.5 KiB a row), so only the parts in flight exist at once: memory stays bounded by the
+ * window, not by the chunk.
  */
-async function scoreRows(mv: ModelVersion, transform: NativeFeatureTransform, columns: Record<string, (string | number)[]>, n: number): Promise<{ prediction: string | number; probability: number | null }[]> {
-  if (n === 0) return [];
+async function scoreRows(mv: ModelVersion, transform: NativeFeatureTransform, columns: Record<string, (string | number)[]>, n: number, window: number): Promise<{ prediction: string | number; probability: number | null }[]> {
   const p = mv.config.predict!;
-  const x = transform.transformSync(columns);
+  if (mv.config.inputs.some((t) => t.name !== p.input)) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${mv.name}' has inputs besides '${p.input}': infera score feeds the feature input only`);
+  const out: { prediction: string | number; probability: number | null }[] = new Array(n);
   const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : n;
-  const parts: Promise<{ prediction: string | number; probability: number | null }[]>[] = [];
+  const inFlight = new Set<Promise<void>>();
   for (let lo = 0; lo < n; lo += size) {
     const rows = Math.min(size, n - lo);
-    // A copy per part: a backend may take ownership of (transfer) its input's buffer.
-    const data = x.data.slice(lo * x.width, (lo + rows) * x.width);
-    const inputs = mv.config.inputs.map((t) => {
-      if (t.name !== p.input) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${mv.name}' has inputs besides '${p.input}': infera score feeds the feature input only`);
-      return { name: t.name, datatype: 'FP32' as const, shape: [rows, x.width], data };
+    const part: Record<string, (string | number)[]> = {};
+    for (const [k, v] of Object.entries(columns)) part[k] = v.slice(lo, lo + rows);
+    const x = transform.transformSync(part);
+    const run: Promise<void> = mv.infer({ inputs: [{ name: p.input, datatype: 'FP32', shape: [rows, x.width], data: x.data }], outputs: [p.output] }).then((r) => {
+      for (let i = 0; i < rows; i++) {
+        const q = outputToPrediction(p, r.outputs[0], i, rows);
+        out[lo + i] = { prediction: q.prediction, probability: q.probabilities ? q.probabilities[q.probabilities.length - 1] : null };
+      }
     });
-    parts.push(
-      mv.infer({ inputs, outputs: [p.output] }).then((r) =>
-        Array.from({ length: rows }, (_, i) => {
-          const q = outputToPrediction(p, r.outputs[0], i, rows);
-          return { prediction: q.prediction, probability: q.probabilities ? q.probabilities[q.probabilities.length - 1] : null };
-        }),
-      ),
-    );
+    inFlight.add(run);
+    void run.then(() => inFlight.delete(run), () => inFlight.delete(run));
+    if (inFlight.size >= window) await Promise.race(inFlight);
   }
-  return (await Promise.all(parts)).flat();
+  await Promise.all(inFlight);
+  return out;
 }
