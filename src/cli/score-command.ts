@@ -18,13 +18,13 @@ export function parseModelRef(ref: string): { model: string; version?: number | 
   return { model: m[1], version: m[2] ?? (m[3] ? Number(m[3]) : undefined) };
 }
 
-/** A redrawn line on a terminal; a line every 10 s otherwise (logs stay readable). */
-function progress(): (done: number, total: number) => void {
+/** A redrawn line on a terminal; a line every `everyS` seconds otherwise (logs stay readable). */
+function progress(everyS: number): (done: number, total: number) => void {
   const tty = Boolean(process.stderr.isTTY);
   let last = 0;
   return (done, total) => {
     const now = Date.now();
-    if (done < total && now - last < (tty ? 100 : 10_000)) return;
+    if (done < total && now - last < (tty ? 100 : everyS * 1000)) return;
     last = now;
     const text = `scored ${done.toLocaleString('en')} of ${total.toLocaleString('en')} rows (${total ? Math.floor((100 * done) / total) : 100} %)`;
     process.stderr.write(tty ? `\r${text}${done >= total ? '\n' : ''}` : `${text}\n`);
@@ -41,10 +41,11 @@ export function registerScoreCommand(program: Command): Command {
     .addOption(new Option('--rejects <file>', 'rows /predict would refuse, with the reason (default: OUTPUT.rejects.parquet)'))
     .addOption(new Option('--chunk-rows <n>', 'rows per committed chunk (a rerun after a crash resumes after the last one)').argParser(positive('--chunk-rows')).default(DEFAULT_CHUNK_ROWS))
     .addOption(new Option('--limit <n>', 'score only the first N rows of the file (in file order), for a quick try').argParser(positive('--limit')))
+    .addOption(new Option('--progress-every <s>', 'seconds between progress lines when stderr is not a terminal').argParser(positive('--progress-every')).default(10))
     .addOption(repositoryOption())
     .addOption(registryOption())
     .option('--json', 'print the result as JSON', false)
-    .action(async (o: { model: string; input: string; output: string; rejects?: string; chunkRows: number; limit?: number; repository: string; registry?: string; json: boolean }) => {
+    .action(async (o: { model: string; input: string; output: string; rejects?: string; chunkRows: number; limit?: number; progressEvery: number; repository: string; registry?: string; json: boolean }) => {
       let ref: { model: string; version?: number | string };
       try {
         ref = parseModelRef(o.model);
@@ -57,8 +58,17 @@ export function registerScoreCommand(program: Command): Command {
       const runs = new RunLog(o.registry ? path.resolve(o.registry) : defaultRegistryPath(repository));
       const options = { model: o.model, input: path.resolve(o.input), output: path.resolve(o.output), chunk_rows: o.chunkRows, limit: o.limit ?? null };
       const runId = runs.start({ kind: 'score', model: ref.model, pipeline: path.resolve(o.input), options });
+      process.stderr.write(`run ${runId}\n`);
+      // A cancelled job (SIGTERM from the server) or Ctrl-C: the run says so; committed chunks stay.
+      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+        process.once(sig, () => {
+          runs.finish(runId, { status: 'failed', failed_stage: 'score', error: `stopped by ${sig}; the same command resumes after the last committed chunk` });
+          runs.close();
+          process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+        });
+      }
       try {
-        const r = await scoreFile({ repository, registry: o.registry, ...ref, input: o.input, output: o.output, rejects: o.rejects, chunkRows: o.chunkRows, limit: o.limit, runId, onProgress: progress() });
+        const r = await scoreFile({ repository, registry: o.registry, ...ref, input: o.input, output: o.output, rejects: o.rejects, chunkRows: o.chunkRows, limit: o.limit, runId, onProgress: progress(o.progressEvery) });
         runs.finish(runId, {
           status: 'scored', version: r.version, artifact: r.output.path, data_sha256: r.input.sha256,
           io: { input: r.input, output: r.output, ...(r.rejects ? { rejects: r.rejects } : {}) },

@@ -36,6 +36,7 @@ const SETTINGS: Setting[] = [
   { key: 'sandbox', file: ['server', 'sandbox'] },
   { key: 'registry', file: ['server', 'registry'] },
   { key: 'keepWarm', file: ['server', 'keep_warm_s'] },
+  { key: 'scoreDir', file: ['server', 'score_dir'] },
   { key: 'adminToken', file: ['auth', 'admin_token'] },
   { key: 'apiKeys', file: ['auth', 'api_keys'] },
   { key: 'corsOrigins', file: ['auth', 'cors_origins'] },
@@ -51,6 +52,7 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(repositoryOption())
     .addOption(new Option('--registry <file>', 'model registry (aliases, deployments, audit; default <repository>/.infera/registry.sqlite)').env('INFERA_REGISTRY'))
     .addOption(new Option('--keep-warm <s>', 'seconds a version the registry stopped naming (after a promotion or a rollback) stays loaded, so going back to it is instant; 0 retires it at once').env('INFERA_KEEP_WARM').default(String(DEFAULT_KEEP_WARM_MS / 1000)))
+    .addOption(new Option('--score-dir <dir>', 'the directory batch scoring jobs over HTTP (POST /v2/repository/models/{m}/score) read and write in; without it those routes answer 403').env('INFERA_SCORE_DIR'))
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
     .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
@@ -125,6 +127,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     rollout: file.rollout,
     retrain: file.retrain,
     keepWarmS: int('keep-warm', values.keepWarm),
+    scoreDir: values.scoreDir ? path.resolve(String(values.scoreDir)) : undefined,
     registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),

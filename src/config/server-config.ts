@@ -25,6 +25,8 @@ export interface ServerConfigFile {
     registry?: string;
     /** Seconds a version the registry stopped naming stays loaded (default 60). */
     keep_warm_s?: number;
+    /** The directory batch scoring jobs over HTTP read and write in. */
+    score_dir?: string;
   };
   /** Defaults for model.json `batching` fields a model leaves out. */
   batching?: Record<string, unknown>;
@@ -63,6 +65,7 @@ const schema = {
         sandbox: { type: 'boolean' },
         registry: { type: 'string', minLength: 1 },
         keep_warm_s: { type: 'integer', minimum: 0 },
+        score_dir: { type: 'string', minLength: 1 },
       },
     },
     batching: {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
 import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
@@ -20,6 +21,8 @@ import { ModelRegistry } from '../registry/registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
 import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
+import { registerScoreRoutes } from './routes-score';
+import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
 import { Logger, createLogger } from '../config/logger';
@@ -52,6 +55,8 @@ export interface ServerOptions {
   sandbox?: SandboxOptions | false;
   /** Seconds a version the registry stopped naming stays loaded (fast rollback); 0: retire at once. */
   keepWarmS?: number;
+  /** The directory batch scoring jobs over HTTP read and write in; none: the routes answer 403. */
+  scoreDir?: string;
   /** model.json `batching` fields for models that leave them out. */
   batchingDefaults?: Record<string, unknown>;
   /** Retraining on drift, per model (src/rollout/retrain-trigger.ts); needs a registry file (registryPath). */
@@ -116,6 +121,8 @@ export class InferaServer {
   private listenSocket: us_listen_socket | null = null;
   private readonly cores: number;
   private loaded = false;
+  /** Batch scoring jobs (child processes running `infera score`). */
+  readonly scoreJobs: ScoreJobs;
   port = 0;
 
   constructor(private readonly opts: ServerOptions) {
@@ -163,6 +170,11 @@ export class InferaServer {
       this.monitoring.alerts.addSink(this.retrain);
     }
     registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, rollout: this.rollout, adminToken: opts.adminToken });
+    this.scoreJobs = new ScoreJobs({
+      cli: path.join(__dirname, '../cli/main.js'), repository: opts.repository, dir: opts.scoreDir ?? null,
+      registry: opts.registryPath && opts.registryPath !== ':memory:' ? opts.registryPath : undefined,
+    });
+    registerScoreRoutes({ router: this.router, jobs: this.scoreJobs, adminToken: opts.adminToken });
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
@@ -232,6 +244,7 @@ export class InferaServer {
     this.listenSocket = null;
     if (this.registryTimer) clearInterval(this.registryTimer);
     if (this.rolloutTimer) clearInterval(this.rolloutTimer);
+    this.scoreJobs.close();
     await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();
