@@ -74,7 +74,8 @@ export function formatTable(model: OfflineModel, out: ReplayedDay[]): string {
         return x ? `${f(x.score)}${x.drifted ? '*' : ''}` : 'skip';
       }),
       p ? `${f(p.score)}${p.drifted ? (p.comparable ? '*' : '(c)') : ''}` : '–',
-      f(100 * r.performance.positive_rate, 1), t ? `${f(t.score)}${t.drifted ? '*' : ''}` : '–',
+      // The proportion test: how far the late share moved from the training window's, in points.
+      f(100 * r.performance.positive_rate, 1), t ? `${t.difference !== undefined ? `${t.difference >= 0 ? '+' : ''}${(100 * t.difference).toFixed(1)}pt` : f(t.score)}${t.drifted ? '*' : ''}` : '–',
       f(r.performance.auc, 4), r.performance.auc !== null && held !== undefined ? f(r.performance.auc - held, 4) : '–',
     ];
   });

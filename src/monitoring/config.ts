@@ -33,7 +33,12 @@ export interface MonitoringConfig {
   drift: DriftOptions;
   predictions: PredictionCheckOptions;
   log: PredictionLogOptions;
-  performance: { min_labels: number; calibration_bins: number; target_test?: TestName; target_threshold?: number };
+  /**
+   * Live quality. Target drift of a binary label: two-proportion z-test against the training
+   * window's rate, drifted when p < target_alpha (0.01) and the rate moved by at least
+   * target_min_effect (0.05); `target_test` (+ `target_threshold`) uses a distribution test instead.
+   */
+  performance: { min_labels: number; calibration_bins: number; target_alpha?: number; target_min_effect?: number; target_test?: TestName; target_threshold?: number };
   alerts: { rules: AlertRule[]; cooldown_ms: number; webhook?: WebhookConfig; log: boolean };
   /** Rows waiting to be profiled at most; beyond, observations are dropped and counted. */
   queue: { max_rows: number };
@@ -116,7 +121,12 @@ export function resolveConfig(partial: Record<string, any> = {}, where = 'monito
     if (l.store_inputs !== undefined) c.log.storeInputs = Boolean(l.store_inputs);
     if (!(c.log.sampleRate! >= 0 && c.log.sampleRate! <= 1)) throw new Error(`${where}: log.sample_rate must be in [0, 1]`);
   }
-  if (partial.performance !== undefined) c.performance = { ...c.performance, ...partial.performance };
+  if (partial.performance !== undefined) {
+    c.performance = { ...c.performance, ...partial.performance };
+    const { target_alpha: a, target_min_effect: e } = c.performance;
+    if (a !== undefined && !(typeof a === 'number' && a > 0 && a < 1)) throw new Error(`${where}: performance.target_alpha must be in (0, 1)`);
+    if (e !== undefined && !(typeof e === 'number' && e >= 0 && e < 1)) throw new Error(`${where}: performance.target_min_effect must be in [0, 1)`);
+  }
   if (partial.alerts !== undefined) {
     const a = partial.alerts;
     c.alerts = { ...c.alerts, ...a, cooldown_ms: a.cooldown_ms === undefined ? c.alerts.cooldown_ms : parseDuration(a.cooldown_ms, `${where}: alerts.cooldown_ms`) };

@@ -13,7 +13,7 @@ import { Columns, FeatureSpec, loadFeatureSpec, transform } from '../features';
 import { readerSql } from '../data/warehouse';
 import { Baseline, baselineFromCard, DAY_MS } from './baseline';
 import { MonitoringConfig } from './config';
-import { windowPerformance, WindowPerformance } from './performance';
+import { performanceOptions, windowPerformance, WindowPerformance } from './performance';
 import { ProfileSketch } from './sketch';
 import { VersionMonitor, WindowResult } from './version-monitor';
 import { PredictionLog } from './prediction-log';
@@ -130,10 +130,7 @@ export function judgeDay(model: OfflineModel, config: MonitoringConfig, d: DayRo
     const sketch = new ProfileSketch(model.baseline);
     sketch.add(e, 0, e.rows, Date.now(), 0);
     const p = config.performance;
-    const performance = windowPerformance(d.labels, predictions, {
-      threshold: model.baseline.threshold ?? 0.5, minLabels: p.min_labels, calibrationBins: p.calibration_bins,
-      reference: model.baseline.label, targetTest: p.target_test, targetThreshold: p.target_threshold,
-    });
+    const performance = windowPerformance(d.labels, predictions, performanceOptions(p, model.baseline));
     return { day: d.day, result: vm.evaluate(sketch), performance };
   } finally {
     log.close();

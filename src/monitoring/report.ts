@@ -52,7 +52,8 @@ function timeline(s: SpecView, v: VersionView): string {
     id: 'drift-over-time', title: 'Drift score per column (distance tests)', x,
     series: [...distance.map((c) => ({ name: c, values: s.closed.map((w) => w.drift.columns.find((d) => d.column === c)?.score ?? null) })),
       { name: 'prediction', values: s.closed.map((w) => w.predictions?.score ?? null) },
-      { name: 'target', values: s.closed.map((w) => w.performance.target_drift?.score ?? null) }],
+      // The proportion test's score is a p-value, not a distance: shown in the table instead.
+      { name: 'target', values: s.closed.map((w) => (w.performance.target_drift && w.performance.target_drift.test !== 'two_proportion_z' ? w.performance.target_drift.score : null)) }],
     refs: [{ value: 0.1, label: 'threshold 0.1', color: '#b00' }],
   });
   const refs = v.baseline.held_out_auc === null ? [] : [{ value: v.baseline.held_out_auc, label: `held-out AUC ${v.baseline.held_out_auc.toFixed(3)}`, color: '#2a7' }];
@@ -77,7 +78,7 @@ function windowTable(s: SpecView): string {
       + `<td class="${w.flagged ? 'flag' : 'ok'}">${w.flagged ? 'drift' : 'ok'}</td><td>${num(w.drift.share, 2)} (${w.drift.drifted}/${w.drift.tested})</td>`
       + `<td>${p ? `${num(p.score, 3)}${p.drifted ? (p.comparable ? ' ⚠' : ' <span class="muted">(calendar)</span>') : ''}` : '–'}</td>`
       + `<td>${w.performance.labelled}</td><td>${w.performance.labelled ? num(w.performance.positive_rate, 3) : '–'}</td>`
-      + `<td class="${t?.drifted ? 'flag' : ''}">${t ? num(t.score, 3) : '–'}</td><td>${num(w.performance.auc)}</td><td>${num(w.performance.accuracy)}</td><td>${num(w.performance.log_loss)}</td><td>${num(w.performance.ece)}</td></tr>`;
+      + `<td class="${t?.drifted ? 'flag' : ''}">${t ? (t.difference !== undefined ? `${t.difference >= 0 ? '+' : ''}${num(100 * t.difference, 1)} pt (p ${t.score.toPrecision(2)})` : num(t.score, 3)) : '–'}</td><td>${num(w.performance.auc)}</td><td>${num(w.performance.accuracy)}</td><td>${num(w.performance.log_loss)}</td><td>${num(w.performance.ece)}</td></tr>`;
   });
   return `<table data-table="windows">${head}${body.join('')}</table>`;
 }

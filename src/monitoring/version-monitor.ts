@@ -13,7 +13,7 @@ import { isDrift } from './drift-tests';
 import { EncodedRows, RowEncoder } from './encoder';
 import type { MonitoringMetrics } from './metrics';
 import { OpsWindow } from './ops';
-import { windowPerformance, WindowPerformance } from './performance';
+import { performanceOptions, windowPerformance, WindowPerformance } from './performance';
 import { checkPredictions, PredictionReport } from './prediction-checks';
 import { PredictionLog, RangeColumn } from './prediction-log';
 import { ProfileSketch } from './sketch';
@@ -144,10 +144,7 @@ export class VersionMonitor {
     if (hit && hit.revision === revision) return hit.perf;
     const j = this.ctx.log.joined(this.model, this.version, this.rangeColumn(spec), b.start, b.end);
     const p = this.ctx.config.performance;
-    const perf = windowPerformance(j.labels, j.outputs, {
-      threshold: this.baseline.threshold ?? 0.5, minLabels: p.min_labels, calibrationBins: p.calibration_bins,
-      reference: this.baseline.label, targetTest: p.target_test, targetThreshold: p.target_threshold,
-    });
+    const perf = windowPerformance(j.labels, j.outputs, performanceOptions(p, this.baseline));
     this.perfCache.set(key, { revision, perf });
     if (this.perfCache.size > 4096) this.perfCache.delete(this.perfCache.keys().next().value!);
     return perf;
@@ -180,7 +177,8 @@ export class VersionMonitor {
         this.fire({ ...base, firing: perf.auc < limit, value: perf.auc, limit, message: `live AUC ${perf.auc.toFixed(4)} on ${perf.labelled} labels < held-out ${this.baseline.heldOutAuc.toFixed(4)} − ${rule.max_drop}` });
       } else if (rule.type === 'target_drift' && perf.target_drift) {
         const t = perf.target_drift;
-        this.fire({ ...base, firing: t.drifted, value: t.score, limit: t.threshold, message: `label share ${perf.positive_rate.toFixed(3)} vs reference ${t.reference_rate.toFixed(3)}: ${t.test} ${t.score.toPrecision(4)}` });
+        const effect = t.difference === undefined ? '' : ` (moved ${(100 * t.difference).toFixed(1)} points, floor ${(100 * t.min_effect!).toFixed(1)})`;
+        this.fire({ ...base, firing: t.drifted, value: t.score, limit: t.threshold, message: `label share ${perf.positive_rate.toFixed(3)} vs reference ${t.reference_rate.toFixed(3)}${effect}: ${t.test} ${t.score.toPrecision(4)}` });
       }
     }
   }

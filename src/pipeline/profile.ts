@@ -19,6 +19,8 @@ export interface DriftProfile {
   time: Record<string, { hour_of_day: Histogram; day_of_week: Histogram }>;
   categorical: Record<string, { top: { value: string; count: number; fraction: number }[]; other: number; other_count: number; distinct: number }>;
   prediction: Histogram & { mean: number };
+  /** The training window's labels (binary): the reference rate of target drift. */
+  label?: { rows: number; positives: number };
 }
 
 function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
@@ -35,11 +37,16 @@ function meanStd(values: ArrayLike<number>): { mean: number; std: number } {
 const range = (n: number) => Array.from({ length: n + 1 }, (_, i) => i);
 
 /** Profiles the raw inputs (as fed to transform) and the model's predictions on them. */
-export function buildProfile(spec: FeatureSpec, columns: Columns, predictions: Float32Array, opts: { window: string; bins?: number; topK?: number }): DriftProfile {
+export function buildProfile(spec: FeatureSpec, columns: Columns, predictions: Float32Array, opts: { window: string; bins?: number; topK?: number; labels?: ArrayLike<number> }): DriftProfile {
   const bins = opts.bins ?? 10;
   const topK = opts.topK ?? 20;
   const rows = predictions.length;
   const profile: DriftProfile = { window: opts.window, rows, numeric: {}, time: {}, categorical: {}, prediction: { ...histogram(predictions, range(20).map((i) => i / 20)), mean: meanStd(predictions).mean } };
+  if (opts.labels) {
+    let positives = 0;
+    for (let i = 0; i < opts.labels.length; i++) positives += opts.labels[i] ? 1 : 0;
+    profile.label = { rows: opts.labels.length, positives };
+  }
   for (const f of spec.inputs) {
     const col = columns[f.name];
     if (f.type === 'number') {

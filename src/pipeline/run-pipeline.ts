@@ -236,7 +236,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (failed.length) throw new PipelineError('gates', `${failed.length} quality gate(s) failed; nothing registered:\n${formatGates(failed)}`, { gates, metrics });
 
     // 8. Card with lineage and the drift baseline, then registration.
-    const profile = buildProfile(spec, trainData.columns, predict(net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k });
+    const profile = buildProfile(spec, trainData.columns, predict(net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k, labels: trainData.labels });
     const card: Record<string, unknown> = {
       description: cfg.description,
       created_at: new Date().toISOString(),

@@ -27,9 +27,11 @@ import { loadConfigFile } from '../../src/monitoring/config';
 const REPOSITORY = process.env.INFERA_DEMO_REPOSITORY ?? MODELS;
 const HAVE_MODEL = fs.existsSync(path.join(REPOSITORY, 'flights-delay/model.json'));
 const ROWS_PER_DAY = 3000;
-/** 38–42% of flights late (02-16, 02-25, 04-06), or 6% (04-28): far from January's ~20%. */
+/** 38–42% of flights late (02-16, 02-25, 04-06), or 6% (04-28): far from January's 21%. */
 const STORMY = ['2001-02-16', '2001-02-25', '2001-04-06', '2001-04-28'];
-const CALM = ['2001-02-19', '2001-02-20', '2001-04-04', '2001-04-05', '2001-05-23'];
+// Within 4 points of the training window's 21 % late (2001-04-04, 14 % late, is not: it moved 7
+// points, past the target-drift floor of 5).
+const CALM = ['2001-02-19', '2001-02-20', '2001-04-05', '2001-05-23'];
 const DAYS = [...STORMY, ...CALM].sort();
 
 /** Runs `work` over items with at most `n` in flight. */
@@ -135,7 +137,7 @@ describe('replaying February–May 2001 through the server', { skip: !HAVE_MODEL
       const day = w.from.slice(0, 10);
       const { d, p } = offline.get(day)!;
       const offlineAuc = auc(d.labels, p);
-      report.push(`${day} rows ${w.rows} late ${(100 * w.performance.positive_rate).toFixed(1)}% target ${w.performance.target_drift.score.toFixed(3)} inputs ${w.drift.share} prediction ${w.predictions.score.toFixed(3)}${w.predictions.comparable ? '' : '(c)'} flagged ${w.flagged} AUC live ${w.performance.auc.toFixed(4)} offline ${offlineAuc.toFixed(4)}`);
+      report.push(`${day} rows ${w.rows} late ${(100 * w.performance.positive_rate).toFixed(1)}% target ${(100 * w.performance.target_drift.difference).toFixed(1)}pt inputs ${w.drift.share} prediction ${w.predictions.score.toFixed(3)}${w.predictions.comparable ? '' : '(c)'} flagged ${w.flagged} AUC live ${w.performance.auc.toFixed(4)} offline ${offlineAuc.toFixed(4)}`);
       assert.equal(w.rows, d.rows);
       assert.equal(w.performance.labelled, d.rows);
       assert.ok(Math.abs(w.performance.auc - offlineAuc) < 0.005, `${day}: live AUC ${w.performance.auc} vs offline ${offlineAuc}`);
