@@ -93,12 +93,32 @@ export class ShadowQueue<T extends { rows: number }> {
   }
 }
 
-/** One queue per candidate version (a reloaded version is a new object, with a new queue). */
-export function queuePerVersion<K extends object, T extends { rows: number }>(make: (version: K) => ShadowQueue<T>): (version: K) => ShadowQueue<T> {
+/** What a queue needs of a candidate version. */
+interface Candidate {
+  name: string;
+  version: number;
+  config: { max_batch_size: number };
+}
+
+/**
+ * One queue per candidate version (a reloaded version is a new object, with a new queue),
+ * started when the server is idle; a dropped request releases its version lease and is counted.
+ */
+export function shadowQueues<K extends Candidate, T extends { rows: number; release: () => void }>(o: {
+  run: (version: K, batch: T[]) => Promise<void>;
+  whenIdle: (fn: () => void) => void;
+  dropped: (version: K) => void;
+}): (version: K) => ShadowQueue<T> {
   const queues = new WeakMap<K, ShadowQueue<T>>();
   return (version) => {
     let q = queues.get(version);
-    if (!q) queues.set(version, (q = make(version)));
+    if (!q) {
+      const drop = (item: T) => {
+        item.release();
+        o.dropped(version);
+      };
+      queues.set(version, (q = new ShadowQueue<T>((batch) => o.run(version, batch), shadowLimits(version.config.max_batch_size), drop, o.whenIdle)));
+    }
     return q;
   };
 }

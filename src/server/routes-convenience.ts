@@ -7,7 +7,7 @@ import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
 import type { ModelVersion } from '../repository/model-version';
-import { ShadowQueue, queuePerVersion, shadowLimits } from '../rollout/shadow-queue';
+import { shadowQueues } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import { LruCache } from './lru-cache';
 import { RequestIds } from './request-id';
@@ -54,15 +54,11 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     ids: string[];
     release: () => void;
   }
-  const shadowQueue = queuePerVersion((mv: ModelVersion) => new ShadowQueue<ShadowRows>(
-    (batch) => runShadow(mv, batch),
-    shadowLimits(mv.config.max_batch_size),
-    (item) => {
-      item.release();
-      ctx.metrics?.shadowRequests.inc({ model: mv.name, version: String(mv.version), outcome: 'dropped' });
-    },
-    (fn) => router.whenIdle(fn),
-  ));
+  const shadowQueue = shadowQueues<ModelVersion, ShadowRows>({
+    run: (v, batch) => runShadow(v, batch),
+    whenIdle: (fn) => router.whenIdle(fn),
+    dropped: (v) => ctx.metrics?.shadowRequests.inc({ model: v.name, version: String(v.version), outcome: 'dropped' }),
+  });
   const runShadow = async (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
     const labels = { model: mv.name, version: String(mv.version) };
     const started = performance.now();

@@ -4,7 +4,7 @@ import { parseScheduleParameters } from '../protocol/schedule-params';
 import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
-import { ShadowQueue, queuePerVersion, shadowLimits } from '../rollout/shadow-queue';
+import { shadowQueues } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
 import { Router } from './router';
@@ -117,15 +117,11 @@ export function registerOipRoutes(ctx: OipContext): void {
     id: string | undefined;
     release: () => void;
   }
-  const shadowQueue = queuePerVersion((shadow: ModelVersion) => new ShadowQueue<ShadowInfer>(
-    (batch) => runShadow(shadow, batch),
-    shadowLimits(shadow.config.max_batch_size),
-    (item) => {
-      item.release();
-      ctx.metrics?.shadowRequests.inc({ model: shadow.name, version: String(shadow.version), outcome: 'dropped' });
-    },
-    (fn) => router.whenIdle(fn),
-  ));
+  const shadowQueue = shadowQueues<ModelVersion, ShadowInfer>({
+    run: (v, batch) => runShadow(v, batch),
+    whenIdle: (fn) => router.whenIdle(fn),
+    dropped: (v) => ctx.metrics?.shadowRequests.inc({ model: v.name, version: String(v.version), outcome: 'dropped' }),
+  });
   const runShadow = async (shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> => {
     const labels = { model: shadow.name, version: String(shadow.version) };
     for (const item of batch) {

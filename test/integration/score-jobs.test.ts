@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { duckQuery } from '../helpers/duckdb';
 import { RunLog } from '../../src/registry/run-log';
 import { Running, postJson, startServer } from '../helpers/server';
 import { FLIGHTS } from '../unit/features/flights-data';
@@ -13,20 +13,10 @@ import { FLIGHTS } from '../unit/features/flights-data';
 let dir: string;
 let srv: Running;
 
-async function sql<T>(q: string): Promise<T[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    return (await c.runAndReadAll(q)).getRowObjectsJS() as T[];
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 before(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-score-jobs-'));
-  await sql(`COPY (SELECT * FROM read_parquet('${FLIGHTS}') WHERE date >= TIMESTAMP '2001-03-01' AND date < TIMESTAMP '2001-03-02' ORDER BY date, origin, destination, distance, delay LIMIT 2000) TO '${path.join(dir, 'march-1.parquet')}' (FORMAT PARQUET)`);
+  await duckQuery(`COPY (SELECT * FROM read_parquet('${FLIGHTS}') WHERE date >= TIMESTAMP '2001-03-01' AND date < TIMESTAMP '2001-03-02' ORDER BY date, origin, destination, distance, delay LIMIT 2000) TO '${path.join(dir, 'march-1.parquet')}' (FORMAT PARQUET)`);
   srv = await startServer({ scoreDir: dir, registryPath: path.join(dir, 'registry.sqlite') });
 });
 after(async () => {
@@ -49,7 +39,7 @@ test('a job scores a file inside --score-dir; its state, rows and run are report
   assert.equal(j.result!.rows, 2000);
   assert.equal(j.result!.scored, 2000);
   assert.equal(j.done, 2000);
-  const [{ n }] = await sql<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet('${path.join(dir, 'out/march-1-scored.parquet')}') WHERE model_version = 1 AND probability BETWEEN 0 AND 1`);
+  const [{ n }] = await duckQuery<{ n: bigint }>(`SELECT count(*) AS n FROM read_parquet('${path.join(dir, 'out/march-1-scored.parquet')}') WHERE model_version = 1 AND probability BETWEEN 0 AND 1`);
   assert.equal(Number(n), 2000);
   const runs = new RunLog(path.join(dir, 'registry.sqlite'));
   const run = runs.get(j.run!)!;

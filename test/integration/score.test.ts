@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { duckQuery } from '../helpers/duckdb';
 import * as ort from 'onnxruntime-node';
 import { loadFeatureSpec, transform } from '../../src/features';
 import { formatNaive } from '../../src/features/time';
@@ -21,23 +21,13 @@ let tmp: string;
 let input: string;
 const ROWS = 3000;
 
-async function query<T>(sql: string): Promise<T[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const c = await db.connect();
-  try {
-    return (await c.runAndReadAll(sql)).getRowObjectsJS() as T[];
-  } finally {
-    c.closeSync();
-    db.closeSync();
-  }
-}
 
 before(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-score-'));
   input = path.join(tmp, 'flights.csv');
   // 3,000 real flights of 1 February 2001 as CSV (timestamps as text, as a client sends them);
   // every 250th row has its distance removed and every 400th its origin (an empty CSV field reads as missing): /predict refuses those.
-  await query(`COPY (SELECT strftime(date, '%Y-%m-%d %H:%M') AS date, delay,
+  await duckQuery(`COPY (SELECT strftime(date, '%Y-%m-%d %H:%M') AS date, delay,
       CASE WHEN n % 250 = 0 THEN NULL ELSE distance END AS distance,
       CASE WHEN n % 400 = 0 THEN '' ELSE origin END AS origin, destination
     FROM (SELECT *, row_number() OVER (ORDER BY date, origin, destination, distance, delay) AS n FROM read_parquet('${FLIGHTS}')
@@ -58,12 +48,12 @@ test('every row is scored or rejected with its reason, in file order, equal to /
   assert.equal(res.rejected, rejectedExpected);
   assert.equal(res.scored, ROWS - rejectedExpected);
 
-  const rows = await query<Scored>(`SELECT * FROM read_parquet('${output}')`);
-  const rejects = await query<{ distance: bigint | null; origin: string; reason: string }>(`SELECT * FROM read_parquet('${res.rejects.path}')`);
+  const rows = await duckQuery<Scored>(`SELECT * FROM read_parquet('${output}')`);
+  const rejects = await duckQuery<{ distance: bigint | null; origin: string; reason: string }>(`SELECT * FROM read_parquet('${res.rejects.path}')`);
   assert.equal(rows.length + rejects.length, ROWS);
   assert.ok(rejects.every((x) => (x.distance === null ? /field 'distance': missing/ : /field 'origin': missing/).test(x.reason)), rejects.slice(0, 3).map((x) => x.reason).join('; '));
   // The CSV's text timestamps are read as DuckDB reads them (TIMESTAMP), in and out.
-  const inputRows = await query<{ date: Date }>(`SELECT date FROM read_csv_auto('${input}')`);
+  const inputRows = await duckQuery<{ date: Date }>(`SELECT date FROM read_csv_auto('${input}')`);
   assert.deepEqual(rows.map((x) => x.date.getTime()), inputRows.map((x) => x.date.getTime()).filter((_, i) => (i + 1) % 250 !== 0 && (i + 1) % 400 !== 0), 'file order, rejects left out');
   assert.ok(rows.every((x) => x.model_version === 1 && x.run_id === res.run));
 
