@@ -347,9 +347,12 @@ export class ModelRepository {
       const ve = entry.versions.get(version);
       if (!ve) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${name}' has no version ${version}`);
       if (!ve.serving) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' version ${version} is ${ve.state}: ${ve.reason ?? ''}`, { retryAfterS: 5 });
+      if (ve.serving.quarantined) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' version ${version} is ${ve.serving.quarantined}`);
       return ve.serving;
     }
-    const ready = [...entry.versions.values()].filter((v) => v.serving).sort((a, b) => b.version - a.version);
+    const ready = [...entry.versions.values()].filter((v) => v.serving && !v.serving.quarantined).sort((a, b) => b.version - a.version);
+    const quarantined = [...entry.versions.values()].find((v) => v.serving?.quarantined);
+    if (ready.length === 0 && quarantined) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' version ${quarantined.version} is ${quarantined.serving!.quarantined}`);
     if (ready.length === 0) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${name}' is ${entry.state}: ${entry.reason ?? ''}`, { retryAfterS: 5 });
     return ready[0].serving!;
   }

@@ -26,6 +26,12 @@ export interface InferInput {
   sequence?: SequenceParams;
 }
 
+/**
+ * A version whose inference workers die this often is quarantined rather than left to crash a
+ * respawned worker with every batch (a model that aborts onnxruntime on some inputs).
+ */
+export const QUARANTINE_CRASHES = 3;
+export const QUARANTINE_WINDOW_MS = 60_000;
 /** A chunk of a sequence as an in-process owner (a stream) sends it. */
 export interface SequenceChunk {
   /** The state's key; owners use their own namespace (HTTP ids are 'n:…'/'s:…'). */
@@ -201,7 +207,23 @@ export class ModelVersion {
     this.sequencer?.holdUntil(n);
   }
 
+  /**
+   * Set once the version's workers crashed QUARANTINE_CRASHES times within QUARANTINE_WINDOW_MS:
+   * the reason; the version then refuses requests (503) until it is loaded again.
+   */
+  quarantined: string | null = null;
+  private crashes: number[] = [];
+
+  private noteCrash(message: string): void {
+    const now = Date.now();
+    this.crashes = [...this.crashes.filter((t) => now - t < QUARANTINE_WINDOW_MS), now];
+    if (this.crashes.length >= QUARANTINE_CRASHES && !this.quarantined) {
+      this.quarantined = `quarantined after ${this.crashes.length} worker crashes within ${QUARANTINE_WINDOW_MS / 1000} s (last: ${message.slice(0, 200)}); POST /v2/repository/models/${this.name}/load serves it again`;
+    }
+  }
+
   async infer(req: InferInput): Promise<InferOutput> {
+    if (this.quarantined) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `model '${this.name}' version ${this.version} is ${this.quarantined}`);
     if (req.sequence) {
       const id = req.sequence.id;
       if (id === 0 || id === '') {
@@ -322,7 +344,13 @@ export class ModelVersion {
     const site = chooseSite({ mode: this.config.instance.execution, rows: totalRows, cost: this.cost.snapshot(), cores: this.cores, inlineMaxMs: this.inlineMaxMs });
     this.metrics?.executions.inc({ model: this.name, version: String(this.version), site });
     const runStarted = performance.now();
-    const outputs = await this.backend.run(this.key, inputs, this.outputNames, { site, timeoutMs: this.config.instance.execution_timeout_ms });
+    let outputs: Tensor[];
+    try {
+      outputs = await this.backend.run(this.key, inputs, this.outputNames, { site, timeoutMs: this.config.instance.execution_timeout_ms });
+    } catch (e) {
+      if (e instanceof InferaError && e.code === 'ENG_ERR_WORKER_FAILED') this.noteCrash(e.message);
+      throw e;
+    }
     if (this.learnsCost) this.cost.observeBatch(totalRows, performance.now() - runStarted);
     const perRequest = await Promise.all(outputs.map((o) => scatterOutput(o, this.outputAxes.get(o.name) ?? null, rows)));
     const computeMs = performance.now() - t0;

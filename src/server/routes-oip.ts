@@ -196,7 +196,8 @@ export function registerOipRoutes(ctx: OipContext): void {
       const m = loaded.get(name);
       if (!m) return [{ name, state: 'UNAVAILABLE', reason: 'unloaded' }];
       if (m.versions.size === 0) return [{ name, state: m.state, reason: m.reason ?? '' }];
-      return [...m.versions.values()].map((v) => ({ name, version: String(v.version), state: v.state, reason: v.reason ?? '' }));
+      // A quarantined version is loaded but refuses requests: UNAVAILABLE, with why.
+      return [...m.versions.values()].map((v) => ({ name, version: String(v.version), state: v.serving?.quarantined ? 'UNAVAILABLE' : v.state, reason: v.serving?.quarantined ?? v.reason ?? '' }));
     });
     ex.json(200, index);
   });

@@ -233,6 +233,39 @@ test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the bat
   }
 });
 
+test('EXPECTED FAILURE - a version whose worker dies 3 times within a minute is quarantined: 503 naming why, UNAVAILABLE in the index, served again after a load', async () => {
+  const repo = scratchRepository();
+  const file = path.join(repo, 'vad/model.json');
+  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
+  cfg.instance = { ...cfg.instance, execution: 'pool' };
+  fs.writeFileSync(file, JSON.stringify(cfg));
+  const backend = new OnnxBackend({ workers: 1 });
+  const other = await startServer({ repository: repo, backend, workers: 1 });
+  try {
+    const chunk = speechChunks()[0];
+    for (let crash = 1; crash <= 3; crash++) {
+      backend.exitWorkerOnNextRun();
+      const r = await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk));
+      assert.deepStrictEqual([r.status, r.json.code], [503, 'ENG_ERR_WORKER_FAILED'], `crash ${crash}`);
+      if (crash < 3) assert.strictEqual((await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk))).status, 200, 'served between crashes');
+    }
+    const refused = await postJson(`${other.url}/v2/models/vad/infer`, inferBody(chunk));
+    assert.strictEqual(refused.status, 503);
+    assert.strictEqual(refused.json.code, 'ENG_ERR_MODEL_UNAVAILABLE');
+    assert.match(refused.json.error, /quarantined after 3 worker crashes within 60 s/);
+    assert.strictEqual(backend.workerFailures, 3, 'no batch reached a worker after the quarantine');
+    const index = (await postJson(`${other.url}/v2/repository/index`, {})).json as { name: string; version?: string; state: string; reason: string }[];
+    const vad = index.find((e) => e.name === 'vad')!;
+    assert.strictEqual(vad.state, 'UNAVAILABLE');
+    assert.match(vad.reason, /quarantined/);
+    assert.strictEqual((await postJson(`${other.url}/v2/repository/models/vad/load`, {})).status, 200);
+    await stillServing(other.url);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
+
 test('EXPECTED FAILURE - a pooled batch past instance.execution_timeout_ms: all 64 requests get 504 ENG_ERR_EXECUTION_TIMEOUT at once, and the pool serves on', async () => {
   const repo = scratchRepository();
   const file = path.join(repo, 'vad/model.json');
