@@ -9,6 +9,7 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { USAGE, parseArgs, resolveOptions } from './lib/cli';
 import { collectMachineFacts, findRepoRoot } from './lib/machine';
+import { measureStalls } from './lib/stall-probe';
 import { planPinning } from './lib/pinning';
 import { validateResult, writeResult } from './lib/report';
 import { wrkPath } from './lib/wrk';
@@ -56,10 +57,14 @@ export async function runBench(argv: string[]): Promise<number> {
   }
   const machine = collectMachineFacts(repoRoot);
   const pinning = planPinning(opts.pin, machine.cores);
+  // The machine's own stalls on the server's core, before any load: the floor under every tail below.
+  const stalls = measureStalls(opts.quick ? 3 : 10, pinning.serverCpus);
+  machine.stalls = { seconds: stalls.seconds, gaps: stalls.gaps, stalledMs: stalls.stalledMs, longestMs: stalls.longestMs };
   const t0 = Date.now();
   const log = (s: string) => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)}s] ${s}`);
   log(`${sc.name} (${opts.quick ? 'quick' : 'full'}): closed loop by ${opts.loadgen}, connections ${opts.connections.join(',')}, ${opts.repeats} × ${opts.durationS} s, warm-up ${opts.warmupS} s`);
   log(`machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${machine.node}; ${pinning.note}`);
+  log(`machine stalls on the server's core (busy loop, ${stalls.seconds} s, no load): ${stalls.gaps} gaps > 0.5 ms, ${stalls.stalledMs} ms in all, longest ${stalls.longestMs.join(', ') || '–'} ms`);
   const result = await sc.run(opts, { repoRoot, machine, pinning, log });
   const problems = validateResult(result);
   const files = writeResult(opts.outDir, result);

@@ -71,6 +71,7 @@ export function renderSummary(r: BenchResult): string {
   L.push(
     `- machine: ${m.cpuModel}, ${m.cores} cores, ${m.totalMemGiB} GiB, ${m.platform}/${m.arch} ${m.kernel}, Node ${m.node}; load average ${m.loadAvg1m} at start`,
   );
+  if (m.stalls) L.push(`- machine stalls on the server's core (busy loop, ${m.stalls.seconds} s, before any load): ${m.stalls.gaps} gaps > 0.5 ms, ${m.stalls.stalledMs} ms in all, longest ${m.stalls.longestMs.join(', ') || '–'} ms — no tail below these is possible here`);
   L.push(`- packages: ${Object.entries(m.packages).map(([k, v]) => `${k} ${v ?? 'missing'}`).join(', ')}`);
   L.push(`- pinning: ${r.pinning.note}`);
   L.push(`- input: ${r.input.description}; ${r.input.items} distinct real items; request bodies ${r.config.requestBodyBytes.min}–${r.config.requestBodyBytes.max} bytes`);

@@ -57,6 +57,11 @@ export interface MachineFacts {
   packages: Record<string, string | null>;
   git: { commit: string | null; dirty: boolean | null };
   hostname: string;
+  /**
+   * The server core's own stalls, measured by a busy loop before the run (bench/lib/stall-probe.ts):
+   * no tail below them is possible on this machine.
+   */
+  stalls?: { seconds: number; gaps: number; stalledMs: number; longestMs: number[] };
 }
 
 export interface PinningInfo {
