@@ -53,7 +53,7 @@ export class OnnxBackend implements Backend {
     // One load per worker, submitted together so that every idle worker takes one.
     const [inline, ...results] = await Promise.all([
       createSession(modelPath, opts.intraOpThreads),
-      ...Array.from({ length: this.workers }, () => this.pool.run(task) as Promise<ModelMetadata>),
+      ...Array.from({ length: this.workers }, () => this.submit(task) as Promise<ModelMetadata>),
     ]);
     this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline: inline as ort.InferenceSession });
     this.bumpEpoch();
@@ -87,7 +87,7 @@ export class OnnxBackend implements Backend {
       task.exitWorker = true;
     }
     // Batches are fresh buffers owned by this call: move them instead of copying.
-    const running = this.pool.run(task, { transferList: uniqueBuffers(inputs) }) as Promise<WorkerResult>;
+    const running = this.submit(task, uniqueBuffers(inputs)) as Promise<WorkerResult>;
     const r = await (timeoutMs === undefined ? running : abandonAfter(running, timeoutMs));
     this.perWorker.set(r.worker, (this.perWorker.get(r.worker) ?? 0) + 1);
     return r.tensors;
@@ -117,7 +117,27 @@ export class OnnxBackend implements Backend {
     await m.inline.release();
   }
 
+  /** Pool tasks not settled yet, abandoned ones (execution timeout) included. */
+  private readonly inFlight = new Set<Promise<unknown>>();
+
+  private submit(task: unknown, transferList?: ArrayBuffer[]): Promise<unknown> {
+    const p = this.pool.run(task, transferList ? { transferList } : {}) as Promise<unknown>;
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
+  /**
+   * Destroys the pool once the tasks in flight have settled (at most CLOSE_WAIT_MS): terminating
+   * a worker while onnxruntime runs in it aborts the whole process ("terminate called after
+   * throwing an instance of 'Napi::Error'", seen when a server stopped right after abandoning a
+   * batch past its execution timeout).
+   */
   async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, CLOSE_WAIT_MS)))]);
+    clearTimeout(timer);
     await this.pool.destroy();
   }
 }
@@ -140,6 +160,9 @@ function uniqueBuffers(inputs: Tensor[]): ArrayBuffer[] {
  * instance of 'Napi::Error'" from onnxruntime's binding; test/integration/reliability.test.ts
  * reproduced it with Piscina's AbortSignal). Replacing the worker needs process workers.
  */
+/** Longest wait in close() for the batches still running in the workers. */
+export const CLOSE_WAIT_MS = 30_000;
+
 function abandonAfter<T>(running: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {
