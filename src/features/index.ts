@@ -8,6 +8,6 @@ export { FEATURE_SPEC_FORMAT, blockWidth, canonicalJson, checkFeatureSpec, featu
 export type { FeatureBlock, FeatureSpec, InputField, TimeUnit } from './feature-spec';
 export { fitFeatures, sliceColumns } from './fit';
 export type { FitOptions } from './fit';
-export { fnv1a, transform, transformSparse, validateRow } from './transform';
+export { fieldProblem, fnv1a, transform, transformSparse, validateRow } from './transform';
 export type { Columns, FlightColumns, SparseRows, TransformResult } from './transform';
 export { dayOfWeek, minuteOfDay, parseTimestamp, toEpochMs } from './time';

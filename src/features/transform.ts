@@ -209,6 +209,18 @@ export function transform(spec: FeatureSpec, columns: Columns): TransformResult 
 }
 
 /**
+ * Why a request's value of one field is refused (missing, or not the field's type), or null
+ * when it is taken: the one rule for /predict rows and batch-scored rows alike.
+ */
+export function fieldProblem(spec: FeatureSpec, f: InputField, v: unknown): string | null {
+  if (v === undefined || v === null) return `field '${f.name}': missing (expected ${spec.inputs.map((i) => `'${i.name}'`).join(', ')})`;
+  const ok = f.type === 'timestamp' ? Number.isFinite(toEpochMs(v))
+    : f.type === 'number' ? typeof v === 'number' && Number.isFinite(v)
+      : typeof v === 'string' && v.trim() !== '';
+  return ok ? null : invalid(f, null, v).message;
+}
+
+/**
  * Checks one /predict feature dict and returns it as one-row columns for `transform`.
  * @throws Error naming the first missing, invalid or unknown field.
  */
@@ -217,11 +229,8 @@ export function validateRow(spec: FeatureSpec, row: Record<string, unknown>): Co
   const out: Record<string, (string | number)[]> = {};
   for (const f of spec.inputs) {
     const v = row[f.name];
-    if (v === undefined || v === null) throw new Error(`field '${f.name}': missing (expected ${spec.inputs.map((i) => `'${i.name}'`).join(', ')})`);
-    const ok = f.type === 'timestamp' ? Number.isFinite(toEpochMs(v))
-      : f.type === 'number' ? typeof v === 'number' && Number.isFinite(v)
-        : typeof v === 'string' && v.trim() !== '';
-    if (!ok) throw invalid(f, null, v);
+    const problem = fieldProblem(spec, f, v);
+    if (problem) throw new Error(problem);
     out[f.name] = [v as string | number];
   }
   for (const k of Object.keys(row)) {

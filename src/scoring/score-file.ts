@@ -18,7 +18,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { InferaError } from '../errors';
-import { toEpochMs, type FeatureSpec } from '../features';
+import { fieldProblem, type FeatureSpec } from '../features';
 import { NativeFeatureTransform } from '../native/features';
 import { NativeBackend } from '../runtime/native-backend';
 import { outputToPrediction } from '../protocol/predict-codec';
@@ -112,14 +112,11 @@ function featureSelect(field: FeatureSpec['inputs'][number], sqlType: string): s
   return /^(TIMESTAMP|DATE)/.test(sqlType) ? `epoch_ms(CAST(${c} AS TIMESTAMP))::DOUBLE AS ${c}` : `CAST(${c} AS VARCHAR) AS ${c}`;
 }
 
-/** Why /predict would refuse this row, or null. */
+/** Why /predict would refuse this row (its message), or null. */
 function rowProblem(spec: FeatureSpec, values: unknown[]): string | null {
   for (let j = 0; j < spec.inputs.length; j++) {
-    const f = spec.inputs[j];
-    const v = values[j];
-    if (v === null || v === undefined) return `field '${f.name}': missing`;
-    const ok = f.type === 'timestamp' ? Number.isFinite(toEpochMs(v)) : f.type === 'number' ? typeof v === 'number' && Number.isFinite(v) : typeof v === 'string' && v.trim() !== '';
-    if (!ok) return `field '${f.name}': invalid ${f.type} ${JSON.stringify(v)?.slice(0, 64)}`;
+    const problem = fieldProblem(spec, spec.inputs[j], values[j]);
+    if (problem) return problem;
   }
   return null;
 }
