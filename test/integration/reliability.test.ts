@@ -210,7 +210,8 @@ test('a body sent as 5,000 tiny chunks (Transfer-Encoding: chunked) is read whol
   assert.deepStrictEqual(JSON.parse(r.body).outputs, direct.json.outputs);
 });
 
-test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the batch get 503 ENG_ERR_WORKER_FAILED (none hangs), the pool respawns, the next requests succeed', async () => {
+/** A server on a scratch copy of the repository whose VAD batches run in a one-worker pool (the crash hook's pool). */
+async function withPooledVad(fn: (other: Running, backend: OnnxBackend) => Promise<void>): Promise<void> {
   const repo = scratchRepository();
   const file = path.join(repo, 'vad/model.json');
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -219,6 +220,15 @@ test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the bat
   const backend = new OnnxBackend({ workers: 1 });
   const other = await startServer({ repository: repo, backend, workers: 1 });
   try {
+    await fn(other, backend);
+  } finally {
+    await other.server.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+}
+
+test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the batch get 503 ENG_ERR_WORKER_FAILED (none hangs), the pool respawns, the next requests succeed', async () => {
+  await withPooledVad(async (other, backend) => {
     const mv = other.server.repository.resolve('vad');
     backend.exitWorkerOnNextRun();
     mv.holdUntil(8);
@@ -227,21 +237,11 @@ test('EXPECTED FAILURE - a worker that dies mid-batch: all 8 requests of the bat
     assert.strictEqual(answers[0].headers.get('retry-after'), '1');
     assert.strictEqual(backend.workerFailures, 1);
     for (let i = 0; i < 3; i++) await stillServing(other.url);
-  } finally {
-    await other.server.stop();
-    fs.rmSync(repo, { recursive: true, force: true });
-  }
+  });
 });
 
 test('EXPECTED FAILURE - a version whose worker dies 3 times within a minute is quarantined: 503 naming why, UNAVAILABLE in the index, served again after a load', async () => {
-  const repo = scratchRepository();
-  const file = path.join(repo, 'vad/model.json');
-  const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-  cfg.instance = { ...cfg.instance, execution: 'pool' };
-  fs.writeFileSync(file, JSON.stringify(cfg));
-  const backend = new OnnxBackend({ workers: 1 });
-  const other = await startServer({ repository: repo, backend, workers: 1 });
-  try {
+  await withPooledVad(async (other, backend) => {
     const chunk = speechChunks()[0];
     for (let crash = 1; crash <= 3; crash++) {
       backend.exitWorkerOnNextRun();
@@ -260,10 +260,7 @@ test('EXPECTED FAILURE - a version whose worker dies 3 times within a minute is 
     assert.match(vad.reason, /quarantined/);
     assert.strictEqual((await postJson(`${other.url}/v2/repository/models/vad/load`, {})).status, 200);
     await stillServing(other.url);
-  } finally {
-    await other.server.stop();
-    fs.rmSync(repo, { recursive: true, force: true });
-  }
+  });
 });
 
 test('EXPECTED FAILURE - a pooled batch past instance.execution_timeout_ms: all 64 requests get 504 ENG_ERR_EXECUTION_TIMEOUT at once, and the pool serves on', async () => {
