@@ -120,3 +120,9 @@ export function resolveOptions(p: ParsedArgs, repoRoot: string, now = new Date()
     loadgen: p.loadgen ?? 'autocannon',
   };
 }
+
+/** `--name value` of a bench tool's command line (bench/tools/*), or undefined. */
+export function toolArg(name: string, argv: string[] = process.argv): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+}

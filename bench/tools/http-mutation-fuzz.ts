@@ -15,12 +15,13 @@ import net from 'node:net';
 import path from 'node:path';
 import { chunks, readWav } from '../../src/audio/wav';
 import { freePort } from '../lib/server';
+import { toolArg } from '../lib/cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
 function arg(name: string, dflt: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+  const v = toolArg(name);
+  return v !== undefined ? Number(v) : dflt;
 }
 
 /** xorshift32: reproducible mutations from --seed. */

@@ -32,23 +32,20 @@ import { collectMachineFacts } from '../lib/machine';
 import { pinPrefix, pinProcess, planPinning } from '../lib/pinning';
 import { freePort, httpRequest, launchServer } from '../lib/server';
 import { measureStalls } from '../lib/stall-probe';
+import { median } from '../lib/stats';
 import type { LoadRunStats } from '../lib/types';
+import { toolArg } from '../lib/cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 function positive(name: string, fallback: number): number {
-  const v = Number(arg(name) ?? fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${arg(name)}`);
+  const v = Number(toolArg(name) ?? fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${toolArg(name)}`);
   return v;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
 /** A deployment and the versions it lets answer. */
 interface Deployment {
@@ -83,7 +80,7 @@ async function main(): Promise<void> {
   const seconds = positive('seconds', 20);
   const changes = positive('changes', 10);
   const rounds = positive('rounds', 3);
-  const out = path.resolve(arg('out') ?? path.join(ROOT, 'bench/runs', `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/runs', `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const pinning = planPinning(!process.argv.includes('--no-pin'));
 
   const repo = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-rollout-bench-'));

@@ -19,18 +19,15 @@ import { loadFeatureSpec } from '../../src/features';
 import { NativeFeatureTransform } from '../../src/native/features';
 import { cpuFeatures } from '../../src/native/binding';
 import { flightsParquet } from '../lib/flights';
+import { toolArg } from '../lib/cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 async function main(): Promise<void> {
-  const rows = Number(arg('rows') ?? 3_000_000);
+  const rows = Number(toolArg('rows') ?? 3_000_000);
   if (!Number.isInteger(rows) || rows < 1000) throw new Error('--rows must be an integer ≥ 1000');
-  const out = path.resolve(arg('out') ?? path.join(ROOT, 'bench/runs', `score-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/runs', `score-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const file = flightsParquet(ROOT);
   const dir = path.join(ROOT, 'models/flights-delay/1');
   const spec = loadFeatureSpec(path.join(dir, 'feature_spec.json'));

@@ -22,16 +22,13 @@ import { servingFlags } from '../../src/cli/serving-runtime';
 import { freePort } from '../lib/server';
 import { lineChart } from '../lib/svg';
 import { baseRequests, mutate } from './http-mutation-fuzz';
+import { toolArg } from '../lib/cli';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const WebSocket = require('ws') as new (url: string) => { on(ev: string, f: (...a: unknown[]) => void): void; send(d: unknown): void; close(): void };
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
 
 function exchange(port: number, bytes: Buffer, abortAfter?: number, timeoutMs = 10_000): Promise<number | null> {
   return new Promise((resolve) => {
@@ -79,8 +76,8 @@ async function heapMb(port: number): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const seconds = Number(arg('seconds') ?? 60);
-  const out = path.resolve(arg('out') ?? path.join(ROOT, 'bench/results/soak'));
+  const seconds = Number(toolArg('seconds') ?? 60);
+  const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/results/soak'));
   const port = await freePort();
   // The serving flags on the command line: this pid is the server itself (no re-launch).
   const server = spawn(process.execPath, [...servingFlags(), path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--port', String(port), '--host', '127.0.0.1', '--log-level', 'error'], { stdio: 'ignore' });
@@ -110,7 +107,7 @@ async function main(): Promise<number> {
     });
   }
   // --skip malformed,aborted,streams: leave loads out, to find which one a growth follows.
-  const skip = new Set((arg('skip') ?? '').split(',').filter(Boolean));
+  const skip = new Set((toolArg('skip') ?? '').split(',').filter(Boolean));
   if (!skip.has('malformed')) loop(async () => {
     count(`malformed ${(await exchange(port, mutate(bases[Math.floor(r() * bases.length)], r), undefined, 500)) ?? 'no answer in 0.5 s'}`);
   });
@@ -137,7 +134,7 @@ async function main(): Promise<number> {
       ws.on('error', () => undefined);
     });
   });
-  const reloadEveryS = Number(arg('reload-every') ?? 5);
+  const reloadEveryS = Number(toolArg('reload-every') ?? 5);
   if (reloadEveryS > 0) loop(async () => {
     await new Promise((res) => setTimeout(res, reloadEveryS * 1000));
     count(`reload ${await exchange(port, Buffer.from('POST /v2/repository/models/vad/load HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n'))}`);
