@@ -26,10 +26,15 @@ export function registryOption(): Option {
   return new Option('--registry <file>', 'registry file (default: <repository>/.infera/registry.sqlite)').env('INFERA_REGISTRY');
 }
 
+/** The registry file a command uses: --registry, else <repository>/.infera/registry.sqlite. */
+export function registryFile(o: { repository: string; registry?: string }): string {
+  return o.registry ? path.resolve(o.registry) : defaultRegistryPath(path.resolve(o.repository));
+}
+
 /** Opens the repository's registry with every version on disk registered. */
 export function openRegistry(o: { repository: string; registry?: string }, name?: string): ModelRegistry {
   const root = path.resolve(o.repository);
-  const registry = new ModelRegistry(o.registry ? path.resolve(o.registry) : defaultRegistryPath(root));
+  const registry = new ModelRegistry(registryFile(o));
   const names = name ? [name] : modelsOnDisk(root);
   for (const m of names) {
     const dir = path.join(root, m);

@@ -7,17 +7,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { defaultRegistryPath } from '../registry/registry';
 import { RunLog, type RunRecord } from '../registry/run-log';
 import { esc, lineChart } from '../monitoring/svg';
 import { repositoryOption } from './repository-option';
-import { positive, registryOption } from './registry-command';
+import { positive, registryFile, registryOption } from './registry-command';
 
 /** The metrics shown per window, in this order. */
 const METRICS = ['auc', 'log_loss', 'ece', 'precision', 'recall'];
 
 function openRuns(o: { repository: string; registry?: string }): RunLog {
-  const file = o.registry ? path.resolve(o.registry) : defaultRegistryPath(path.resolve(o.repository));
+  const file = registryFile(o);
   if (!fs.existsSync(file)) throw new Error(`no registry at ${file} (no run recorded yet: \`infera train\` records one)`);
   return new RunLog(file);
 }

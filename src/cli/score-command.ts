@@ -5,10 +5,9 @@
  */
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { defaultRegistryPath } from '../registry/registry';
 import { RunLog } from '../registry/run-log';
 import { DEFAULT_CHUNK_ROWS, scoreFile } from '../scoring/score-file';
-import { positive, registryOption } from './registry-command';
+import { positive, registryFile, registryOption } from './registry-command';
 import { repositoryOption } from './repository-option';
 
 /** "name", "name@alias" or "name/3". */
@@ -55,7 +54,7 @@ export function registerScoreCommand(program: Command): Command {
         return;
       }
       const repository = path.resolve(o.repository);
-      const runs = new RunLog(o.registry ? path.resolve(o.registry) : defaultRegistryPath(repository));
+      const runs = new RunLog(registryFile(o));
       const options = { model: o.model, input: path.resolve(o.input), output: path.resolve(o.output), chunk_rows: o.chunkRows, limit: o.limit ?? null };
       const runId = runs.start({ kind: 'score', model: ref.model, pipeline: path.resolve(o.input), options });
       process.stderr.write(`run ${runId}\n`);

@@ -8,10 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PipelineError, runPipeline, type RunResult } from '../pipeline/run-pipeline';
-import { defaultRegistryPath } from '../registry/registry';
 import { RunLog } from '../registry/run-log';
 import { repositoryOption } from './repository-option';
-import { registerCandidate, registryOption } from './registry-command';
+import { registerCandidate, registryFile, registryOption } from './registry-command';
 
 function positiveInt() {
   return (v: string): number => {
@@ -43,7 +42,7 @@ export function registerTrainCommand(program: Command): Command {
     .option('--json', 'print the result (version, metrics, gates) as JSON on stdout', false)
     .action(async (pipeline: string, o: { repository: string; registry?: string; rowsLimit?: number; seed?: number; epochs?: number; dryRun: boolean; json: boolean }) => {
       // Every run is recorded (infera runs list|show|compare), failed ones included.
-      const runs = new RunLog(o.registry ? path.resolve(o.registry) : defaultRegistryPath(path.resolve(o.repository)));
+      const runs = new RunLog(registryFile(o));
       const runId = runs.start({
         model: pipelineName(pipeline),
         pipeline: path.resolve(pipeline),
