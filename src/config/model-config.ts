@@ -102,7 +102,7 @@ const tensorSchema = {
   additionalProperties: false,
   properties: {
     name: { type: 'string', minLength: 1 },
-    datatype: { enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP32', 'FP64'] },
+    datatype: { enum: ['BOOL', 'UINT8', 'UINT16', 'UINT32', 'UINT64', 'INT8', 'INT16', 'INT32', 'INT64', 'FP16', 'FP32', 'FP64', 'BYTES'] },
     shape: { type: 'array', items: { type: 'integer', minimum: -1 } },
     batch_axis: { type: ['integer', 'null'], minimum: 0 },
   },
@@ -282,6 +282,13 @@ function checkBatchAxes(cfg: ModelConfig, file: string): void {
     const p = cfg.predict;
     if (!cfg.inputs.some((t) => t.name === p.input)) throw new InferaError('ENG_ERR_CONFIG', `${file}: predict.input: no input named '${p.input}'`);
     if (!cfg.outputs.some((t) => t.name === p.output)) throw new InferaError('ENG_ERR_CONFIG', `${file}: predict.output: no output named '${p.output}'`);
+    // The feature transform writes real numbers and fills are numbers: FP16 and BYTES inputs take neither as they are.
+    const main = cfg.inputs.find((t) => t.name === p.input)!;
+    if (main.datatype !== 'FP32' && main.datatype !== 'FP64') throw new InferaError('ENG_ERR_CONFIG', `${file}: predict.input '${p.input}' is ${main.datatype}; /predict feeds FP32 or FP64`);
+    for (const t of cfg.inputs) {
+      if (t.datatype === 'BYTES' || t.datatype === 'FP16') throw new InferaError('ENG_ERR_CONFIG', `${file}: predict: input '${t.name}' is ${t.datatype}; /predict fills numbers`);
+    }
+    if (cfg.outputs.find((t) => t.name === p.output)!.datatype === 'BYTES') throw new InferaError('ENG_ERR_CONFIG', `${file}: predict.output '${p.output}' is BYTES; /predict reads numbers`);
     for (const t of cfg.inputs) {
       if (t.name !== p.input && !(p.fill && t.name in p.fill)) {
         throw new InferaError('ENG_ERR_CONFIG', `${file}: predict.fill: input '${t.name}' needs a fill value`);

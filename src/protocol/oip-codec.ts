@@ -1,6 +1,8 @@
 import { parseJsonNumberArrays } from '../native/binding';
 import { InferaError } from '../errors';
-import { DATATYPES, DataType, Tensor, TypedArray, bytesOf, elementCount, isDataType, typedFromBytes } from './datatypes';
+import { DATATYPES, DataType, FixedDataType, Tensor, TensorData, TypedArray, bytesOf, elementCount, isDataType, toJsonArray, typedFromBytes } from './datatypes';
+import { decodeBytesElements, encodeBytesElements, flattenStrings } from './bytes-tensor';
+import { halfBits } from './half';
 import { checkShape } from './validate';
 
 /** A decoded Open Inference Protocol v2 infer request. */
@@ -34,10 +36,19 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 /** Converts JSON numbers to the declared datatype, rejecting what it cannot hold. */
-function fromNumbers(name: string, dt: DataType, src: Float64Array): TypedArray {
+function fromNumbers(name: string, dt: FixedDataType, src: Float64Array): TypedArray {
   const info = DATATYPES[dt];
   if (dt === 'FP64') return src;
   if (dt === 'FP32') return new Float32Array(src);
+  if (dt === 'FP16') {
+    const out = new Uint16Array(src.length);
+    for (let i = 0; i < src.length; i++) {
+      const h = halfBits(src[i]);
+      if (h === undefined) throw bad(`input '${name}': element ${i} (${src[i]}) is outside the FP16 range (largest finite value 65504)`);
+      out[i] = h;
+    }
+    return out;
+  }
   for (let i = 0; i < src.length; i++) {
     const v = src[i];
     if (!Number.isInteger(v) || v < info.min! || v > info.max!) {
@@ -59,7 +70,7 @@ function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], b
     const name = raw.name;
     if (typeof name !== 'string' || name.length === 0) throw new InferaError('ENG_ERR_BAD_REQUEST', `inputs[${i}].name must be a non-empty string`);
     const dt = raw.datatype;
-    if (dt === 'BYTES' || dt === 'FP16' || dt === 'BF16') throw new InferaError('ENG_ERR_UNSUPPORTED', `input '${name}': datatype ${dt} is not served`);
+    if (dt === 'BF16') throw new InferaError('ENG_ERR_UNSUPPORTED', `input '${name}': datatype BF16 is not served (onnxruntime-node has no bfloat16 tensors)`);
     if (!isDataType(dt)) throw bad(`input '${name}': unknown datatype ${JSON.stringify(dt)}`);
     const want = expected?.get(name);
     if (want && want !== dt) throw bad(`input '${name}': datatype ${dt}, expected ${want}`);
@@ -71,14 +82,22 @@ function decodeInputs(header: Record<string, unknown>, arrays: Float64Array[], b
       if (!binary) throw bad(`input '${name}': binary_data_size given but the request has no Inference-Header-Content-Length`);
       if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) throw bad(`input '${name}': binary_data_size must be a non-negative integer`);
       if (offset + size > binary.byteLength) throw bad(`input '${name}': binary_data_size ${size} runs past the end of the body (${binary.byteLength - offset} bytes left)`);
+      if (dt === 'BYTES') {
+        const data = decodeBytesElements(name, binary.subarray(offset, offset + size), count);
+        offset += size;
+        return { name, datatype: dt, shape, data };
+      }
       if (size !== count * DATATYPES[dt].bytes) throw bad(`input '${name}': shape [${shape}] of ${dt} needs ${count * DATATYPES[dt].bytes} bytes, binary_data_size is ${size}`);
       const data = typedFromBytes(dt, binary.subarray(offset, offset + size));
       offset += size;
       return { name, datatype: dt, shape, data };
     }
     const d = raw.data;
-    let data: TypedArray;
-    if (typeof d === 'number' && Number.isInteger(d) && d >= 0 && d < arrays.length) data = fromNumbers(name, dt, arrays[d]);
+    let data: TensorData;
+    if (dt === 'BYTES') {
+      if (!Array.isArray(d)) throw bad(`input '${name}': data must be an array of strings for datatype BYTES`);
+      data = flattenStrings(name, d);
+    } else if (typeof d === 'number' && Number.isInteger(d) && d >= 0 && d < arrays.length) data = fromNumbers(name, dt, arrays[d]);
     else if (Array.isArray(d) && d.length === 0) data = DATATYPES[dt].alloc(0);
     else if (d === undefined) throw bad(`input '${name}': no 'data' and no binary_data_size`);
     else throw bad(`input '${name}': data must be an array of numbers for datatype ${dt}`);
@@ -149,9 +168,14 @@ export interface EncodedResponse {
 
 function jsonData(t: Tensor): string {
   const a = t.data;
-  if (t.datatype === 'BOOL') return JSON.stringify(Array.from(a as Uint8Array, (v) => v !== 0));
+  // Joined, not converted to numbers: exact beyond 2^53.
   if (a instanceof BigInt64Array || a instanceof BigUint64Array) return `[${a.join(',')}]`;
-  return JSON.stringify(Array.from(a as Float32Array));
+  return JSON.stringify(toJsonArray(t));
+}
+
+/** A tensor's bytes in the binary tensor extension: raw elements, or length-prefixed strings for BYTES. */
+export function wireBytes(t: Tensor): Uint8Array {
+  return t.datatype === 'BYTES' ? encodeBytesElements(t.data as string[]) : bytesOf(t.data as TypedArray);
 }
 
 /** Encodes an infer response; binary outputs follow the JSON header in output order. */
@@ -163,7 +187,7 @@ export function encodeInferResponse(
   const parts = outputs.map((t) => {
     const head = `{"name":${JSON.stringify(t.name)},"datatype":"${t.datatype}","shape":[${t.shape.join(',')}]`;
     if (binaryFor(t.name)) {
-      const b = bytesOf(t.data);
+      const b = wireBytes(t);
       blobs.push(b);
       return `${head},"parameters":{"binary_data_size":${b.byteLength}}}`;
     }

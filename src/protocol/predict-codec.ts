@@ -1,6 +1,6 @@
 import { ModelConfig, PredictConfig } from '../config/model-config';
 import { InferaError } from '../errors';
-import { DATATYPES, Tensor, TypedArray } from './datatypes';
+import { DATATYPES, FixedDataType, Tensor, TypedArray, numberAt } from './datatypes';
 import type { Columns, FeatureSpec } from '../features';
 import { NativeFeatureTransform } from '../native/features';
 
@@ -13,7 +13,8 @@ function fillTensor(cfg: ModelConfig, name: string, value: number, rows: number)
   const t = cfg.inputs.find((i) => i.name === name)!;
   const shape = t.shape.map((d, i) => (d >= 0 ? d : i === 0 ? rows : 1));
   const n = shape.reduce((a, b) => a * b, 1);
-  const data = DATATYPES[t.datatype].alloc(n);
+  // model-config.ts admits only FP32/FP64 and integer inputs under `predict`.
+  const data = DATATYPES[t.datatype as FixedDataType].alloc(n);
   if (data instanceof BigInt64Array || data instanceof BigUint64Array) data.fill(BigInt(value) as never);
   else (data as Float32Array).fill(value);
   return { name, datatype: t.datatype, shape, data };
@@ -109,7 +110,7 @@ export function featuresToInputs(cfg: ModelConfig, rows: Record<string, unknown>
   // Dynamic dims: the batch axis (first, when there is more than one) takes the rows, the
   // last the features, any other 1; a rank-1 input holds all values.
   const shape = inputCfg.shape.map((d, i) => (d >= 0 ? d : rank === 1 ? values.length : i === 0 ? rows.length : i === rank - 1 ? values.length / rows.length : 1));
-  const data: TypedArray = DATATYPES[inputCfg.datatype].alloc(values.length);
+  const data: TypedArray = DATATYPES[inputCfg.datatype as FixedDataType].alloc(values.length);
   (data as Float32Array).set(values);
   const main: Tensor = { name: p.input, datatype: inputCfg.datatype, shape, data };
   return { inputs: cfg.inputs.map((t) => (t.name === p.input ? main : fillTensor(cfg, t.name, p.fill![t.name], rows.length))), unknownCategories: 0 };
@@ -152,7 +153,7 @@ export interface Prediction {
 /** Reads row `row` of `rows` from the declared output. */
 export function outputToPrediction(p: PredictConfig, out: Tensor, row = 0, rows = 1): Prediction {
   const width = out.data.length / rows;
-  const v = Array.from((out.data as Float32Array).subarray(row * width, (row + 1) * width), Number);
+  const v = Array.from({ length: width }, (_, j) => numberAt(out, row * width + j));
   if (p.task === 'regression') return { prediction: v[0], confidence: null };
   if (p.task === 'binary') {
     // One probability (of the positive class) or two columns [p0, p1].

@@ -57,7 +57,7 @@ export function validateInputs(given: Tensor[], specs: InputSpec[], maxBatchSize
       throw bad(`input '${spec.name}': shape [${t.shape}] needs ${elementCount(t.shape)} elements, got ${t.data.length}`);
     }
     if (spec.batchAxis === null) {
-      keyParts.push(`${t.shape}=${Buffer.from(bytesOf(t.data)).toString('base64')}`);
+      keyParts.push(`${t.shape}=${Array.isArray(t.data) ? JSON.stringify(t.data) : Buffer.from(bytesOf(t.data)).toString('base64')}`);
     } else {
       const n = t.shape[spec.batchAxis];
       if (rows >= 0 && n !== rows) throw bad(`input '${spec.name}': batch size ${n} differs from ${rows} of the other inputs`);

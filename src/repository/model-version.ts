@@ -8,7 +8,7 @@ import { chooseSite, defaultInlineMaxMs } from '../runtime/execution-site';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
 import { assembleInput, scatterOutput } from '../batching/batch-assembly';
-import { DATATYPES, DataType, Tensor, elementCount } from '../protocol/datatypes';
+import { DataType, Tensor, allocData, elementCount } from '../protocol/datatypes';
 import { InputSpec, validateInputs } from '../protocol/validate';
 import { SequenceParams, sequenceKey } from '../protocol/schedule-params';
 import type { ModelMetrics } from '../monitoring/metrics';
@@ -318,7 +318,7 @@ export class ModelVersion {
         const k = this.stateSlots.findIndex((s) => s.input === spec.name);
         if (k < 0) return given.get(spec.name)!;
         const slot = this.stateSlots[k];
-        if (!state) return { name: slot.input, datatype: slot.datatype, shape: slot.shape, data: DATATYPES[slot.datatype].alloc(elementCount(slot.shape)) };
+        if (!state) return { name: slot.input, datatype: slot.datatype, shape: slot.shape, data: allocData(slot.datatype, elementCount(slot.shape)) };
         // A batch of one passes tensors to the worker as they are (transferred): keep the held state intact.
         return items.length === 1 ? { ...state[k], data: state[k].data.slice() } : state[k];
       });

@@ -11,7 +11,7 @@
  * failed: symbolic dimensions set to 1 may be shapes a model cannot take (Silero VAD needs
  * more than 1 sample).
  */
-import { DATATYPES, elementCount } from '../protocol/datatypes';
+import { allocData, elementCount } from '../protocol/datatypes';
 import { createSession, metadataOf, runSession } from '../runtime/ort-session';
 
 async function main(): Promise<void> {
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   try {
     const feeds = inputs.map((t) => {
       const shape = (t.shape ?? []).map((d) => (d < 0 ? 1 : d));
-      return { name: t.name, datatype: t.datatype, shape, data: DATATYPES[t.datatype].alloc(elementCount(shape)) };
+      return { name: t.name, datatype: t.datatype, shape, data: allocData(t.datatype, elementCount(shape)) };
     });
     await runSession(session, feeds, outputs.map((o) => o.name));
   } catch (e) {

@@ -146,6 +146,7 @@ export class OnnxBackend implements Backend {
 function uniqueBuffers(inputs: Tensor[]): ArrayBuffer[] {
   const seen = new Set<ArrayBuffer>();
   for (const t of inputs) {
+    if (Array.isArray(t.data)) continue; // strings are cloned
     const b = t.data.buffer;
     if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) seen.add(b);
   }

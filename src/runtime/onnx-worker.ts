@@ -61,6 +61,7 @@ export interface WorkerResult {
 function transferable(tensors: WireTensor[]): object {
   const buffers = new Set<ArrayBuffer>();
   for (const t of tensors) {
+    if (Array.isArray(t.data)) continue; // strings are cloned
     const b = t.data.buffer;
     if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) buffers.add(b);
   }

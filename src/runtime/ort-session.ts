@@ -4,14 +4,14 @@
  * call (behind a setImmediate): wherever it runs, it blocks that thread for the batch.
  */
 import * as ort from 'onnxruntime-node';
-import { DATATYPES, DataType, TypedArray, fromOrtType } from '../protocol/datatypes';
+import { DataType, TensorData, fromOrtType, ortType } from '../protocol/datatypes';
 import { MODEL_RUN_FAILED, TensorMetadata } from './backend';
 
 export interface PlainTensor {
   name: string;
   datatype: DataType;
   shape: number[];
-  data: TypedArray;
+  data: TensorData;
 }
 
 export function createSession(path: string, intraOpThreads: number): Promise<ort.InferenceSession> {
@@ -38,7 +38,7 @@ export function metadataOf(list: readonly ort.InferenceSession.ValueMetadata[]):
  */
 export async function runSession(s: ort.InferenceSession, inputs: readonly PlainTensor[], outputs: readonly string[]): Promise<PlainTensor[]> {
   const feeds: Record<string, ort.Tensor> = {};
-  for (const t of inputs) feeds[t.name] = new ort.Tensor(DATATYPES[t.datatype].ort as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
+  for (const t of inputs) feeds[t.name] = new ort.Tensor(ortType(t.datatype) as ort.Tensor.Type, t.data as ort.Tensor.DataType, t.shape);
   let result: ort.InferenceSession.OnnxValueMapType;
   try {
     result = await s.run(feeds, outputs as string[]);
@@ -50,6 +50,6 @@ export async function runSession(s: ort.InferenceSession, inputs: readonly Plain
     const out = result[name];
     const datatype = fromOrtType(out.type);
     if (!datatype) throw new Error(`output '${name}' has type ${out.type}, which Infera does not serve`);
-    return { name, datatype, shape: [...out.dims], data: out.data as TypedArray };
+    return { name, datatype, shape: [...out.dims], data: out.data as TensorData };
   });
 }

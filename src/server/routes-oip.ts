@@ -10,7 +10,7 @@ import { HttpExchange } from './http-exchange';
 import { Router } from './router';
 import type { ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
-import type { Tensor } from '../protocol/datatypes';
+import { numberAt, type Tensor } from '../protocol/datatypes';
 
 export interface OipContext {
   repository: ModelRepository;
@@ -65,7 +65,8 @@ function observePredictions(hub: MonitoringHub | undefined, mv: ModelVersion, ou
   if (!hub || !out || out.shape.length === 0) return;
   const rows = out.shape[0];
   const cols = rows > 0 ? out.data.length / rows : 0;
-  const predictions = Array.from({ length: rows }, (_, i) => Number(out.data[i * cols + cols - 1]));
+  if (out.datatype === 'BYTES') return;
+  const predictions = Array.from({ length: rows }, (_, i) => numberAt(out, i * cols + cols - 1));
   const ids = id === undefined ? undefined : rows === 1 ? [id] : predictions.map((_, i) => `${id}/${i}`);
   hub.observe(mv.name, mv.version, { predictions, ids, latencyMs });
 }
