@@ -2,7 +2,7 @@
  * Encodes a decoded ONNX model (src/runtime/onnx-model-reader.ts) back to ModelProto bytes,
  * so `infera quantize` can rewrite a graph (int8 initializers, DequantizeLinear nodes,
  * metadata) and save it. Writes what the reader keeps: graph inputs/outputs, initializers
- * (raw_data, little-endian), nodes with FLOAT/INT/STRING/TENSOR/FLOATS/INTS attributes,
+ * (raw_data, little-endian), nodes with FLOAT/INT/STRING/TENSOR/FLOATS/INTS/STRINGS attributes,
  * opsets and metadata_props. Field numbers follow onnx/onnx.proto.
  */
 import { OnnxAttributeValue, OnnxModel, OnnxNode, OnnxTensor, OnnxValueInfo } from '../runtime/onnx-model-reader';
@@ -84,6 +84,7 @@ function attribute(w: ProtoWriter, node: OnnxNode, name: string, v: OnnxAttribut
     case 4: w.message(5, (t) => tensor(t, v as OnnxTensor)); break;
     case 6: for (const f of v as Float32Array) w.float(7, f); break;
     case 7: for (const i of v as (number | bigint)[]) w.int(8, i); break;
+    case 8: for (const s of v as string[]) w.string(9, s); break;
     default: throw new Error(`node '${node.name}': attribute '${name}' of type ${type} cannot be written`);
   }
   w.int(20, type);

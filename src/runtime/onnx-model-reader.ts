@@ -20,7 +20,7 @@ export interface OnnxTensor {
   data: TensorData;
 }
 
-export type OnnxAttributeValue = number | bigint | string | number[] | bigint[] | Float32Array | OnnxTensor;
+export type OnnxAttributeValue = number | bigint | string | number[] | bigint[] | string[] | Float32Array | OnnxTensor;
 
 export interface OnnxNode {
   name: string;
@@ -29,7 +29,7 @@ export interface OnnxNode {
   inputs: string[];
   outputs: string[];
   attributes: Map<string, OnnxAttributeValue>;
-  /** AttributeProto.type of each attribute (1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 6 FLOATS, 7 INTS). */
+  /** AttributeProto.type of each attribute (1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 6 FLOATS, 7 INTS, 8 STRINGS). */
   attributeTypes: Map<string, number>;
 }
 
@@ -210,6 +210,7 @@ function readAttribute(r: Reader): [string, OnnxAttributeValue, number] {
   let value: OnnxAttributeValue | undefined;
   const floats: number[] = [];
   const ints: bigint[] = [];
+  const strings: string[] = [];
   let type = 0;
   let seen = 0;
   r.fields((f, w) => {
@@ -220,6 +221,7 @@ function readAttribute(r: Reader): [string, OnnxAttributeValue, number] {
     else if (f === 5) [value, seen] = [readTensor(r.sub()), 4];
     else if (f === 7) [seen] = [6, pushFloats(r, w, floats)];
     else if (f === 8) [seen] = [7, pushVarints(r, w, ints)];
+    else if (f === 9) [seen] = [8, strings.push(r.string())];
     else if (f === 20) type = r.int();
     else return false;
     return true;
@@ -227,9 +229,10 @@ function readAttribute(r: Reader): [string, OnnxAttributeValue, number] {
   if (type === 0) type = seen; // pre-IR-3 attributes carry no type
   if (type === 6) value = Float32Array.from(floats);
   else if (type === 7) value = ints.map((v) => BigInt.asIntN(64, v));
+  else if (type === 8) value = strings;
   // INT attributes: numbers when safe (axes, flags), bigint otherwise.
   if (typeof value === 'bigint' && value <= BigInt(Number.MAX_SAFE_INTEGER) && value >= BigInt(Number.MIN_SAFE_INTEGER)) value = Number(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER))) {
+  if (type === 7 && Array.isArray(value) && value.every((v) => typeof v === 'bigint' && v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER))) {
     value = (value as bigint[]).map(Number);
   }
   if (value === undefined) throw new Error(`attribute '${name}' has a type (${type}) the reader does not decode`);

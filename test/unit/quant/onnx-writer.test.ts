@@ -103,3 +103,23 @@ test('BAD MODEL - graphs the writer cannot keep, layers that are not quantizable
   assert.throws(() => encodeOnnxModel(vad), /node '.*': attribute '.*' has a type \(5\) the reader does not decode/);
   assert.throws(() => quantizeLayers(vad, ['nope'], {}), /layer 'nope' is not a Gemm\/MatMul with an fp32 initializer weight/);
 });
+
+test('STRINGS attributes (type 8, field 9) survive encode → decode: the fitted origin-airport vocabulary', { skip }, () => {
+  const spec = JSON.parse(fs.readFileSync(FLIGHTS_ONNX.replace(/model\.onnx$/, 'feature_spec.json'), 'utf8'));
+  const vocabulary: string[] = spec.blocks.find((b: { kind: string; input: string }) => b.kind === 'categorical' && b.input === 'origin').vocabulary;
+  // Non-ASCII and empty entries too: the field holds bytes, written and read as UTF-8.
+  const strings = [...vocabulary, 'ÖRD', ''];
+  const model = readOnnxFile(FLIGHTS_ONNX);
+  model.opsets.set('ai.onnx.ml', 3);
+  model.graph.nodes.push({
+    name: 'lookup', opType: 'CategoryMapper', domain: 'ai.onnx.ml', inputs: ['code'], outputs: ['index'],
+    attributes: new Map<string, string[] | number[] | number>([['cats_strings', strings], ['cats_int64s', strings.map((_, i) => i)], ['default_int64', -1]]),
+    attributeTypes: new Map([['cats_strings', 8], ['cats_int64s', 7], ['default_int64', 2]]),
+  });
+  const back = readOnnxModel(encodeOnnxModel(model)).graph.nodes.at(-1)!;
+  assert.deepEqual(back.attributes.get('cats_strings'), strings);
+  assert.deepEqual(back.attributes.get('cats_int64s'), strings.map((_, i) => i));
+  assert.equal(back.attributes.get('default_int64'), -1);
+  assert.deepEqual([...back.attributeTypes], [['cats_strings', 8], ['cats_int64s', 7], ['default_int64', 2]]);
+  assert.ok(![...back.attributes.keys()].some((k) => k.startsWith('__unreadable__')));
+});
