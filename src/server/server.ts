@@ -13,6 +13,7 @@ import { NativeBackend } from '../runtime/native-backend';
 import { Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
+import { OipService } from './oip-service';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
@@ -116,6 +117,8 @@ export class InferaServer {
   private readonly app: TemplatedApp;
   private readonly router: Router;
   private readonly streams: StreamRoutes;
+  /** The OIP operations both transports (REST, gRPC) call. */
+  private readonly oip: OipService;
   /** Model monitoring: observe() from the serving paths, feedback, drift (routes-monitoring.ts). */
   readonly monitoring: MonitoringHub;
   private listenSocket: us_listen_socket | null = null;
@@ -150,7 +153,8 @@ export class InferaServer {
     this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m), new AccessPolicy({ apiKeys: opts.apiKeys, corsOrigins: opts.corsOrigins }));
     const ready = () => this.loaded && !this.router.draining;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
-    registerOipRoutes({ repository: this.repository, router: this.router, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
+    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
+    registerOipRoutes({ service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),

@@ -1,0 +1,234 @@
+/**
+ * The Open Inference Protocol's operations, once, for every transport: REST (routes-oip.ts)
+ * and gRPC (grpc-server.ts) decode their own wire format into an InferRequest and encode the
+ * answer, and everything between (routing and leases, scheduling parameters, the batchers,
+ * shadow copies, monitoring, metrics, the error table) happens here.
+ */
+import { InferaError, toInferaError } from '../errors';
+import { numberAt, type DataType, type Tensor } from '../protocol/datatypes';
+import type { InferRequest } from '../protocol/oip-codec';
+import { parseScheduleParameters } from '../protocol/schedule-params';
+import { ModelRepository } from '../repository/model-repository';
+import { ModelVersion } from '../repository/model-version';
+import { checkModelName } from '../repository/paths';
+import { shadowQueues } from '../rollout/shadow-queue';
+import type { ModelMetrics } from '../monitoring/metrics';
+import type { MonitoringHub } from '../monitoring/hub';
+
+export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
+
+export interface OipServiceOptions {
+  repository: ModelRepository;
+  metrics?: ModelMetrics;
+  monitoring?: MonitoringHub;
+  /** Calls `fn` once no request is in flight on any transport (shadow runs wait for it). */
+  whenIdle: (fn: () => void) => void;
+}
+
+/** Where an infer request is going: the model, an explicit version or alias, a routing key for A/B. */
+export interface InferTarget {
+  model: string;
+  version?: number | string;
+  routingKey?: string;
+}
+
+export interface ModelMetadata {
+  name: string;
+  versions: string[];
+  platform: string;
+  inputs: { name: string; datatype: DataType; shape: number[] }[];
+  outputs: { name: string; datatype: DataType; shape: number[] }[];
+}
+
+export interface IndexEntry {
+  name: string;
+  version?: string;
+  state: string;
+  reason: string;
+}
+
+/** A candidate's run of a shadowed request, after the client has stable's answer. */
+interface ShadowInfer {
+  rows: number;
+  inputs: Tensor[];
+  outputs: string[];
+  id: string | undefined;
+  release: () => void;
+}
+
+export class OipService {
+  private readonly shadowQueue: (v: ModelVersion) => { offer: (item: ShadowInfer) => void };
+
+  constructor(private readonly opts: OipServiceOptions) {
+    this.shadowQueue = shadowQueues<ModelVersion, ShadowInfer>({
+      run: (v, batch) => this.runShadow(v, batch),
+      whenIdle: opts.whenIdle,
+      dropped: (v) => opts.metrics?.shadowRequests.inc({ model: v.name, version: String(v.version), outcome: 'dropped' }),
+    });
+  }
+
+  get repository(): ModelRepository {
+    return this.opts.repository;
+  }
+
+  /** @throws InferaError 404 for an unknown model or version, 503 when it is not serving. */
+  metadata(model: string, version?: number | string): ModelMetadata {
+    const mv = this.opts.repository.resolve(checkModelName(model), version);
+    const entry = this.opts.repository.get(mv.name)!;
+    const versions = version !== undefined ? [mv.version] : [...entry.versions.keys()].sort((a, b) => a - b);
+    return {
+      name: mv.name,
+      versions: versions.map(String),
+      platform: 'onnxruntime_onnx',
+      inputs: mv.config.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+      outputs: mv.config.outputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape })),
+    };
+  }
+
+  /**
+   * Whether a model (version) serves: true, or false with the reason when it is loaded but
+   * unavailable. @throws InferaError 404 for an unknown model or version.
+   */
+  modelReady(model: string, version?: number | string): { ready: boolean; error?: InferaError } {
+    try {
+      this.opts.repository.resolve(checkModelName(model), version);
+      return { ready: true };
+    } catch (e) {
+      if (e instanceof InferaError && e.status === 503) return { ready: false, error: e };
+      throw e;
+    }
+  }
+
+  /** The serving versions a statistics request covers: all, one model's, or one version. */
+  statsVersions(model?: string, version?: number | string): ModelVersion[] {
+    const repo = this.opts.repository;
+    if (model !== undefined && version !== undefined) return [repo.resolve(checkModelName(model), version)];
+    if (model !== undefined) {
+      const entry = repo.get(checkModelName(model));
+      if (!entry) throw repo.notServed(checkModelName(model));
+      return [...entry.versions.values()].flatMap((v) => (v.serving ? [v.serving] : []));
+    }
+    return repo.list().flatMap((m) => [...m.versions.values()].flatMap((v) => (v.serving ? [v.serving] : [])));
+  }
+
+  /** Every model on disk, and each loaded version's state (a quarantined version is UNAVAILABLE, with why). */
+  index(): IndexEntry[] {
+    const repo = this.opts.repository;
+    const loaded = new Map(repo.list().map((m) => [m.name, m]));
+    return repo.scan().flatMap((name): IndexEntry[] => {
+      const m = loaded.get(name);
+      if (!m) return [{ name, state: 'UNAVAILABLE', reason: 'unloaded' }];
+      if (m.versions.size === 0) return [{ name, state: m.state, reason: m.reason ?? '' }];
+      return [...m.versions.values()].map((v) => ({ name, version: String(v.version), state: v.serving?.quarantined ? 'UNAVAILABLE' : v.state, reason: v.serving?.quarantined ?? v.reason ?? '' }));
+    });
+  }
+
+  /**
+   * Loads (or reloads) a model from disk. A version that fails leaves the serving one in place.
+   * @throws InferaError 503 naming each failure and what still serves.
+   */
+  async load(model: string): Promise<void> {
+    const entry = await this.opts.repository.load(checkModelName(model));
+    const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY');
+    if (entry.state !== 'READY' || failed.length > 0) {
+      const reasons = [entry.reason, ...failed.map((v) => `version ${v.version}: ${v.reason ?? v.state}`)].filter(Boolean);
+      const serving = [...entry.versions.values()].filter((v) => v.serving).map((v) => v.version);
+      const still = serving.length > 0 ? ` (still serving version ${serving.join(', ')})` : '';
+      throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `failed to load '${entry.name}'${still}: ${reasons.join('; ')}`);
+    }
+  }
+
+  async unload(model: string): Promise<void> {
+    await this.opts.repository.unload(checkModelName(model));
+  }
+
+  /**
+   * One infer request, whatever carried it. `decode` turns the wire request into an
+   * InferRequest once the version is known (its input datatypes name mismatches early);
+   * `answer` encodes and sends the outputs. Metrics, monitoring and shadow copies follow.
+   * @throws InferaError (the request's error, already counted) for the transport to answer.
+   */
+  async infer(target: InferTarget, decode: (mv: ModelVersion) => InferRequest | Promise<InferRequest>, answer: (mv: ModelVersion, req: InferRequest, outputs: Tensor[]) => void): Promise<void> {
+    const started = performance.now();
+    const { metrics, monitoring } = this.opts;
+    // Unversioned requests follow the model's deployment (canary, A/B by routing key).
+    const { mv, release, shadow } = this.opts.repository.lease(checkModelName(target.model), target.version, target.routingKey);
+    const labels = { model: mv.name, version: String(mv.version) };
+    metrics?.pending.inc(labels);
+    try {
+      const req = await decode(mv);
+      const sched = parseScheduleParameters(req.parameters);
+      // Shadow mode: the candidate gets its own copy of the inputs (the stable run may consume them).
+      const mirror = shadow && !sched.sequence ? req.inputs.map((t) => ({ ...t, data: t.data.slice() as typeof t.data })) : null;
+      const outputNames = req.outputs.map((o) => o.name);
+      const r = await mv.infer({ inputs: req.inputs, outputs: outputNames, timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
+      answer(mv, req, r.outputs);
+      observePredictions(monitoring, mv, r.outputs, req.id, performance.now() - started);
+      if (shadow && mirror) this.shadowQueue(shadow).offer({ rows: mirror[0]?.shape[0] ?? 1, inputs: mirror, outputs: outputNames, id: req.id, release: shadow.lease() });
+      metrics?.requests.inc({ ...labels, outcome: 'success' });
+      metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
+      metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+    } catch (e) {
+      const err = toInferaError(e);
+      if (err.status >= 500) monitoring?.observeError(mv.name, mv.version);
+      metrics?.requests.inc({ ...labels, outcome: err.status < 500 ? 'client_error' : err.status === 503 ? 'unavailable' : 'error' });
+      throw err;
+    } finally {
+      release();
+      metrics?.pending.dec(labels);
+    }
+  }
+
+  /** Shadowed requests run one by one: their tensors may differ in every dimension but the first. */
+  private async runShadow(shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> {
+    const { metrics, monitoring } = this.opts;
+    const labels = { model: shadow.name, version: String(shadow.version) };
+    for (const item of batch) {
+      const started = performance.now();
+      try {
+        const r = await shadow.infer({ inputs: item.inputs, outputs: item.outputs });
+        metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
+        observePredictions(monitoring, shadow, r.outputs, item.id, performance.now() - started);
+      } catch {
+        metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
+        monitoring?.observeError(shadow.name, shadow.version);
+      } finally {
+        item.release();
+      }
+    }
+  }
+}
+
+/** Triton's statistics extension body of one version (REST JSON; gRPC maps the same fields). */
+export function versionStats(mv: ModelVersion) {
+  const s = mv.stats;
+  return {
+    name: mv.name,
+    version: String(mv.version),
+    last_inference: s.lastInference,
+    inference_count: s.inferenceCount,
+    execution_count: s.executionCount,
+    inference_stats: {
+      success: { count: s.successCount, ns: Math.round(s.successNs) },
+      fail: { count: s.failCount, ns: Math.round(s.failNs) },
+      queue: { count: s.successCount, ns: Math.round(s.queueNs) },
+      compute_infer: { count: s.successCount, ns: Math.round(s.computeNs) },
+    },
+    batch_stats: [...s.batches.entries()].sort((a, b) => a[0] - b[0]).map(([size, b]) => ({ batch_size: size, compute_infer: { count: b.count, ns: Math.round(b.ns) } })),
+  };
+}
+
+/**
+ * Hands an infer response's predictions to monitoring: one value per row of the output
+ * /predict reads (the last column: P(positive) for [n, 2]); ids `${id}/${row}`.
+ */
+function observePredictions(hub: MonitoringHub | undefined, mv: ModelVersion, outputs: Tensor[], id: string | undefined, latencyMs: number): void {
+  const name = mv.config.predict?.output;
+  const out = hub && name ? outputs.find((t) => t.name === name) : undefined;
+  if (!hub || !out || out.shape.length === 0 || out.datatype === 'BYTES') return;
+  const rows = out.shape[0];
+  const cols = rows > 0 ? out.data.length / rows : 0;
+  const predictions = Array.from({ length: rows }, (_, i) => numberAt(out, i * cols + cols - 1));
+  const ids = id === undefined ? undefined : rows === 1 ? [id] : predictions.map((_, i) => `${id}/${i}`);
+  hub.observe(mv.name, mv.version, { predictions, ids, latencyMs });
+}
