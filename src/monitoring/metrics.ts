@@ -16,6 +16,7 @@ export interface ModelMetrics {
   sequences: Gauge<'model' | 'version'>;
   streams: Gauge<'model'>;
   http: Counter<'route' | 'status'>;
+  grpc: Counter<'method' | 'code'>;
   unknownCategories: Counter<'model' | 'version'>;
   outOfRange: Counter<'model' | 'version' | 'feature'>;
   shadowRequests: Counter<'model' | 'version' | 'outcome'>;
@@ -43,6 +44,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     sequences: new Gauge({ name: 'infera_live_sequences', help: 'Sequences holding state in the sequence batcher.', labelNames: ['model', 'version'], registers }),
     streams: new Gauge({ name: 'infera_open_streams', help: 'Open WebSocket streams.', labelNames: ['model'], registers }),
     http: new Counter({ name: 'infera_http_responses_total', help: 'HTTP responses by route and status.', labelNames: ['route', 'status'], registers }),
+    grpc: new Counter({ name: 'infera_grpc_responses_total', help: 'gRPC answers by method and status code name (stream messages count one each).', labelNames: ['method', 'code'], registers }),
     shadowRequests: new Counter({ name: 'infera_shadow_requests_total', help: 'Requests mirrored to a shadow candidate after the client was answered, by outcome.', labelNames: ['model', 'version', 'outcome'], registers }),
     outOfRange: new Counter({ name: 'infera_out_of_range_features_total', help: 'Numeric /predict features outside their training range (min and max in the card.json profile).', labelNames: ['model', 'version', 'feature'], registers }),
     unknownCategories: new Counter({ name: 'infera_unknown_categories_total', help: 'Categorical values /predict sent to the unknown bucket (e.g. airports unseen in training).', labelNames: ['model', 'version'], registers }),

@@ -35,8 +35,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Converts JSON numbers to the declared datatype, rejecting what it cannot hold. */
-function fromNumbers(name: string, dt: FixedDataType, src: Float64Array): TypedArray {
+/** Converts numbers (JSON, or gRPC typed contents) to the declared datatype, rejecting what it cannot hold. */
+export function fromNumbers(name: string, dt: FixedDataType, src: Float64Array): TypedArray {
   const info = DATATYPES[dt];
   if (dt === 'FP64') return src;
   if (dt === 'FP32') return new Float32Array(src);
@@ -151,13 +151,19 @@ export async function decodeInferRequest(body: Uint8Array, headers: RequestHeade
     const names = new Set(outputs.map((o) => o.name));
     if (names.size !== outputs.length) throw new InferaError('ENG_ERR_BAD_REQUEST', `'outputs' names an output more than once`);
   }
-  let timeoutMs: number | undefined;
-  if (params.timeout !== undefined) {
-    if (typeof params.timeout !== 'number' || !(params.timeout > 0)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'parameters.timeout must be a positive number of microseconds');
-    timeoutMs = params.timeout / 1000;
-  }
+  const timeoutMs = timeoutFromParameters(params);
   if (header.id !== undefined && typeof header.id !== 'string') throw new InferaError('ENG_ERR_BAD_REQUEST', "'id' must be a string");
   return { id: header.id as string | undefined, inputs, outputs, binaryOutput, timeoutMs, parameters: params };
+}
+
+/**
+ * parameters.timeout (microseconds, as Triton takes it) in ms, or undefined.
+ * @throws InferaError 400 unless it is a positive number.
+ */
+export function timeoutFromParameters(params: Record<string, unknown>): number | undefined {
+  if (params.timeout === undefined) return undefined;
+  if (typeof params.timeout !== 'number' || !(params.timeout > 0)) throw new InferaError('ENG_ERR_BAD_REQUEST', 'parameters.timeout must be a positive number of microseconds');
+  return params.timeout / 1000;
 }
 
 export interface EncodedResponse {

@@ -36,8 +36,16 @@ export class AccessPolicy {
    */
   checkApiKey(ex: HttpExchange, allowQuery = false): void {
     if (this.keys.length === 0) return;
-    const auth = ex.header('authorization');
-    const given = auth?.startsWith('Bearer ') ? auth.slice(7) : ex.header('x-api-key') ?? (allowQuery ? new URLSearchParams(ex.query).get('api_key') ?? undefined : undefined);
+    this.checkKey(ex.header('authorization'), ex.header('x-api-key') ?? (allowQuery ? new URLSearchParams(ex.query).get('api_key') ?? undefined : undefined));
+  }
+
+  /**
+   * The key check itself, for any transport: `authorization` ("Bearer <key>") wins over `apiKey`.
+   * @throws InferaError 401 ENG_ERR_API_KEY_REQUIRED when keys are configured and none matches.
+   */
+  checkKey(authorization: string | undefined, apiKey: string | undefined): void {
+    if (this.keys.length === 0) return;
+    const given = authorization?.startsWith('Bearer ') ? authorization.slice(7) : apiKey;
     if (given !== undefined) {
       const digest = sha256(given);
       let ok = false;

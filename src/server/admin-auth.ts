@@ -9,11 +9,16 @@ const LOOPBACK = /^(127\.|::1$|0000:0000:0000:0000:0000:0000:0000:0001$|::ffff:1
  * when a token is configured; without one they answer loopback clients only.
  */
 export function requireAdmin(ex: HttpExchange, token: string | undefined): void {
+  checkAdmin(ex.remoteAddress, ex.header('authorization'), token);
+}
+
+/** The same rule for any transport: the peer's address and its authorization header (or gRPC metadata). */
+export function checkAdmin(remoteAddress: string, authorization: string | undefined, token: string | undefined): void {
   if (!token) {
-    if (LOOPBACK.test(ex.remoteAddress)) return;
-    throw new InferaError('ENG_ERR_UNAUTHORIZED', `management routes answer loopback clients only unless INFERA_ADMIN_TOKEN is set (peer ${ex.remoteAddress})`);
+    if (LOOPBACK.test(remoteAddress)) return;
+    throw new InferaError('ENG_ERR_UNAUTHORIZED', `management routes answer loopback clients only unless INFERA_ADMIN_TOKEN is set (peer ${remoteAddress})`);
   }
-  const given = Buffer.from(ex.header('authorization') ?? '');
+  const given = Buffer.from(authorization ?? '');
   const want = Buffer.from(`Bearer ${token}`);
   if (given.length !== want.length || !crypto.timingSafeEqual(given, want)) {
     throw new InferaError('ENG_ERR_UNAUTHORIZED', 'send Authorization: Bearer <INFERA_ADMIN_TOKEN>');

@@ -50,6 +50,20 @@ export class Router {
   }
 
   /**
+   * Counts a request of another transport (gRPC) in flight while `fn` runs: draining waits
+   * for it and background work (whenIdle) waits behind it, as for HTTP requests.
+   */
+  async track<T>(fn: () => Promise<T>): Promise<T> {
+    this.inFlight += 1;
+    try {
+      return await fn();
+    } finally {
+      this.inFlight -= 1;
+      this.wakeIdle();
+    }
+  }
+
+  /**
    * Calls `fn` once no request is in flight: at once when none is, else when the last one
    * ends (background work that must not delay requests, e.g. shadow runs).
    */
@@ -86,15 +100,18 @@ export class Router {
     } finally {
       this.inFlight -= 1;
       this.metrics?.http.inc({ route: pattern, status: String(ex.status || 499) });
-      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
-        const waiters = this.idleWaiters;
-        this.idleWaiters = [];
-        // After this request's own callbacks: its answer is sent before background work runs.
-        setImmediate(() => {
-          for (const fn of waiters) fn();
-        });
-      }
+      this.wakeIdle();
     }
+  }
+
+  private wakeIdle(): void {
+    if (this.inFlight > 0 || this.idleWaiters.length === 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    // After this request's own callbacks: its answer is sent before background work runs.
+    setImmediate(() => {
+      for (const fn of waiters) fn();
+    });
   }
 }
 
