@@ -10,7 +10,7 @@ import { DEFAULT_SANDBOX, SandboxOptions } from '../repository/sandbox';
 import { Backend } from '../runtime/backend';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { NativeBackend } from '../runtime/native-backend';
-import { Router } from './router';
+import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
 import { OipService } from './oip-service';
@@ -232,6 +232,11 @@ export class InferaServer {
     const onDisk = new Set(this.repository.scan());
     for (const m of this.repository.list()) if (!onDisk.has(m.name)) await this.repository.unload(m.name);
     await this.repository.loadAll();
+  }
+
+  /** Every HTTP route served: the router's, and the WebSocket streams (GET: the upgrade request). */
+  routes(): RouteEntry[] {
+    return [...this.router.routes(), ...this.streams.patterns.map((pattern) => ({ method: 'get' as const, pattern }))];
   }
 
   get inFlight(): number {
