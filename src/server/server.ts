@@ -17,6 +17,7 @@ import { OipService } from './oip-service';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
+import { registerOpenApiRoute } from './openapi';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
@@ -179,6 +180,7 @@ export class InferaServer {
       registry: opts.registryPath && opts.registryPath !== ':memory:' ? opts.registryPath : undefined,
     });
     registerScoreRoutes({ router: this.router, jobs: this.scoreJobs, adminToken: opts.adminToken });
+    registerOpenApiRoute(this.router, SERVER_VERSION);
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
