@@ -20,7 +20,7 @@ type Obj = Record<string, unknown>;
 const MODEL_STATES: Record<ModelState, true> = { READY: true, UNAVAILABLE: true, LOADING: true, UNLOADING: true };
 const DEPLOYMENT_MODES: Record<DeploymentMode, true> = { canary: true, ab: true, shadow: true };
 const JOB_STATES: Record<JobState, true> = { running: true, succeeded: true, failed: true, cancelled: true };
-const DATATYPE_NAMES = Object.keys(DATATYPES) as DataType[];
+const DATATYPE_NAMES: DataType[] = [...(Object.keys(DATATYPES) as DataType[]), 'BYTES'];
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Obj) => ({ 'application/json': { schema } });
@@ -39,9 +39,9 @@ const schemas: Record<string, Obj> = {
     error: { type: 'string', description: 'What went wrong, for people.' },
   }),
   ModelState: { type: 'string', enum: Object.keys(MODEL_STATES) },
-  Datatype: { type: 'string', enum: DATATYPE_NAMES, description: 'BYTES, FP16 and BF16 are not served (501).' },
+  Datatype: { type: 'string', enum: DATATYPE_NAMES, description: 'BF16 is not served (501).' },
   TensorMetadata: obj({ name: str, datatype: ref('Datatype'), shape: { ...arrayOf(int), description: '-1: any size' } }),
-  TensorData: { type: 'array', items: { anyOf: [num, bool, { $ref: '#/components/schemas/TensorData' }] }, description: 'Row-major, flat or nested.' },
+  TensorData: { type: 'array', items: { anyOf: [num, bool, str, { $ref: '#/components/schemas/TensorData' }] }, description: 'Row-major, flat or nested; strings for BYTES (UTF-8).' },
   ServerMetadata: obj({ name: str, version: str, extensions: { type: 'array', items: { type: 'string', enum: EXTENSIONS } } }),
   ModelMetadata: obj({ name: str, versions: arrayOf(str), platform: str, inputs: arrayOf(ref('TensorMetadata')), outputs: arrayOf(ref('TensorMetadata')) }),
   InferRequest: obj({
@@ -75,7 +75,7 @@ const schemas: Record<string, Obj> = {
     id: str,
     outputs: arrayOf(obj({
       name: str, datatype: ref('Datatype'), shape: arrayOf(int),
-      data: { type: 'array', items: { anyOf: [num, bool] }, description: 'flat, row-major' },
+      data: { type: 'array', items: { type: ['number', 'boolean', 'string'] }, description: 'flat, row-major; strings for BYTES' },
       parameters: obj({ binary_data_size: int }),
     }, ['name', 'datatype', 'shape'])),
   }, ['model_name', 'model_version', 'outputs']),
@@ -243,7 +243,7 @@ function routes(): [string, string, Op][] {
   });
   versioned('post', '/infer', {
     tag: 'oip', summary: 'inference', security: DATA_PLANE,
-    description: `JSON, or the binary tensor extension: a body of Content-Type application/octet-stream whose first ${INFER_HEADER_LENGTH} bytes are an InferRequest in JSON, followed by the raw little-endian tensors (inputs with parameters.binary_data_size) in input order. Outputs asked for as binary come back the same way.`,
+    description: `JSON, or the binary tensor extension: a body of Content-Type application/octet-stream whose first ${INFER_HEADER_LENGTH} bytes are an InferRequest in JSON, followed by the raw little-endian tensors (inputs with parameters.binary_data_size) in input order (BYTES: each element as a 4-byte little-endian length, then its UTF-8 bytes). Outputs asked for as binary come back the same way.`,
     parameters: [header(INFER_HEADER_LENGTH, 'bytes of JSON before the binary tensors', { type: 'integer', minimum: 0 }), header('X-Routing-Key', 'A/B routing key of a deployment')],
     body: { required: true, content: { 'application/json': { schema: ref('InferRequest') }, 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } } },
     responses: {
@@ -252,7 +252,7 @@ function routes(): [string, string, Op][] {
         headers: { [INFER_HEADER_LENGTH]: { description: 'bytes of JSON before the binary outputs (binary responses only)', schema: int } },
         content: { 'application/json': { schema: ref('InferResponse') }, 'application/octet-stream': { schema: { type: 'string', contentMediaType: 'application/octet-stream' } } },
       },
-      ...errors({ ...BODY_ERRORS, 400: 'bad request, tensor, name, or input the model refused', ...DATA_ERRORS, 404: 'unknown model or version', 501: 'BYTES or FP16 tensors' }),
+      ...errors({ ...BODY_ERRORS, 400: 'bad request, tensor, name, or input the model refused', ...DATA_ERRORS, 404: 'unknown model or version', 501: 'BF16 tensors' }),
     },
   });
   add('get', '/v2/models/stats', { tag: 'oip', summary: 'statistics of every serving version', responses: ok('Triton\'s model_stats shape', ref('ModelStats')) });

@@ -3,13 +3,16 @@
 // the live server gives on the real models of the repository.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import Ajv2020, { ValidateFunction } from 'ajv/dist/2020';
+import { buildTypedModels } from '../../scripts/build-typed-models';
 import { ErrorCodes } from '../../src/errors';
 import { SERVER_VERSION } from '../../src/server/server';
 import { ROOT, Running, startServer } from '../helpers/server';
+import { flightsMissing } from '../unit/native/flights-model';
 
 type Doc = Record<string, any>;
 
@@ -167,6 +170,27 @@ test('live /predict answers (one row, several rows) validate against PredictResp
   assert.deepEqual(many.predictions.map((p: Doc) => p.id), ['a', 'b']);
   await checkLive('/health', 'get', '/health', 200);
   await checkLive('/models', 'get', '/models', 200);
+});
+
+test('a BYTES tensor (the airports string lookup) validates in both directions', { skip: flightsMissing() }, async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-openapi-typed-'));
+  buildTypedModels(dir);
+  const typed = await startServer({ repository: dir });
+  try {
+    const metadata = await (await fetch(`${typed.url}/v2/models/airports`)).json();
+    assertValid(responseSchema('/v2/models/{model}', 'get', 200), metadata, 'GET /v2/models/airports');
+    const request = { inputs: [{ name: 'code', datatype: 'BYTES', shape: [2, 1], data: [['ORD'], ['LAX']] }] };
+    const requestSchema = ajv.compile({ $ref: pointer('paths', '/v2/models/{model}/infer', 'post', 'requestBody', 'content', 'application/json', 'schema') });
+    assertValid(requestSchema, request, 'BYTES request');
+    const res = await fetch(`${typed.url}/v2/models/airports/infer`, { method: 'POST', body: JSON.stringify(request), headers: { 'Content-Type': 'application/json' } });
+    const answer = (await res.json()) as Doc;
+    assert.equal(res.status, 200, JSON.stringify(answer));
+    assertValid(responseSchema('/v2/models/{model}/infer', 'post', 200), answer, 'BYTES answer');
+    assert.ok(answer.outputs.some((o: Doc) => o.datatype === 'BYTES' && o.data.every((v: unknown) => typeof v === 'string')), JSON.stringify(answer));
+  } finally {
+    await typed.server.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('BAD CALL - error answers validate against the Error schema of their route', async () => {
