@@ -13,6 +13,12 @@ export interface RouteOptions {
 
 export type RouteLog = (obj: Record<string, unknown>, msg: string) => void;
 
+/** A registered route, as uWS spells it (`:model` parameters). */
+export interface RouteEntry {
+  method: 'get' | 'post';
+  pattern: string;
+}
+
 /** Headers any route may read; uWS requests must be read eagerly. */
 const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inference-header-content-length', 'authorization', 'x-routing-key', ...ACCESS_HEADERS] as const;
 
@@ -27,6 +33,7 @@ export class Router {
   inFlight = 0;
   draining = false;
   private idleWaiters: (() => void)[] = [];
+  private readonly registered: RouteEntry[] = [];
 
   constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog, readonly access = new AccessPolicy()) {
     // CORS preflight: answered for allowed origins, 204 without CORS headers (refused by the browser) otherwise.
@@ -39,6 +46,7 @@ export class Router {
   }
 
   add(method: 'get' | 'post', pattern: string, handler: Handler, opts: RouteOptions = {}): void {
+    this.registered.push({ method, pattern });
     const paramCount = (pattern.match(/:/g) ?? []).length;
     this.app[method](pattern, (res: HttpResponse, req: HttpRequest) => {
       guarded(res, pattern, this.log, this.metrics, () => {
@@ -47,6 +55,11 @@ export class Router {
         void this.run(ex, pattern, handler, opts);
       });
     });
+  }
+
+  /** Every route added, in order (the OpenAPI test walks them); not the OPTIONS preflight nor the 404 fallback. */
+  routes(): readonly RouteEntry[] {
+    return this.registered;
   }
 
   /**

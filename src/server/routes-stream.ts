@@ -33,6 +33,8 @@ export interface StreamContext {
 }
 
 export interface StreamRoutes {
+  /** The WebSocket routes (uWS patterns), registered on the app rather than the router. */
+  readonly patterns: readonly string[];
   /** Open streams. */
   readonly open: number;
   /** Closes every stream with an error frame and `code` (shutdown: 1001). */
@@ -141,10 +143,12 @@ export function registerStreamRoutes(ctx: StreamContext): StreamRoutes {
     },
   });
 
-  ctx.app.ws<StreamData>('/v2/models/:model/stream', behavior('/v2/models/:model/stream', false));
-  ctx.app.ws<StreamData>('/v2/models/:model/versions/:version/stream', behavior('/v2/models/:model/versions/:version/stream', true));
+  const patterns = ['/v2/models/:model/stream', '/v2/models/:model/versions/:version/stream'];
+  ctx.app.ws<StreamData>(patterns[0], behavior(patterns[0], false));
+  ctx.app.ws<StreamData>(patterns[1], behavior(patterns[1], true));
 
   return {
+    patterns,
     get open() {
       return sessions.size;
     },

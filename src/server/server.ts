@@ -10,13 +10,14 @@ import { DEFAULT_SANDBOX, SandboxOptions } from '../repository/sandbox';
 import { Backend } from '../runtime/backend';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { NativeBackend } from '../runtime/native-backend';
-import { Router } from './router';
+import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
 import { OipService } from './oip-service';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
+import { registerOpenApiRoute } from './openapi';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
@@ -179,6 +180,7 @@ export class InferaServer {
       registry: opts.registryPath && opts.registryPath !== ':memory:' ? opts.registryPath : undefined,
     });
     registerScoreRoutes({ router: this.router, jobs: this.scoreJobs, adminToken: opts.adminToken });
+    registerOpenApiRoute(this.router, SERVER_VERSION);
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
   }
@@ -232,6 +234,11 @@ export class InferaServer {
     const onDisk = new Set(this.repository.scan());
     for (const m of this.repository.list()) if (!onDisk.has(m.name)) await this.repository.unload(m.name);
     await this.repository.loadAll();
+  }
+
+  /** Every HTTP route served: the router's, and the WebSocket streams (GET: the upgrade request). */
+  routes(): RouteEntry[] {
+    return [...this.router.routes(), ...this.streams.patterns.map((pattern) => ({ method: 'get' as const, pattern }))];
   }
 
   get inFlight(): number {
