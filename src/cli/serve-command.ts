@@ -27,6 +27,7 @@ const SETTINGS: Setting[] = [
   { key: 'repository', file: ['server', 'repository'] },
   { key: 'host', file: ['server', 'host'] },
   { key: 'port', file: ['server', 'port'] },
+  { key: 'grpcPort', file: ['server', 'grpc_port'] },
   { key: 'workers', file: ['server', 'workers'] },
   { key: 'maxBody', file: ['server', 'max_body'] },
   { key: 'predictCache', file: ['server', 'predict_cache'] },
@@ -54,6 +55,7 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--keep-warm <s>', 'seconds a version the registry stopped naming (after a promotion or a rollback) stays loaded, so going back to it is instant; 0 retires it at once').env('INFERA_KEEP_WARM').default(String(DEFAULT_KEEP_WARM_MS / 1000)))
     .addOption(new Option('--score-dir <dir>', 'the directory batch scoring jobs over HTTP (POST /v2/repository/models/{m}/score) read and write in; without it those routes answer 403').env('INFERA_SCORE_DIR'))
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
+    .addOption(new Option('--grpc-port <n>', 'serve the Open Inference Protocol over gRPC too, on this port (0 picks a free one); off without it').env('INFERA_GRPC_PORT'))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
     .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
     .addOption(new Option('--max-body <bytes>', 'largest request body').env('INFERA_MAX_BODY').default(String(d.maxBodyBytes)))
@@ -114,6 +116,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     repository: path.resolve(String(values.repository)),
     host: String(values.host),
     port: int('port', values.port, 65535),
+    grpcPort: values.grpcPort === undefined ? undefined : int('grpc-port', values.grpcPort, 65535),
     reusePort: Boolean(values.reusePort),
     sandbox: values.sandbox === false ? (false as const) : undefined,
     workers: Math.max(1, int('workers', values.workers)),

@@ -14,6 +14,7 @@ export interface ServerConfigFile {
     repository?: string;
     host?: string;
     port?: number;
+    grpc_port?: number;
     workers?: number;
     max_body?: number;
     predict_cache?: number;
@@ -56,6 +57,7 @@ const schema = {
         repository: { type: 'string', minLength: 1 },
         host: { type: 'string', minLength: 1 },
         port: { type: 'integer', minimum: 0, maximum: 65535 },
+        grpc_port: { type: 'integer', minimum: 0, maximum: 65535 },
         workers: { type: 'integer', minimum: 1 },
         max_body: { type: 'integer', minimum: 1 },
         predict_cache: { type: 'integer', minimum: 0 },

@@ -58,6 +58,8 @@ export interface GrpcServerOptions {
   access: AccessPolicy;
   adminToken?: string;
   serverVersion: string;
+  /** Share the port with other processes (SO_REUSEPORT), as --reuse-port does for HTTP. */
+  reusePort?: boolean;
   /** Largest request message (the REST body limit). */
   maxMessageBytes: number;
   ready: () => boolean;
@@ -92,7 +94,8 @@ export class GrpcServer {
   port = 0;
 
   constructor(private readonly opts: GrpcServerOptions) {
-    this.server = new grpc.Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes, 'grpc.max_send_message_length': -1 });
+    // Without reusePort a busy port is an error, as for HTTP (grpc-js would otherwise share it).
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes, 'grpc.max_send_message_length': -1, 'grpc.so_reuseport': opts.reusePort ? 1 : 0 });
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(GRPC_PROTO, PROTO_LOADER_OPTIONS)) as unknown as { inference: { GRPCInferenceService: { service: grpc.ServiceDefinition } } };
     this.server.addService(pkg.inference.GRPCInferenceService.service, this.handlers());
   }
@@ -110,7 +113,8 @@ export class GrpcServer {
 
   /** Ends every open ModelStreamInfer with UNAVAILABLE (draining). */
   closeStreams(): void {
-    for (const call of this.streams) call.destroy(Object.assign(new Error('server shutting down'), { code: grpc.status.UNAVAILABLE, details: 'server shutting down' }));
+    // grpc-js ends a server stream with the status of an 'error' event (destroy() would cancel it).
+    for (const call of this.streams) call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down' });
     this.streams.clear();
   }
 

@@ -14,6 +14,7 @@ import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
 import { OipService } from './oip-service';
+import { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
@@ -33,6 +34,8 @@ export interface ServerOptions {
   repository: string;
   host: string;
   port: number;
+  /** The gRPC port (inference.GRPCInferenceService); undefined: no gRPC; 0 picks a free one. */
+  grpcPort?: number;
   /** Inference worker threads. */
   workers: number;
   /** CPUs the server may use: decides what runs inline on the event loop (default: os.availableParallelism()). */
@@ -123,6 +126,10 @@ export class InferaServer {
   /** Model monitoring: observe() from the serving paths, feedback, drift (routes-monitoring.ts). */
   readonly monitoring: MonitoringHub;
   private listenSocket: us_listen_socket | null = null;
+  /** The gRPC transport, when a gRPC port is configured. */
+  private readonly grpc: GrpcServer | null = null;
+  /** The bound gRPC port (0 without gRPC). */
+  grpcPort = 0;
   private readonly cores: number;
   private loaded = false;
   /** Batch scoring jobs (child processes running `infera score`). */
@@ -183,6 +190,12 @@ export class InferaServer {
     registerOpenApiRoute(this.router, SERVER_VERSION);
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
+    if (opts.grpcPort !== undefined) {
+      this.grpc = new GrpcServer({
+        service: this.oip, access: this.router.access, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, maxMessageBytes: opts.maxBodyBytes, reusePort: opts.reusePort,
+        ready, draining: () => this.router.draining, track: (fn) => this.router.track(fn), metrics: this.metrics, log: (o, m) => this.log.error(o, m),
+      });
+    }
   }
 
   async start(): Promise<number> {
@@ -192,6 +205,7 @@ export class InferaServer {
       // A server that cannot start must not leave its workers behind.
       if (this.listenSocket) us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
+      await this.grpc?.close(0);
       await this.monitoring.close();
       await this.repository.close();
       await this.backend.close();
@@ -211,6 +225,7 @@ export class InferaServer {
         resolve();
       });
     });
+    if (this.grpc) this.grpcPort = await this.grpc.listen(this.opts.host, this.opts.grpcPort!);
     // Liveness answers while models load; readiness waits for them.
     await this.repository.loadAll();
     this.loaded = true;
@@ -225,7 +240,7 @@ export class InferaServer {
       this.rollout.tick(this.repository.list().map((m) => m.name)).catch((e: Error) => this.log.error({ err: e.message }, 'rollout check failed'));
     }, this.rollout.config.interval_ms);
     this.rolloutTimer.unref();
-    this.log.info({ port: this.port, models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
+    this.log.info({ port: this.port, ...(this.grpc ? { grpcPort: this.grpcPort } : {}), models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
     return this.port;
   }
 
@@ -249,10 +264,12 @@ export class InferaServer {
   async stop(): Promise<void> {
     this.router.draining = true;
     this.streams.closeAll(1001, 'server shutting down');
+    this.grpc?.closeStreams();
     const deadline = Date.now() + this.opts.drainTimeoutMs;
     while (this.router.inFlight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
     if (this.listenSocket) us_listen_socket_close(this.listenSocket);
     this.listenSocket = null;
+    await this.grpc?.close(Math.max(0, deadline - Date.now()));
     if (this.registryTimer) clearInterval(this.registryTimer);
     if (this.rolloutTimer) clearInterval(this.rolloutTimer);
     this.scoreJobs.close();
