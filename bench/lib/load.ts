@@ -20,7 +20,7 @@ export interface LoadTarget {
   /** e.g. http://127.0.0.1:8080 */
   baseUrl: string;
   path: string;
-  /** Request bodies, rotated through in order. */
+  /** Request bodies, rotated through in order (POST); none: GET `path` (closed loop only). */
   bodies: Buffer[];
   contentType?: string;
   /** Extra headers per body (same index as bodies), e.g. Inference-Header-Content-Length. */
@@ -83,7 +83,9 @@ export function closedLoopIndices(n: number, max = MAX_CLOSED_LOOP_BODIES): numb
 
 export function closedLoop(t: LoadTarget, o: ClosedLoopOptions): Promise<LoadRunStats> {
   const headers = { 'content-type': t.contentType ?? 'application/json' };
-  const requests = closedLoopIndices(t.bodies.length).map((i) => ({ method: 'POST', path: t.path, headers: { ...headers, ...(t.bodyHeaders?.[i] ?? {}) }, body: t.bodies[i] }));
+  const requests = t.bodies.length === 0
+    ? [{ method: 'GET', path: t.path }]
+    : closedLoopIndices(t.bodies.length).map((i) => ({ method: 'POST', path: t.path, headers: { ...headers, ...(t.bodyHeaders?.[i] ?? {}) }, body: t.bodies[i] }));
   const hist = newLatencyHistogram();
   const statusCodes: Record<string, number> = {};
   const seen = new Set<unknown>();

@@ -127,7 +127,7 @@ export class InferaServer {
   readonly monitoring: MonitoringHub;
   private listenSocket: us_listen_socket | null = null;
   /** The gRPC transport, when a gRPC port is configured. */
-  private readonly grpc: GrpcServer | null = null;
+  readonly grpc: GrpcServer | null = null;
   /** The bound gRPC port (0 without gRPC). */
   grpcPort = 0;
   private readonly cores: number;

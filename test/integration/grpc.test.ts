@@ -12,6 +12,7 @@ import { buildTypedModels } from '../../scripts/build-typed-models';
 import { CHUNK, ReferenceVad, inferBody, maxAbsDiff, speechChunks } from '../helpers/vad';
 import { Running, getJson, postJson, scratchRepository, startServer } from '../helpers/server';
 import { OipGrpcClient, grpcParameters } from '../helpers/grpc-client';
+import { CONNECTION_WINDOW_BYTES } from '../../src/server/grpc-server';
 import { FLIGHTS_DIR, flightsMissing } from '../unit/native/flights-model';
 
 /** REST status → the gRPC status the server's table must give (README, "gRPC"). */
@@ -58,6 +59,8 @@ function rawVadRequest(chunk: Float32Array, extra: object = {}) {
 }
 
 test('server and model metadata, liveness and readiness equal the REST answers', async () => {
+  // The 16 MiB HTTP/2 receive window (batches of useful size) reaches grpc-js through a private field: fail loudly if an upgrade moves it.
+  assert.equal(srv.server.grpc?.flowControlWindow, CONNECTION_WINDOW_BYTES);
   assert.deepEqual(await client.call('ServerLive', {}), { live: true });
   assert.deepEqual(await client.call('ServerReady', {}), { ready: true });
   const rest = (await getJson(`${srv.url}/v2`)).json;
