@@ -44,6 +44,8 @@ export class DynamicBatcher<T, R> {
   private timer: NodeJS.Timeout | null = null;
   private timerAt = Infinity;
   private held = 0;
+  /** A pump is queued for the end of this turn of the event loop. */
+  private pumpQueued = false;
   private closed = false;
   private readonly now: () => number;
 
@@ -92,6 +94,24 @@ export class DynamicBatcher<T, R> {
     policy.observeArrival?.(now);
     return new Promise<R>((resolve, reject) => {
       this.queue.splice(at, 0, { payload, ...entry, resolve, reject });
+      this.pumpSoon();
+    });
+  }
+
+  /**
+   * The decision after a submit waits for the end of the event loop's turn (setImmediate), so
+   * that every request that arrives in the same turn can join one batch even when each reaches
+   * the queue from its own callback (HTTP/2 streams through grpc-js, each ~100 µs of transport
+   * work apart). Measured on one core, 16 one-chunk VAD calls in flight: gRPC batches of 4 → 13
+   * requests and 2.5-2.8k → 3.7-3.8k calls/s; REST 4.8-5.0k → 5.0-5.2k; one connection, REST
+   * mean latency 497-504 → 500-534 µs (within the run-to-run spread). An inline batch already
+   * runs behind a setImmediate in onnxruntime-node, so no batch starts later than before.
+   */
+  private pumpSoon(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
       this.pump();
     });
   }
