@@ -204,7 +204,8 @@ async function main(): Promise<void> {
     }
     const med = (arm: string, c: number, f: (r: ArmResult) => number) => median(results.filter((x) => x.arm === arm && x.concurrency === c).map(f));
     const rows = CONCURRENCY.map((c) => {
-      const get = (arm: string) => ({ rps: med(arm, c, (x) => x.callsPerSec), mean: med(arm, c, (x) => x.meanMs), cpu: med(arm, c, (x) => x.serverCpuUsPerCall), busy: med(arm, c, (x) => x.serverCpuShare) });
+      const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
+      const get = (arm: string) => ({ rps: Math.round(med(arm, c, (x) => x.callsPerSec)), mean: round(med(arm, c, (x) => x.meanMs), 2), cpu: round(med(arm, c, (x) => x.serverCpuUsPerCall), 1), busy: round(med(arm, c, (x) => x.serverCpuShare), 2) });
       return { c, rest: get('rest-binary-infer'), grpc: get('grpc-raw-infer'), restLive: get('rest-health-live'), grpcLive: get('grpc-server-live') };
     });
     const errors = results.reduce((n, x) => n + x.errors, 0);

@@ -1,6 +1,6 @@
 // The README's shell blocks marked `<!-- runnable -->` run as written against a server on a
 // free port: every line must exit 0 (curl fails on any non-2xx answer). The only rewrites
-// are the port (localhost:8080 → the test server), `npx --no-install infera` → this
+// are the ports (localhost:8080 → the test server, localhost:8001 → its gRPC port), `npx --no-install infera` → this
 // checkout's CLI (what npx runs), and curl's flags to fail on errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -27,13 +27,14 @@ function runnableBlocks(markdown: string): string[][] {
 test('every runnable README block runs as written against a live server', async (t) => {
   const blocks = runnableBlocks(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   assert.ok(blocks.length >= 3, `found ${blocks.length} runnable blocks`);
-  const srv = await startServer();
+  const srv = await startServer({ grpcPort: 0 });
   const port = new URL(srv.url).port;
   try {
     for (const block of blocks) {
       for (const line of block) {
         const cmd = line
           .replaceAll('localhost:8080', `127.0.0.1:${port}`)
+          .replaceAll('localhost:8001', `127.0.0.1:${srv.server.grpcPort}`)
           .replace(/^npx --no-install infera /, `${process.execPath} ${CLI} `)
           .replace(/^curl /, 'curl -sS --fail-with-body ');
         const env = { ...process.env };
