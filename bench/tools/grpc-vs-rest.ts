@@ -12,7 +12,7 @@
  *   call in flight, as a gRPC client library does);
  * - the cheapest call of each transport (GET /v2/health/live, ServerLive): the transport's own
  *   cost, with no model work.
- * The server's CPU time per answered call (utime + stime from /proc) is each transport's
+ * The server's CPU time (utime + stime from /proc) ÷ wall time ÷ calls/s is each transport's
  * per-call cost. gRPC errors ride in trailers of HTTP 200 answers, so answers are counted from
  * the server's infera_grpc_responses_total{code="OK"}. Arms run in ABBA order for --rounds;
  * figures are medians. Before any load, both transports' answers are checked equal, bit for bit.
@@ -186,7 +186,9 @@ async function main(): Promise<void> {
       const res: ArmResult = {
         arm, concurrency, callsPerSec: Math.round(run.callsPerSec), meanMs: run.meanMs, maxMs: run.maxMs,
         errors: run.failed + Math.max(0, run.succeeded - answered),
-        serverCpuUsPerCall: Math.round((serverCpu / answered) * 1e7) / 10,
+        // CPU share over the whole run (warm-up included) ÷ the measured call rate: h2load's
+        // rate covers only its measurement window, the server's CPU time the whole run.
+        serverCpuUsPerCall: Math.round((serverCpu / wall / run.callsPerSec) * 1e7) / 10,
         serverCpuShare: Math.round((serverCpu / wall) * 100) / 100,
       };
       console.log(`  ${arm} ${concurrency} in flight: ${res.callsPerSec} calls/s, mean ${res.meanMs} ms, max ${res.maxMs} ms, server ${res.serverCpuUsPerCall} µs CPU/call (${Math.round(res.serverCpuShare * 100)} % busy), errors ${res.errors}`);
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
       `- CPU: ${cpu}; server pinned to ${pinning.serverCpus ?? 'any'}, load generator to ${pinning.loadgenCpus ?? 'any'}`,
       `- machine stalls on the server's core (10 s idle): ${stalls.gaps} gaps > 0.5 ms, longest ${stalls.longestMs.join(', ')} ms`,
       '- load generator: h2load (nghttp2) for both: REST over HTTP/1.1, one connection per call in flight; gRPC over one HTTP/2 connection (one channel), one stream per call in flight',
-      `- medians of ${rounds} rounds (ABBA), ${seconds} s each after 1 s warm-up; server CPU per call = its utime + stime (/proc, all threads) ÷ answered calls; errors in all: ${errors}`,
+      `- medians of ${rounds} rounds (ABBA), ${seconds} s each after 1 s warm-up; server CPU per call = its utime + stime (/proc, all threads) ÷ wall time ÷ calls/s; errors in all: ${errors}`,
       '',
       '| calls in flight | REST binary calls/s | gRPC raw calls/s | gRPC ÷ REST | REST mean ms | gRPC mean ms | server CPU µs/call, REST infer | gRPC infer | no-op: REST GET /v2/health/live | gRPC ServerLive |',
       '|---|---|---|---|---|---|---|---|---|---|',
