@@ -61,6 +61,19 @@ export class ReferenceVad {
     return chunks.map((_, i) => ({ output: (r.output.data as Float32Array).subarray(i, i + 1), hn: state(r.hn, i), cn: state(r.cn, i) }));
   }
 
+  /** The offline run of a sequence: the chunks one at a time, state carried in process; the speech probability of each. */
+  async sequence(chunks: Float32Array[]): Promise<number[]> {
+    let h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128);
+    const out: number[] = [];
+    for (const ch of chunks) {
+      const r = await this.run(ch, h, c);
+      out.push(r.output[0]);
+      h = r.hn;
+      c = r.cn;
+    }
+    return out;
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

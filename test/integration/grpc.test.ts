@@ -160,18 +160,6 @@ test('errors: the same code and message as REST, with the status of the document
   assert.equal((await client.call('ModelInfer', rawVadRequest(chunk))).model_name, 'vad');
 });
 
-/** The offline reference: the chunks one at a time, state carried in process. */
-async function referenceProbabilities(chunks: Float32Array[]): Promise<number[]> {
-  let h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128);
-  const out: number[] = [];
-  for (const ch of chunks) {
-    const r = await ref.run(ch, h, c);
-    out.push(r.output[0]);
-    h = r.hn;
-    c = r.cn;
-  }
-  return out;
-}
 
 test('sequences on ModelStreamInfer (state held by the server) equal the offline run; an error is a message, not the end', async () => {
   const seq = (id: number, k: number, chunk: Float32Array, last: boolean) => ({
@@ -202,7 +190,7 @@ test('sequences on ModelStreamInfer (state held by the server) equal the offline
     return new Float32Array(new Uint8Array(m.infer_response.raw_output_contents[0]).buffer)[0];
   });
   const [gotA, gotB] = [prob(7), prob(8)];
-  const [wantA, wantB] = [await referenceProbabilities(a), await referenceProbabilities(b)];
+  const [wantA, wantB] = [await ref.sequence(a), await ref.sequence(b)];
   // Steps of the two sequences may share a batch: batched GEMMs accumulate in another order (sequence-http.test.ts).
   assert.ok(maxAbsDiff(gotA, wantA) <= 1e-4 && maxAbsDiff(gotB, wantB) <= 1e-4, `${maxAbsDiff(gotA, wantA)} ${maxAbsDiff(gotB, wantB)}`);
   assert.ok(Math.max(...gotA) > 0.8 && Math.min(...gotA) < 0.2, 'speech and silence both present');

@@ -40,18 +40,6 @@ function seqBody(chunk: Float32Array, params: Record<string, unknown>, extra: Re
 
 const infer = (body: unknown) => postJson(`${srv.url}/v2/models/vad/infer`, body);
 
-/** The offline reference: the same chunks, one at a time, state carried in process. */
-async function referenceProbabilities(chunks: Float32Array[]): Promise<number[]> {
-  let h: Float32Array = new Float32Array(128), c: Float32Array = new Float32Array(128);
-  const out: number[] = [];
-  for (const ch of chunks) {
-    const r = await ref.run(ch, h, c);
-    out.push(r.output[0]);
-    h = r.hn;
-    c = r.cn;
-  }
-  return out;
-}
 
 test('a sequence over HTTP (state held by the server) equals in-process onnxruntime with carried state', async (t) => {
   const mv = srv.server.repository.resolve('vad');
@@ -64,7 +52,7 @@ test('a sequence over HTTP (state held by the server) equals in-process onnxrunt
     if (k === 0) assert.strictEqual(mv.sequenceCount, 1);
   }
   assert.strictEqual(mv.sequenceCount, 0, 'released after sequence_end');
-  const want = await referenceProbabilities(speech);
+  const want = await ref.sequence(speech);
   assert.ok(maxAbsDiff(got, want) <= 1e-6, `max abs diff ${maxAbsDiff(got, want)}`);
   assert.ok(Math.max(...got) > 0.8 && Math.min(...got) < 0.2);
 });
@@ -86,7 +74,7 @@ test('chunks of 8 sequences run as one batch per step, each with its own state',
   }
   assert.strictEqual((mv.stats.batches.get(n)?.count ?? 0) - before, steps, 'one batch of 8 sequences per step');
   let worst = 0;
-  for (let i = 0; i < n; i++) worst = Math.max(worst, maxAbsDiff(got[i], await referenceProbabilities(audio[i])));
+  for (let i = 0; i < n; i++) worst = Math.max(worst, maxAbsDiff(got[i], await ref.sequence(audio[i])));
   t.diagnostic(`8 batched sequences vs unbatched reference: max abs diff ${worst.toExponential(2)}`);
   assert.ok(worst <= BATCH_TOLERANCE, `max abs diff ${worst}`);
   assert.strictEqual(mv.sequenceCount, 0);
