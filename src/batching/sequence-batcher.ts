@@ -1,6 +1,6 @@
 import { InferaError } from '../errors';
-import { BatchPolicy, QueuedView, RunningView } from './batch-policy';
-import type { BatcherHooks } from './dynamic-batcher';
+import { BatchPolicy, QueuedView } from './batch-policy';
+import { BatchLoop, BatchQueue, BatcherHooks } from './batch-loop';
 
 /**
  * Sequence batching for stateful models, after Triton's sequence batcher with the
@@ -14,8 +14,12 @@ import type { BatcherHooks } from './dynamic-batcher';
  *   runs, the sequence is released. A chunk for an unknown (or ended) sequence must
  *   carry `start` (400); a sequence idle for idleTimeoutMs is released;
  * - a chunk whose timeout passes in the queue is rejected (503) and the sequence goes
- *   on without it; if it carried `start`, the next chunk of the sequence starts instead.
- * State is generic (S): the caller's execute() gathers and scatters it.
+ *   on without it; if it carried `start`, the next chunk of the sequence starts instead;
+ * - with a policy that predicts completion times, a chunk that would miss its objective is
+ *   refused at submit (503 ENG_ERR_OVERLOADED): it never ran, so the sequence's state is
+ *   unchanged and the client may send it again.
+ * State is generic (S): the caller's execute() gathers and scatters it. The loop (when to
+ * decide, executors, timers, hold, shedding, draining) is the shared BatchLoop.
  */
 export interface SequenceFlags {
   start: boolean;
@@ -68,23 +72,23 @@ interface Sequence<P, R, S> {
   lastSeen: number;
 }
 
-export class SequenceBatcher<P, R, S> {
+/** A taken batch: the sequences and their first chunks. */
+interface SequenceBatch<P, R, S> {
+  seqs: Sequence<P, R, S>[];
+  chunks: Chunk<P, R>[];
+}
+
+export class SequenceBatcher<P, R, S> implements BatchQueue<SequenceBatch<P, R, S>> {
   private readonly live = new Map<string, Sequence<P, R, S>>();
   /** Sequences with a queued chunk and nothing running. */
   private readonly ready = new Set<Sequence<P, R, S>>();
-  private readonly runningBatches = new Set<RunningView>();
   private queued = 0;
-  private inFlight = 0;
   private serial = 0;
-  private held = 0;
-  private closed = false;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
   private readonly sweeper: NodeJS.Timeout;
-  private readonly now: () => number;
+  private readonly loop: BatchLoop<SequenceBatch<P, R, S>>;
 
   constructor(private readonly opts: SequenceBatcherOptions<P, R, S>) {
-    this.now = opts.now ?? (() => performance.now());
+    this.loop = new BatchLoop(this, opts);
     this.sweeper = setInterval(() => this.sweep(), Math.min(5000, Math.max(50, opts.idleTimeoutMs / 4)));
     this.sweeper.unref();
   }
@@ -99,7 +103,7 @@ export class SequenceBatcher<P, R, S> {
   }
 
   get running(): number {
-    return this.inFlight;
+    return this.loop.running;
   }
 
   has(key: string): boolean {
@@ -108,28 +112,32 @@ export class SequenceBatcher<P, R, S> {
 
   /** Test switch: hold dispatch until n chunks are queued; 0 releases. */
   holdUntil(n: number): void {
-    this.held = n;
-    this.pump();
+    this.loop.holdUntil(n);
   }
 
   /**
    * Queues one chunk of sequence `key` (`label` names it in errors).
    * @throws (rejects) InferaError 400 without `start` on an unknown sequence; 503 when the
-   *   queue or the sequence table is full, on timeout and on shutdown.
+   *   queue or the sequence table is full, when it would miss its objective, on timeout and on shutdown.
    */
   submit(key: string, label: string, payload: P, view: { key: string }, flags: SequenceFlags, timeoutMs: number): Promise<R> {
-    if (this.closed) return Promise.reject(this.fail('shutdown', new InferaError('ENG_ERR_SHUTTING_DOWN')));
+    if (this.loop.closed) return Promise.reject(this.loop.shutdownError());
     let seq = this.live.get(key);
     if ((!seq || seq.closing) && !flags.start) {
       return Promise.reject(new InferaError('ENG_ERR_BAD_REQUEST', `inference request for sequence ${label} to model '${this.opts.model}' must specify the START flag on the first request of the sequence`));
     }
     if (this.queued >= this.opts.maxQueueSize) {
-      return Promise.reject(this.fail('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.queued} sequence requests waiting`, { retryAfterS: 1 })));
+      return Promise.reject(this.loop.reject('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.queued} sequence requests waiting`, { retryAfterS: 1 })));
     }
     if (!seq && this.live.size >= this.opts.maxSequences) {
-      return Promise.reject(this.fail('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.live.size} sequences are live (max_sequences)`, { retryAfterS: 1 })));
+      return Promise.reject(this.loop.reject('queue_full', new InferaError('ENG_ERR_QUEUE_FULL', `${this.live.size} sequences are live (max_sequences)`, { retryAfterS: 1 })));
     }
-    const now = this.now();
+    const now = this.loop.now();
+    const entry = { rows: 1, key: view.key, enqueuedAt: now, deadline: now + timeoutMs };
+    // Ahead of this chunk: every chunk queued before it (one batch takes one chunk per sequence,
+    // so this overstates the wait only when one sequence has many chunks queued).
+    const refused = this.loop.admit(entry, this.queuedChunks());
+    if (refused) return Promise.reject(refused);
     if (!seq) {
       seq = { key, label, state: null, queue: [], running: false, closing: false, restartNext: false, owned: flags.owned === true, lastSeen: now };
       this.live.set(key, seq);
@@ -140,13 +148,18 @@ export class SequenceBatcher<P, R, S> {
     s.restartNext = false;
     s.closing = flags.end;
     s.lastSeen = now;
-    this.opts.policy.observeArrival?.(now);
     return new Promise<R>((resolve, reject) => {
-      s.queue.push({ payload, rows: 1, key: view.key, enqueuedAt: now, deadline: now + timeoutMs, serial: this.serial++, start, resolve, reject });
+      s.queue.push({ payload, ...entry, serial: this.serial++, start, resolve, reject });
       this.queued += 1;
       if (!s.running) this.ready.add(s);
-      this.pump();
+      this.loop.submitted();
     });
+  }
+
+  private queuedChunks(): QueuedView[] {
+    const out: Chunk<P, R>[] = [];
+    for (const seq of this.live.values()) out.push(...seq.queue);
+    return out.sort((a, b) => a.serial - b.serial);
   }
 
   /** No more chunks for `key`: release it once its queued chunks ran. */
@@ -171,7 +184,7 @@ export class SequenceBatcher<P, R, S> {
 
   /** Releases sequences idle for idleTimeoutMs (also runs on a timer). */
   sweep(): void {
-    const now = this.now();
+    const now = this.loop.now();
     for (const seq of [...this.live.values()]) {
       if (!seq.owned && !seq.running && seq.queue.length === 0 && now - seq.lastSeen >= this.opts.idleTimeoutMs) this.drop(seq);
     }
@@ -195,12 +208,13 @@ export class SequenceBatcher<P, R, S> {
     }
   }
 
-  private fail(reason: 'queue_full' | 'timeout' | 'shutdown', e: InferaError): InferaError {
-    this.opts.hooks?.onReject?.(reason);
-    return e;
+  // BatchQueue: what the loop reads and takes.
+
+  get size(): number {
+    return this.queued;
   }
 
-  private expire(now: number): number {
+  expire(now: number, timeout: (detail: string) => InferaError): number {
     let next = Infinity;
     for (const seq of this.live.values()) {
       const q = seq.queue;
@@ -216,102 +230,77 @@ export class SequenceBatcher<P, R, S> {
           if (i < q.length) q[i].start = true;
           else seq.restartNext = true;
         }
-        c.reject(this.fail('timeout', new InferaError('ENG_ERR_TIMEOUT', `sequence ${seq.label}: waited ${Math.round(now - c.enqueuedAt)} ms`, { retryAfterS: 1 })));
+        c.reject(timeout(`sequence ${seq.label}: waited ${Math.round(now - c.enqueuedAt)} ms`));
       }
       if (q.length === 0) this.settle(seq);
     }
     return next;
   }
 
-  private pump(): void {
-    const now = this.now();
-    const nextDeadline = this.expire(now);
-    if (this.queued > 0 && Number.isFinite(nextDeadline)) this.arm(nextDeadline);
-    if (this.held > 0 && this.queued < this.held) return;
-    this.held = 0;
-    while (this.inFlight < this.opts.maxInFlight && this.ready.size > 0) {
-      // "Oldest": each ready sequence offers its first chunk, oldest first.
-      const candidates = [...this.ready].sort((a, b) => a.queue[0].serial - b.queue[0].serial);
-      const d = this.opts.policy.decide(candidates.map((s) => s.queue[0]), now);
-      if (d.kind === 'idle') break;
-      if (d.kind === 'wait') {
-        this.arm(now + d.waitMs);
-        break;
-      }
-      this.dispatch(candidates.slice(0, d.count));
-    }
+  /** "Oldest": each ready sequence offers its first chunk, oldest first. */
+  private ordered(): Sequence<P, R, S>[] {
+    return [...this.ready].sort((a, b) => a.queue[0].serial - b.queue[0].serial);
   }
 
-  private arm(at: number): void {
-    if (this.timer && this.timerAt <= at) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.pump();
-    }, Math.max(0, at - this.now()));
+  candidates(): readonly QueuedView[] {
+    return this.ordered().map((s) => s.queue[0]);
   }
 
-  private dispatch(seqs: Sequence<P, R, S>[]): void {
+  take(count: number): SequenceBatch<P, R, S> {
+    const seqs = this.ordered().slice(0, count);
     const chunks = seqs.map((s) => {
       s.running = true;
       this.ready.delete(s);
       this.queued -= 1;
       return s.queue.shift()!;
     });
-    this.inFlight += 1;
-    const running: RunningView = { rows: seqs.length, startedAt: this.now() };
-    this.runningBatches.add(running);
-    this.opts.hooks?.onBatch?.(seqs.length, seqs.length);
+    return { seqs, chunks };
+  }
+
+  async run({ seqs, chunks }: SequenceBatch<P, R, S>): Promise<boolean> {
     // Sequences are settled (released after `end`) before their callers hear back.
-    let finished = false;
     const finish = () => {
-      if (finished) return;
-      finished = true;
-      this.inFlight -= 1;
-      this.runningBatches.delete(running);
-      const now = this.now();
+      const now = this.loop.now();
       for (const s of seqs) {
         s.running = false;
         s.lastSeen = now;
         this.settle(s);
       }
     };
-    this.opts
-      .execute(chunks.map((c, i) => ({ payload: c.payload, state: c.start ? null : seqs[i].state })))
-      .then((results) => {
-        if (results.length !== chunks.length) throw new Error(`backend returned ${results.length} results for ${chunks.length} sequences`);
-        this.opts.policy.observeBatch?.(seqs.length, this.now() - running.startedAt);
-        seqs.forEach((s, i) => {
-          if (this.live.get(s.key) === s) s.state = results[i].state;
-        });
-        finish();
-        chunks.forEach((c, i) => c.resolve(results[i].result));
-      })
-      .catch((e) => {
-        finish();
-        chunks.forEach((c) => c.reject(e));
-      })
-      .finally(() => this.pump());
+    let results: { result: R; state: S }[];
+    try {
+      results = await this.opts.execute(chunks.map((c, i) => ({ payload: c.payload, state: c.start ? null : seqs[i].state })));
+      if (results.length !== chunks.length) throw new Error(`backend returned ${results.length} results for ${chunks.length} sequences`);
+    } catch (e) {
+      finish();
+      chunks.forEach((c) => c.reject(e));
+      return false;
+    }
+    seqs.forEach((s, i) => {
+      if (this.live.get(s.key) === s) s.state = results[i].state;
+    });
+    finish();
+    chunks.forEach((c, i) => c.resolve(results[i].result));
+    return true;
   }
 
-  /** Rejects every queued chunk and drops every sequence; running batches finish. */
-  close(): void {
-    this.closed = true;
-    clearInterval(this.sweeper);
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+  clear(shutdown: () => InferaError): void {
     for (const seq of [...this.live.values()]) {
       this.drop(seq);
       for (const c of seq.queue.splice(0)) {
         this.queued -= 1;
-        c.reject(this.fail('shutdown', new InferaError('ENG_ERR_SHUTTING_DOWN')));
+        c.reject(shutdown());
       }
     }
   }
 
-  async drained(): Promise<void> {
-    while (this.queued > 0 || this.inFlight > 0) await new Promise((r) => setTimeout(r, 5));
+  /** Rejects every queued chunk and drops every sequence; running batches finish. */
+  close(): void {
+    clearInterval(this.sweeper);
+    this.loop.close();
+  }
+
+  drained(): Promise<void> {
+    return this.loop.drained();
   }
 }

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { SequenceBatcher, SequenceFlags } from '../../../src/batching/sequence-batcher';
 import { StaticPolicy } from '../../../src/batching/batch-policy';
+import { AdaptivePolicy } from '../../../src/batching/adaptive-policy';
 import { InferaError } from '../../../src/errors';
 
 /**
@@ -114,4 +115,25 @@ test('EXPECTED FAILURE - a failed batch rejects its chunks and leaves the states
   assert.strictEqual(await send('A', 4), 5);
   b.close();
   await assert.rejects(send('A', 1), (e: InferaError) => e.code === 'ENG_ERR_SHUTTING_DOWN');
+});
+
+test('EXPECTED FAILURE - a sequence chunk predicted to miss its objective is refused at once (503), and the sequence goes on from its state when it is sent again', async (t) => {
+  // The shared loop sheds for the sequence batcher as for the dynamic one (it never did before).
+  const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
+  for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n); // cost(n) = n + 2 ms
+  const rejected: string[] = [];
+  const b = new SequenceBatcher<{ x: number }, number, number>({
+    model: 'summer', policy, maxQueueSize: 100, maxSequences: 100, idleTimeoutMs: 1000, maxInFlight: 1, now: () => 0,
+    hooks: { onReject: (r) => rejected.push(r) },
+    execute: async (items) => items.map((i) => ({ result: (i.state ?? 0) + i.payload.x, state: (i.state ?? 0) + i.payload.x })),
+  });
+  const send = (seq: string, x: number, start = false) => b.submit(seq, seq, { x }, { key: 'k' }, { start, end: false }, 10000);
+  b.holdUntil(7);
+  // Six chunks of six sequences queued: batches of 4 then 2 complete at 6 ms and 10 ms; a seventh would complete at 11 ms.
+  const accepted = ['A', 'B', 'C', 'D', 'E', 'F'].map((s, i) => send(s, i + 1, true));
+  await assert.rejects(send('A', 100), (e: InferaError) => e.code === 'ENG_ERR_OVERLOADED' && e.status === 503 && /predicted to complete in 11 ms, the objective allows 10 ms/.test(e.message));
+  assert.deepStrictEqual(rejected, ['overloaded']);
+  b.holdUntil(0);
+  assert.deepStrictEqual(await Promise.all(accepted), [1, 2, 3, 4, 5, 6]);
+  assert.strictEqual(await send('A', 100), 101, "the refused chunk never ran: A's state is 1, not 101");
 });
