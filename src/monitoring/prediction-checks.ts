@@ -9,12 +9,18 @@
 import { NumericColumn } from './baseline';
 import { defaultTest, describePair, isDrift, runTest, TEST_INFO, TestName } from './drift-tests';
 import { ProfileSketch } from './sketch';
+import { normalTwoSided } from './stats/special';
 
 export interface PredictionCheckOptions {
   test?: TestName;
   threshold?: number;
-  /** |live mean − baseline mean| above this fails (in prediction units; default 0.05). */
+  /**
+   * The mean check fails when the live mean differs from the baseline's significantly (z-test
+   * with the baseline's variance, p < mean_alpha, default 0.01) and by at least max_mean_shift (prediction units,
+   * default 0.05): the same rule as target drift, so a few rows cannot raise it by chance.
+   */
   max_mean_shift?: number;
+  mean_alpha?: number;
   /** live std / baseline std outside [1/r, r] fails (default 2). */
   max_std_ratio?: number;
   quantiles?: number[];
@@ -53,7 +59,20 @@ export interface PredictionReport {
   checks: PredictionCheck[];
 }
 
-function histStats(h: NumericColumn): { mean: number; std: number; quantile: (q: number) => number } {
+/**
+ * z-test of a window's mean against the baseline's under the null hypothesis that the window's
+ * predictions come from the baseline's distribution, so both means carry the baseline's
+ * variance (estimated from its histogram): se = std₀·√(1/n + 1/n₀). A window's own spread is
+ * not used: a few rows can have almost none. Two-sided p.
+ */
+export function meanShiftTest(mean: number, n: number, baseMean: number, baseStd: number, baseRows: number): { z: number; p: number } {
+  const se = baseStd * Math.sqrt(1 / n + 1 / baseRows);
+  const d = mean - baseMean;
+  const z = se > 0 ? d / se : d === 0 ? 0 : Infinity * Math.sign(d);
+  return { z, p: normalTwoSided(z) };
+}
+
+function histStats(h: NumericColumn): { mean: number; std: number; rows: number; quantile: (q: number) => number } {
   const n = h.counts.reduce((a, b) => a + b, 0);
   let s = 0;
   let s2 = 0;
@@ -71,7 +90,7 @@ function histStats(h: NumericColumn): { mean: number; std: number; quantile: (q:
     }
     return h.edges[h.edges.length - 1];
   };
-  return { mean, std, quantile };
+  return { mean, std, rows: n, quantile };
 }
 
 export function checkPredictions(sketch: ProfileSketch, base: NumericColumn, o: PredictionCheckOptions = {}): PredictionReport | null {
@@ -91,6 +110,8 @@ export function checkPredictions(sketch: ProfileSketch, base: NumericColumn, o: 
   const drifted = isDrift(test, score, threshold);
 
   const maxMean = o.max_mean_shift ?? 0.05;
+  const meanAlpha = o.mean_alpha ?? 0.01;
+  const meanTest = meanShiftTest(mean, n, b.mean, b.std, b.rows);
   const ratio = o.max_std_ratio ?? 2;
   const maxQ = o.max_quantile_shift ?? 0.1;
   const minStd = o.min_std ?? 0.005;
@@ -98,7 +119,10 @@ export function checkPredictions(sketch: ProfileSketch, base: NumericColumn, o: 
   const top = Math.max(...sketch.prediction) / n;
   const checks: PredictionCheck[] = [
     { check: 'distribution', ok: !drifted, value: score, limit: threshold, detail: TEST_INFO[test].label },
-    { check: 'mean', ok: Math.abs(mean - b.mean) <= maxMean, value: mean, baseline: b.mean, limit: maxMean },
+    {
+      check: 'mean', ok: !(meanTest.p < meanAlpha && Math.abs(mean - b.mean) >= maxMean), value: mean, baseline: b.mean, limit: maxMean,
+      detail: `z ${meanTest.z.toFixed(2)}, p ${meanTest.p.toPrecision(3)} (fails at p < ${meanAlpha} and |shift| ≥ ${maxMean})`,
+    },
     { check: 'std', ok: b.std === 0 || (std / b.std <= ratio && std / b.std >= 1 / ratio), value: std, baseline: b.std, limit: ratio },
     ...qs.map((q) => ({ check: 'quantile' as const, ok: Math.abs(quantiles[String(q)] - bq[String(q)]) <= maxQ, value: quantiles[String(q)], baseline: bq[String(q)], limit: maxQ, detail: `q${q}` })),
     { check: 'low_variance', ok: std >= minStd, value: std, limit: minStd },

@@ -129,6 +129,31 @@ describe('live profiles of real flights traffic', () => {
     assert.equal(narrow.checks.find((c) => c.check === 'concentration')!.limit, limits.max_bin_share);
   });
 
+  it('EXPECTED FAILURE - the mean check is a z-test with an effect floor: the same shifted evening flights fail it by the hundred, not by the handful', () => {
+    // Flights leaving 17:00–21:59 are late more often: the model's mean prediction over them
+    // sits well above the training window's. A handful of them is not evidence; hundreds are.
+    const { d, p } = days[1];
+    const evening = Array.from({ length: d.rows }, (_, i) => i).filter((i) => {
+      const h = new Date(d.columns.date[i] as number).getUTCHours();
+      return h >= 17 && h <= 21;
+    });
+    const sketchOf = (idx: number[]) => {
+      const s = new ProfileSketch(model.baseline);
+      const cols = Object.fromEntries(Object.entries(d.columns).map(([k, v]) => [k, idx.map((i) => v[i])]));
+      s.add(new RowEncoder(model.baseline).encode({ columns: cols, predictions: idx.map((i) => p[i]) }), 0, idx.length, 0, 0);
+      return s;
+    };
+    const few = checkPredictions(sketchOf(evening.slice(0, 4)), model.baseline.prediction)!.checks.find((c) => c.check === 'mean')!;
+    const many = checkPredictions(sketchOf(evening), model.baseline.prediction)!.checks.find((c) => c.check === 'mean')!;
+    assert.ok(evening.length >= 300, `${evening.length} evening flights`);
+    assert.ok(many.value - many.baseline! >= many.limit, `the evening mean ${many.value} is at least ${many.limit} above ${many.baseline}`);
+    assert.equal(many.ok, false, many.detail);
+    // The first four: shifted at least as far (checked), but 4 rows cannot make p < 0.01.
+    assert.ok(Math.abs(few.value - few.baseline!) >= few.limit, `four evening flights: mean ${few.value}`);
+    assert.equal(few.ok, true, few.detail);
+    assert.match(few.detail!, /z [0-9.-]+, p [0-9.e-]+ \(fails at p < 0.01 and \|shift\| ≥ 0.05\)/);
+  });
+
   it('tumbling day windows on the event clock close once per day with that day’s rows', () => {
     const spec = { name: 'day', type: 'time' as const, length: DAY, step: DAY, clock: 'event' as const, keep: 10 };
     const closedRows: number[] = [];
