@@ -9,10 +9,15 @@ import { spawn } from 'node:child_process';
  * 1.4 / 2.6 / 4.8 ms with these flags. With the defaults the young generation grows to 16 MiB
  * (scavenges of ~0.9 ms, every ~90 requests) and every scavenge wakes V8's four helper
  * threads, which on a busy core preempt the event loop mid-request (per-thread switch counts:
- * ~320 wake-ups per helper in 6 s, 1,131 involuntary preemptions of the event loop). A 1 MiB
- * semi-space keeps scavenges at ~0.1–0.2 ms; single-threaded GC keeps them on the event loop.
+ * ~320 wake-ups per helper in 6 s, 1,131 involuntary preemptions of the event loop).
+ * Single-threaded GC keeps scavenges on the event loop. The semi-space was 1 MiB at first; under
+ * load that scavenged every ~3 ms and promoted every in-flight request's objects, so the old
+ * generation was compacted every ~330 ms (7 ms pauses). 8 MiB, measured against 1 and 4 MiB
+ * (bench/README.md, "Young generation size"): /predict at 64 connections 12.5k → 16.7–17.9k
+ * req/s; VAD at 64 connections 3,405 → 3,957 req/s; open-loop VAD p99 at 1,300 / 1,950 / 2,600
+ * req/s 6.2 / 10.4 / 39.7 → 2.8 / 3.7 / 6.4 ms; one connection p99 1.85 → 1.11 ms.
  */
-export const SERVING_V8_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=1'] as const;
+export const SERVING_V8_FLAGS = ['--single-threaded-gc', '--max-semi-space-size=8'] as const;
 
 /** Set in the re-launched process; INFERA_NODE_FLAGS (space-separated, may be empty) replaces the flags. */
 const APPLIED = 'INFERA_SERVING_FLAGS_APPLIED';
