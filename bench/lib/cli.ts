@@ -126,3 +126,10 @@ export function toolArg(name: string, argv: string[] = process.argv): string | u
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : undefined;
 }
+
+/** `--name N` of a bench tool's command line, a positive integer (`fallback` when absent). @throws Error naming the flag otherwise. */
+export function toolPositiveInt(name: string, fallback: number, argv: string[] = process.argv): number {
+  const v = Number(toolArg(name, argv) ?? fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${toolArg(name, argv)}`);
+  return v;
+}

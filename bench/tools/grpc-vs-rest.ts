@@ -26,29 +26,19 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { servingFlags } from '../../src/cli/serving-runtime';
 import { cpuFeatures } from '../../src/native/binding';
+import { cpuSnapshot, cpuUsage } from '../lib/cpu';
 import { collectMachineFacts } from '../lib/machine';
 import { pinPrefix, pinProcess, planPinning } from '../lib/pinning';
 import { freePort, httpRequest, launchServer } from '../lib/server';
 import { measureStalls } from '../lib/stall-probe';
 import { median } from '../lib/stats';
 import { loadSpeechChunks } from '../lib/wav';
-import { toolArg } from '../lib/cli';
+import { toolArg, toolPositiveInt } from '../lib/cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const CONCURRENCY = [16, 64];
 
-function positive(name: string, fallback: number): number {
-  const v = Number(toolArg(name) ?? fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${toolArg(name)}`);
-  return v;
-}
 
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-function cpuSeconds(pid: number): number {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  // utime and stime (fields 14 and 15 of stat, every thread included), in clock ticks of 1/100 s on Linux.
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 interface ArmResult {
   arm: string;
@@ -98,8 +88,8 @@ function h2load(url: string, o: { seconds: number; h1: boolean; inFlight: number
 }
 
 async function main(): Promise<void> {
-  const seconds = positive('seconds', 6);
-  const rounds = positive('rounds', 2);
+  const seconds = toolPositiveInt('seconds', 6);
+  const rounds = toolPositiveInt('rounds', 2);
   const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/runs', `grpc-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const pinning = planPinning(!process.argv.includes('--no-pin'));
   if (spawnSync('h2load', ['--version']).status !== 0) throw new Error('h2load is not installed (Debian: apt-get install nghttp2-client)');
@@ -176,11 +166,11 @@ async function main(): Promise<void> {
     const measure = async (arm: string, concurrency: number): Promise<ArmResult> => {
       const a = arms[arm];
       const ok0 = a.grpcMethod ? await grpcOk(a.grpcMethod) : 0;
-      const s0 = cpuSeconds(server.pid!);
-      const w0 = performance.now();
+      const cpu0 = cpuSnapshot(server.pid!);
       const run = h2load(a.url, { seconds, h1: a.h1, inFlight: concurrency, body: a.body, headers: a.headers, cpus: pinning.loadgenCpus });
-      const wall = (performance.now() - w0) / 1000;
-      const serverCpu = cpuSeconds(server.pid!) - s0;
+      const used = cpuUsage(cpu0, cpuSnapshot(server.pid!));
+      if (!used) throw new Error('cannot read /proc for CPU times');
+      const [wall, serverCpu] = [used.wallS, used.serverCoreS];
       // gRPC errors travel in trailers of HTTP 200 answers: count the server's OK answers instead.
       const answered = a.grpcMethod ? (await grpcOk(a.grpcMethod)) - ok0 : run.succeeded;
       const res: ArmResult = {

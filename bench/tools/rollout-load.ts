@@ -34,16 +34,11 @@ import { freePort, httpRequest, launchServer } from '../lib/server';
 import { measureStalls } from '../lib/stall-probe';
 import { median } from '../lib/stats';
 import type { LoadRunStats } from '../lib/types';
-import { toolArg } from '../lib/cli';
+import { toolArg, toolPositiveInt } from '../lib/cli';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
 
-function positive(name: string, fallback: number): number {
-  const v = Number(toolArg(name) ?? fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got ${toolArg(name)}`);
-  return v;
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -77,9 +72,9 @@ export function inconsistentAnswers(answers: Answer[], periods: InEffect[]): Ans
 }
 
 async function main(): Promise<void> {
-  const seconds = positive('seconds', 20);
-  const changes = positive('changes', 10);
-  const rounds = positive('rounds', 3);
+  const seconds = toolPositiveInt('seconds', 20);
+  const changes = toolPositiveInt('changes', 10);
+  const rounds = toolPositiveInt('rounds', 3);
   const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/runs', `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const pinning = planPinning(!process.argv.includes('--no-pin'));
 
