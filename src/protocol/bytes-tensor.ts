@@ -27,15 +27,20 @@ export function decodeBytesElements(name: string, bytes: Uint8Array, count: numb
     o += 4;
     if (o + n > bytes.byteLength) throw bad(`input '${name}': BYTES element ${out.length} is ${n} bytes long but only ${bytes.byteLength - o} remain`);
     if (out.length === count) throw bad(`input '${name}': more than the ${count} BYTES elements its shape holds`);
-    try {
-      out.push(utf8.decode(bytes.subarray(o, o + n)));
-    } catch {
-      throw bad(`input '${name}': BYTES element ${out.length} is not valid UTF-8 (the model takes strings)`);
-    }
+    out.push(utf8Element(name, out.length, bytes.subarray(o, o + n)));
     o += n;
   }
   if (out.length !== count) throw bad(`input '${name}': its shape holds ${count} BYTES elements, got ${out.length}`);
   return out;
+}
+
+/** One BYTES element as a string. @throws InferaError 400 when it is not valid UTF-8. */
+export function utf8Element(name: string, index: number, bytes: Uint8Array): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw bad(`input '${name}': BYTES element ${index} is not valid UTF-8 (the model takes strings)`);
+  }
 }
 
 /** Length-prefixed UTF-8 elements, one buffer. */

@@ -6,7 +6,7 @@
  * Triton's do.
  */
 import { InferaError } from '../errors';
-import { decodeBytesElements } from './bytes-tensor';
+import { decodeBytesElements, utf8Element } from './bytes-tensor';
 import { DATATYPES, DataType, FixedDataType, Tensor, TensorData, elementCount, isDataType, typedFromBytes } from './datatypes';
 import { InferRequest, fromNumbers, timeoutFromParameters, wireBytes } from './oip-codec';
 import { checkShape } from './validate';
@@ -85,24 +85,13 @@ function fromContents(name: string, dt: DataType, contents: GrpcContents, count:
   }
   const values = contents[field] as unknown[];
   if (values.length !== count) throw bad(`input '${name}': its shape holds ${count} elements, ${field} has ${values.length}`);
-  if (dt === 'BYTES') return decodeBytesElements(name, lengthPrefixedCopy(values as Buffer[]), count);
+  if (dt === 'BYTES') return (values as Buffer[]).map((v, i) => utf8Element(name, i, v));
   if (dt === 'INT64') return BigInt64Array.from(values as string[], (v) => BigInt(v));
   if (dt === 'UINT64') return BigUint64Array.from(values as string[], (v) => BigInt(v));
   if (dt === 'BOOL') return Uint8Array.from(values as boolean[], (v) => (v ? 1 : 0));
   return fromNumbers(name, dt, Float64Array.from(values as number[]));
 }
 
-/** bytes_contents as one length-prefixed buffer, so one decoder (with its UTF-8 check) reads both forms. */
-function lengthPrefixedCopy(values: Buffer[]): Uint8Array {
-  const out = Buffer.alloc(values.reduce((n, v) => n + 4 + v.byteLength, 0));
-  let o = 0;
-  for (const v of values) {
-    out.writeUInt32LE(v.byteLength, o);
-    out.set(v, o + 4);
-    o += 4 + v.byteLength;
-  }
-  return out;
-}
 
 /**
  * Decodes a ModelInferRequest. `expected` (input name → datatype) names a mismatch first.
