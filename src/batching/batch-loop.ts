@@ -23,7 +23,7 @@ export interface BatchQueue<B> {
   expire(now: number, timeout: (detail: string) => InferaError): number;
   /** What the policy may batch now, in dispatch order. */
   candidates(): readonly QueuedView[];
-  /** Removes the first `count` candidates: the batch to run. */
+  /** Removes the first `count` candidates: the batch to run. Called right after candidates(), nothing in between. */
   take(count: number): B;
   /**
    * Runs a taken batch and answers its requests. Resolves true when the batch ran as one

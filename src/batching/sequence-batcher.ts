@@ -82,6 +82,8 @@ export class SequenceBatcher<P, R, S> implements BatchQueue<SequenceBatch<P, R, 
   private readonly live = new Map<string, Sequence<P, R, S>>();
   /** Sequences with a queued chunk and nothing running. */
   private readonly ready = new Set<Sequence<P, R, S>>();
+  /** The order candidates() last offered, for take(). */
+  private offered: Sequence<P, R, S>[] = [];
   private queued = 0;
   private serial = 0;
   private readonly sweeper: NodeJS.Timeout;
@@ -237,17 +239,18 @@ export class SequenceBatcher<P, R, S> implements BatchQueue<SequenceBatch<P, R, 
     return next;
   }
 
-  /** "Oldest": each ready sequence offers its first chunk, oldest first. */
-  private ordered(): Sequence<P, R, S>[] {
-    return [...this.ready].sort((a, b) => a.queue[0].serial - b.queue[0].serial);
-  }
-
+  /**
+   * "Oldest": each ready sequence offers its first chunk, oldest first. The loop calls take()
+   * right after candidates() with nothing in between, so take() reuses this order.
+   */
   candidates(): readonly QueuedView[] {
-    return this.ordered().map((s) => s.queue[0]);
+    this.offered = [...this.ready].sort((a, b) => a.queue[0].serial - b.queue[0].serial);
+    return this.offered.map((s) => s.queue[0]);
   }
 
   take(count: number): SequenceBatch<P, R, S> {
-    const seqs = this.ordered().slice(0, count);
+    const seqs = this.offered.slice(0, count);
+    this.offered = [];
     const chunks = seqs.map((s) => {
       s.running = true;
       this.ready.delete(s);
