@@ -12,6 +12,7 @@ import { buildTypedModels } from '../../scripts/build-typed-models';
 import { CHUNK, ReferenceVad, inferBody, maxAbsDiff, speechChunks } from '../helpers/vad';
 import { Running, getJson, postJson, scratchRepository, startServer } from '../helpers/server';
 import { OipGrpcClient, grpcParameters } from '../helpers/grpc-client';
+import { lengthPrefixed } from '../helpers/bytes-tensor';
 import { CONNECTION_WINDOW_BYTES } from '../../src/server/grpc-server';
 import { FLIGHTS_DIR, flightsMissing } from '../unit/native/flights-model';
 
@@ -201,7 +202,7 @@ test('BYTES (raw and bytes_contents) and FP16 over gRPC equal the REST answers',
   const spec = JSON.parse(fs.readFileSync(path.join(FLIGHTS_DIR, 'feature_spec.json'), 'utf8'));
   const vocab: string[] = spec.blocks.find((x: any) => x.kind === 'categorical' && x.input === 'origin').vocabulary;
   const codes = ['ORD', 'SFO', 'PSC', 'Zürich', vocab[17]];
-  const prefixed = Buffer.concat(codes.flatMap((c) => [Buffer.from(Uint32Array.of(Buffer.byteLength(c)).buffer), Buffer.from(c)]));
+  const prefixed = lengthPrefixed(codes);
   const raw = await client.call('ModelInfer', { model_name: 'airports', inputs: [{ name: 'code', datatype: 'BYTES', shape: [5, 1] }], raw_input_contents: [prefixed] });
   const typed = await client.call('ModelInfer', { model_name: 'airports', inputs: [{ name: 'code', datatype: 'BYTES', shape: [5, 1], contents: { bytes_contents: codes.map((c) => Buffer.from(c)) } }] });
   const rest = await postJson(`${srv.url}/v2/models/airports/infer`, { inputs: [{ name: 'code', datatype: 'BYTES', shape: [5, 1], data: codes }] });

@@ -12,6 +12,7 @@ import { buildTypedModels } from '../../scripts/build-typed-models';
 import { halfBits, halfValue } from '../../src/protocol/half';
 import { FLIGHTS_DIR, februaryRows, flightsMissing } from '../unit/native/flights-model';
 import { Running, postJson, startServer } from '../helpers/server';
+import { lengthPrefixed } from '../helpers/bytes-tensor';
 
 const skip = flightsMissing();
 let dir: string;
@@ -35,15 +36,6 @@ after(async () => {
   await running?.server.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-function lengthPrefixed(values: string[]): Buffer {
-  return Buffer.concat(values.flatMap((v) => {
-    const b = Buffer.from(v);
-    const n = Buffer.alloc(4);
-    n.writeUInt32LE(b.byteLength);
-    return [n, b];
-  }));
-}
 
 async function postBinary(url: string, header: object, blob: Uint8Array): Promise<{ status: number; header: any; blob: Buffer }> {
   const json = Buffer.from(JSON.stringify(header));

@@ -6,21 +6,13 @@ import { decodeInferRequest, encodeInferResponse } from '../../../src/protocol/o
 import { InferaError } from '../../../src/errors';
 import { halfValue } from '../../../src/protocol/half';
 import { speechChunks } from '../../helpers/vad';
+import { lengthPrefixed } from '../../helpers/bytes-tensor';
 
 /** Real strings: the origin airports of the committed flights model's fitted vocabulary. */
 function airports(): string[] {
   const spec = JSON.parse(fs.readFileSync(path.join(__dirname, '../../../../models/flights-delay/1/feature_spec.json'), 'utf8'));
   const block = spec.blocks.find((b: { input: string; kind: string }) => b.input === 'origin' && b.kind === 'categorical');
   return block.vocabulary;
-}
-
-/** The binary tensor extension's BYTES layout, written independently of the codec. */
-function lengthPrefixed(values: Uint8Array[]): Buffer {
-  return Buffer.concat(values.flatMap((v) => {
-    const n = Buffer.alloc(4);
-    n.writeUInt32LE(v.byteLength);
-    return [n, Buffer.from(v)];
-  }));
 }
 
 function binaryBody(header: object, blob: Uint8Array): { body: Buffer; len: string } {
