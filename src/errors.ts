@@ -27,6 +27,7 @@ export const ErrorCodes = {
   ENG_ERR_OVERLOADED: { status: 503, message: 'over capacity: the request would miss its latency objective' },
   ENG_ERR_SHUTTING_DOWN: { status: 503, message: 'server is shutting down' },
   ENG_ERR_NOT_READY: { status: 503, message: 'server is not ready' },
+  ENG_ERR_DATABASE_UNAVAILABLE: { status: 503, message: 'the shared database is unreachable' },
   ENG_ERR_WORKER_FAILED: { status: 503, message: 'the inference worker running this batch died' },
   ENG_ERR_EXECUTION_TIMEOUT: { status: 504, message: 'the batch exceeded the execution timeout' },
   ENG_ERR_CONFIG: { status: 500, message: 'invalid configuration' },

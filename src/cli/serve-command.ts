@@ -38,6 +38,7 @@ const SETTINGS: Setting[] = [
   { key: 'registry', file: ['server', 'registry'] },
   { key: 'keepWarm', file: ['server', 'keep_warm_s'] },
   { key: 'scoreDir', file: ['server', 'score_dir'] },
+  { key: 'databaseUrl', file: ['server', 'database_url'] },
   { key: 'adminToken', file: ['auth', 'admin_token'] },
   { key: 'apiKeys', file: ['auth', 'api_keys'] },
   { key: 'corsOrigins', file: ['auth', 'cors_origins'] },
@@ -54,6 +55,7 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--registry <file>', 'model registry (aliases, deployments, audit; default <repository>/.infera/registry.sqlite)').env('INFERA_REGISTRY'))
     .addOption(new Option('--keep-warm <s>', 'seconds a version the registry stopped naming (after a promotion or a rollback) stays loaded, so going back to it is instant; 0 retires it at once').env('INFERA_KEEP_WARM').default(String(DEFAULT_KEEP_WARM_MS / 1000)))
     .addOption(new Option('--score-dir <dir>', 'the directory batch scoring jobs over HTTP (POST /v2/repository/models/{m}/score) read and write in; without it those routes answer 403').env('INFERA_SCORE_DIR'))
+    .addOption(new Option('--database-url <url>', 'PostgreSQL shared by the replicas (postgres://user:password@host:port/db): the prediction log and the feedback join; without it each replica keeps its own').env('INFERA_DATABASE_URL'))
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
     .addOption(new Option('--grpc-port <n>', 'serve the Open Inference Protocol over gRPC too, on this port (0 picks a free one); off without it').env('INFERA_GRPC_PORT'))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
@@ -67,6 +69,26 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--log-level <level>', 'log level').env('INFERA_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
     .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'));
+}
+
+/** A postgres:// URL, checked here so a typo fails at start rather than as a degraded log. */
+function databaseUrl(cmd: Command, v: string): string {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return cmd.error(`--database-url must be a postgres:// URL, got '${v}'`);
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') cmd.error(`--database-url must be a postgres:// URL, got protocol '${u.protocol}'`);
+  return v;
+}
+
+/** The URL with its password masked (config print). */
+function withoutPassword(url: string | undefined): string | undefined {
+  if (!url) return url;
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.toString();
 }
 
 export interface ServeSettings {
@@ -131,6 +153,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     retrain: file.retrain,
     keepWarmS: int('keep-warm', values.keepWarm),
     scoreDir: values.scoreDir ? path.resolve(String(values.scoreDir)) : undefined,
+    databaseUrl: values.databaseUrl ? databaseUrl(cmd, String(values.databaseUrl)) : undefined,
     registryPath: values.registry ? path.resolve(String(values.registry)) : defaultRegistryPath(path.resolve(String(values.repository))),
     monitoring,
     logLevel: String(values.logLevel),
@@ -165,8 +188,8 @@ export function registerServeCommand(program: Command): void {
     .action((_o, cmd: Command) => {
       const s = resolveServeSettings(cmd);
       const secret = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? v : Array.isArray(v) ? v.map(() => '***') : '***');
-      const { monitoring, batchingDefaults, rollout, retrain, adminToken, apiKeys, ...rest } = s.options;
-      const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys) };
+      const { monitoring, batchingDefaults, rollout, retrain, adminToken, apiKeys, databaseUrl, ...rest } = s.options;
+      const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys), databaseUrl: withoutPassword(databaseUrl) };
       process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, rollout: { ...DEFAULT_ROLLOUT, ...rollout }, retrain: retrain ?? {}, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
     });
 }

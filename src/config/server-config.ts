@@ -28,6 +28,8 @@ export interface ServerConfigFile {
     keep_warm_s?: number;
     /** The directory batch scoring jobs over HTTP read and write in. */
     score_dir?: string;
+    /** PostgreSQL shared by the replicas (the prediction log and the feedback join). */
+    database_url?: string;
   };
   /** Defaults for model.json `batching` fields a model leaves out. */
   batching?: Record<string, unknown>;
@@ -68,6 +70,7 @@ const schema = {
         registry: { type: 'string', minLength: 1 },
         keep_warm_s: { type: 'integer', minimum: 0 },
         score_dir: { type: 'string', minLength: 1 },
+        database_url: { type: 'string', minLength: 1 },
       },
     },
     batching: {

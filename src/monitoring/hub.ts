@@ -17,6 +17,7 @@ import { Observation } from './encoder';
 import { createMonitoringMetrics, MonitoringMetrics } from './metrics';
 import { OpsWindow } from './ops';
 import { LoggedPrediction, PredictionLog } from './prediction-log';
+import type { SharedPredictionLog } from './shared-log';
 import { LogSink, WebhookSink } from './sinks';
 import { VersionMonitor } from './version-monitor';
 
@@ -31,6 +32,8 @@ export interface HubOptions {
   baselineFor?: (model: string, version: number) => Baseline | null;
   /** Extra sinks (besides the log and the configured webhook). */
   sinks?: AlertSink[];
+  /** The log shared by every replica (--database-url): the embedded log is copied there, and labels flow both ways. */
+  shared?: SharedPredictionLog;
 }
 
 /** Rows profiled per event-loop turn (~10 ms of work). */
@@ -60,9 +63,18 @@ export interface FeedbackItem {
   label: number;
 }
 
+export interface FeedbackResult {
+  /** Ids whose prediction is known: in the shared log when there is one, else in this replica's log. */
+  matched: number;
+  unknown: string[];
+  /** With a shared log: 'stored' (written, they join whenever their predictions arrive) or 'buffered' (database down). */
+  shared?: 'stored' | 'buffered';
+}
+
 export class MonitoringHub {
   readonly config: MonitoringConfig;
   readonly log: PredictionLog;
+  readonly shared?: SharedPredictionLog;
   readonly alerts: AlertManager;
   readonly metrics?: MonitoringMetrics;
   private readonly monitors = new Map<string, VersionMonitor | null>();
@@ -84,6 +96,8 @@ export class MonitoringHub {
     this.now = opts.now ?? Date.now;
     this.metrics = opts.registry ? createMonitoringMetrics(opts.registry) : undefined;
     this.log = new PredictionLog(this.config.log);
+    this.shared = opts.shared;
+    if (this.shared) this.shared.onLabels = (model, items) => this.applyLabels(model, items);
     const sinks: AlertSink[] = [...(opts.sinks ?? [])];
     if (this.config.alerts.log && opts.log) sinks.push(new LogSink(opts.log));
     if (this.config.alerts.webhook) sinks.push(new WebhookSink(this.config.alerts.webhook, this.metrics));
@@ -224,6 +238,7 @@ export class MonitoringHub {
     const rows = this.pendingLog;
     this.pendingLog = [];
     this.log.insertMany(rows);
+    this.shared?.addPredictions(rows);
   }
 
   /** Evaluates the latency and error-rate rules now (flush does, at most once a second). */
@@ -234,18 +249,38 @@ export class MonitoringHub {
   }
 
   /**
-   * Joins delayed labels to logged predictions and re-checks the affected windows.
+   * Joins delayed labels to logged predictions and re-checks the affected windows. With a
+   * shared log the labels are stored there too, for every replica's predictions.
    * @throws InferaError ENG_ERR_BAD_REQUEST (nothing applied) when an item is invalid.
    */
-  feedback(model: string, items: { id: unknown; label: unknown }[], labelNames?: [string, string]): { matched: number; unknown: string[] } {
+  async feedback(model: string, items: { id: unknown; label: unknown }[], labelNames?: [string, string]): Promise<FeedbackResult> {
     const parsed: FeedbackItem[] = items.map((it, i) => {
       if (typeof it?.id !== 'string' || it.id === '') throw new InferaError('ENG_ERR_BAD_REQUEST', `items.${i}.id must be a non-empty string`);
       return { id: it.id, label: parseLabel(it.label, i, labelNames) };
     });
+    const local = this.applyLabels(model, parsed);
+    if (!this.shared) {
+      this.metrics?.feedback.inc({ model, outcome: 'matched' }, local.matched);
+      if (local.unknown.length) this.metrics?.feedback.inc({ model, outcome: 'unknown' }, local.unknown.length);
+      return local;
+    }
+    const known = await this.shared.addLabels(model, parsed, this.now());
+    if (known === null) {
+      // Database down: the labels wait in the outbox; this replica's own predictions joined already.
+      this.metrics?.feedback.inc({ model, outcome: 'buffered' }, parsed.length);
+      return { ...local, shared: 'buffered' };
+    }
+    const distinct = new Set(parsed.map((p) => p.id)).size;
+    this.metrics?.feedback.inc({ model, outcome: 'matched' }, known);
+    if (distinct > known) this.metrics?.feedback.inc({ model, outcome: 'unknown' }, distinct - known);
+    // Which ids are unknown across replicas is not worth a second query: report this replica's guess, capped.
+    return { matched: known, unknown: distinct > known ? local.unknown.slice(0, distinct - known) : [], shared: 'stored' };
+  }
+
+  /** Applies labels to this replica's log (its own predictions) and re-checks the affected windows. */
+  applyLabels(model: string, items: FeedbackItem[]): { matched: number; unknown: string[] } {
     this.flush();
-    const r = this.log.setLabels(model, parsed, this.now());
-    this.metrics?.feedback.inc({ model, outcome: 'matched' }, r.matched);
-    if (r.unknown.length) this.metrics?.feedback.inc({ model, outcome: 'unknown' }, r.unknown.length);
+    const r = this.log.setLabels(model, items, this.now());
     for (const [version, range] of r.ranges) this.monitor(model, version)?.labelsChanged(range);
     return { matched: r.matched, unknown: r.unknown };
   }
@@ -260,6 +295,7 @@ export class MonitoringHub {
     this.flush();
     this.closed = true;
     await this.alerts.idle();
+    await this.shared?.close();
     this.log.close();
   }
 }

@@ -134,7 +134,23 @@ const schemas: Record<string, Obj> = {
     ],
   },
   FeedbackItem: obj({ id: { type: 'string', minLength: 1 }, label: { type: ['number', 'string', 'boolean'] } }),
-  FeedbackResult: obj({ matched: int, unknown: int, unknown_ids: { ...arrayOf(str), description: 'the first 20' } }),
+  FeedbackResult: obj({
+    matched: int, unknown: int, unknown_ids: { ...arrayOf(str), description: 'the first 20' },
+    shared: { enum: ['stored', 'buffered'], description: "with --database-url: 'stored' (labels join every replica's predictions, now or when they arrive) or 'buffered' (the database is down; matched counts this replica's own)" },
+  }, ['matched', 'unknown', 'unknown_ids']),
+  Quality: {
+    type: 'object', required: ['model', 'version', 'source', 'start_ms', 'end_ms', 'labelled', 'positives', 'auc', 'accuracy', 'log_loss'],
+    description: 'Live quality of a version over its labelled predictions with start_ms ≤ arrival < end_ms; non-finite numbers are null.',
+    properties: {
+      model: str, version: int,
+      source: { enum: ['shared', 'local'], description: "'shared': every replica's predictions (PostgreSQL); 'local': this replica's log" },
+      start_ms: int, end_ms: int, replicas: { ...int, description: 'replicas whose predictions are counted (shared only)' },
+      labelled: int, positives: int, positive_rate: { type: ['number', 'null'] },
+      auc: { type: ['number', 'null'] }, accuracy: { type: ['number', 'null'] }, log_loss: { type: ['number', 'null'] }, brier: { type: ['number', 'null'] }, ece: { type: ['number', 'null'] },
+      threshold: num, calibration: arrayOf(anyObject), target_drift: anyObject,
+    },
+    additionalProperties: false,
+  },
   MonitoringStatus: {
     type: 'object', required: ['model', 'versions', 'unmonitored_versions', 'alerts'],
     description: 'Drift, prediction and performance windows per monitored version (README "Monitoring"); non-finite numbers are null.',
@@ -234,7 +250,13 @@ function routes(): [string, string, Op][] {
   add('get', '/v2/health/live', { tag: 'oip', summary: 'liveness', responses: ok('the process answers', obj({ live: { const: true } })) });
   add('get', '/v2/health/ready', {
     tag: 'oip', summary: 'readiness',
-    responses: { ...ok('every model has been loaded (or failed to)', obj({ ready: { const: true } })), ...errors({ 503: 'still loading, or draining (Retry-After)' }) },
+    responses: {
+      ...ok('every model has been loaded (or failed to)', obj({
+        ready: { const: true },
+        dependencies: { type: 'object', description: "shared services and their state ('ok' or 'degraded', with the error and the rows buffered); a degraded one never makes the replica unready", additionalProperties: { type: 'object', required: ['state'], properties: { state: { enum: ['ok', 'degraded'] } } } },
+      }, ['ready'])),
+      ...errors({ 503: 'still loading, or draining (Retry-After)' }),
+    },
   });
   versioned('get', '', { tag: 'oip', summary: 'model metadata', responses: { ...ok('inputs and outputs from model.json', ref('ModelMetadata')), ...errors(MODEL_ERRORS) } });
   versioned('get', '/ready', {
@@ -305,6 +327,11 @@ function routes(): [string, string, Op][] {
     responses: { ...ok('how many labels matched a logged prediction', ref('FeedbackResult')), ...errors({ ...BODY_ERRORS, 404: 'unknown model' }) },
   });
 
+  add('get', '/v2/models/{model}/quality', {
+    tag: 'monitoring', summary: 'live quality over labelled predictions (every replica\'s with --database-url)',
+    parameters: [query('version', 'the version (default: the newest loaded)', int), query('start_ms', 'arrival from (epoch ms, inclusive)', int), query('end_ms', 'arrival until (epoch ms, exclusive)', int)],
+    responses: { ...ok('AUC, accuracy, log loss, calibration', ref('Quality')), ...errors({ ...MODEL_ERRORS, 400: 'bad name, version or bound', 503: 'the shared database is unreachable' }) },
+  });
   add('get', '/v2/models/{model}/registry', { tag: 'registry', summary: 'versions, aliases, deployment, rollout', responses: { ...ok('the registry state', ref('RegistryState')), ...errors(MODEL_ERRORS) } });
   add('get', '/v2/models/{model}/registry/history', {
     tag: 'registry', summary: 'the audit log, newest first', responses: { ...ok('the last 100 changes', obj({ model: str, history: arrayOf(ref('AuditEntry')) })), ...errors(MODEL_ERRORS) },

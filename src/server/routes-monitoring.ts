@@ -3,6 +3,8 @@ import type { Logger } from '../config/logger';
 import { InferaError } from '../errors';
 import { MonitoringConfig, resolveConfig } from '../monitoring/config';
 import { MonitoringHub } from '../monitoring/hub';
+import { performanceOptions, windowPerformance } from '../monitoring/performance';
+import type { SharedPredictionLog } from '../monitoring/shared-log';
 import { renderReport } from '../monitoring/report';
 import { ModelStatus, StatusOptions, toJson, versionView } from '../monitoring/status';
 import { ModelRepository } from '../repository/model-repository';
@@ -20,6 +22,8 @@ export interface MonitoringContext {
   maxBodyBytes: number;
   /** Defaults to the built-in settings (the CLI reads the config file and INFERA_MONITORING_CONFIG). */
   config?: MonitoringConfig;
+  /** The log shared by the replicas (PostgreSQL), when configured. */
+  shared?: SharedPredictionLog;
 }
 
 /** Feedback items per request at most. */
@@ -36,10 +40,12 @@ function parseQuery(query: string): Map<string, string> {
  *   GET  /v2/models/{m}/monitoring[?version=&window=&limit=]   JSON state
  *   GET  /v2/models/{m}/monitoring/report[?version=&window=]  HTML report (inline SVG)
  *   POST /v2/models/{m}/feedback   {id, label} or {items: [{id, label}, ...]}
+ *   GET  /v2/models/{m}/quality[?version=&start_ms=&end_ms=]   live quality over labelled predictions
+ *        (every replica's when a database is shared, so each replica answers the same)
  */
 export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub {
   const config = ctx.config ?? resolveConfig();
-  const hub = new MonitoringHub({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log });
+  const hub = new MonitoringHub({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log, shared: ctx.shared });
   const { router, repository } = ctx;
 
   const modelOf = (ex: HttpExchange) => {
@@ -101,8 +107,38 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
       throw new InferaError('ENG_ERR_BAD_REQUEST', "send {id, label} or {items: [{id, label}, ...]}");
     }
     const names = [...entry.versions.keys()].map((v) => hub.monitor(entry.name, v)?.baseline.label?.names).find(Boolean);
-    const r = hub.feedback(entry.name, items, names);
-    ex.json(200, { matched: r.matched, unknown: r.unknown.length, unknown_ids: r.unknown.slice(0, 20) });
+    const r = await hub.feedback(entry.name, items, names);
+    ex.json(200, { matched: r.matched, unknown: r.unknown.length, unknown_ids: r.unknown.slice(0, 20), ...(r.shared ? { shared: r.shared } : {}) });
+  });
+
+  router.add('get', '/v2/models/:model/quality', async (ex) => {
+    const entry = modelOf(ex);
+    const q = parseQuery(ex.query);
+    const versions = [...entry.versions.keys()];
+    const version = q.has('version') ? parseVersion(q.get('version')!) : Math.max(...versions);
+    if (!entry.versions.has(version)) throw new InferaError('ENG_ERR_VERSION_NOT_FOUND', `model '${entry.name}' has no version ${version}`);
+    const bound = (name: string, dflt: number) => {
+      if (!q.has(name)) return dflt;
+      const v = Number(q.get(name));
+      if (!Number.isSafeInteger(v) || v < 0) throw new InferaError('ENG_ERR_BAD_REQUEST', `'${name}' must be epoch milliseconds (a non-negative integer)`);
+      return v;
+    };
+    const start = bound('start_ms', 0);
+    const end = bound('end_ms', Number.MAX_SAFE_INTEGER);
+    hub.flush();
+    let rows: { labels: Float64Array; outputs: Float64Array; replicas?: number };
+    if (ctx.shared) {
+      try {
+        rows = await ctx.shared.labelled(entry.name, version, start, end);
+      } catch (e) {
+        throw new InferaError('ENG_ERR_DATABASE_UNAVAILABLE', `the shared database is unreachable: ${(e as Error).message}`);
+      }
+    } else {
+      rows = hub.log.joined(entry.name, version, 'arrival_ms', start, end);
+    }
+    const baseline = hub.monitor(entry.name, version)?.baseline;
+    const perf = windowPerformance(rows.labels, rows.outputs, performanceOptions(hub.config.performance, baseline ?? {}));
+    ex.json(200, { model: entry.name, version, source: ctx.shared ? 'shared' : 'local', start_ms: start, end_ms: end, ...(rows.replicas !== undefined ? { replicas: rows.replicas } : {}), ...perf });
   });
 
   return hub;

@@ -12,6 +12,8 @@ export interface OipContext {
   adminToken?: string;
   serverVersion: string;
   ready: () => boolean;
+  /** The shared services this replica uses (database, cache) and their state: degraded ones never make it unready. */
+  dependencies?: () => Record<string, { state: string }>;
   /** JSON bodies below this many bytes are scanned on the event loop. */
   syncParseBelowBytes?: number;
 }
@@ -24,7 +26,10 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('get', '/v2', (ex) => ex.json(200, { name: 'infera', version: ctx.serverVersion, extensions: EXTENSIONS }));
   router.add('get', '/v2/health/live', (ex) => ex.json(200, { live: true }));
   router.add('get', '/v2/health/ready', (ex) => {
-    if (ctx.ready()) ex.json(200, { ready: true });
+    // Readiness is inference: a lost database or cache degrades monitoring, not serving, and
+    // is reported here (and in infera_database_up) without taking the replica out of rotation.
+    const dependencies = ctx.dependencies?.() ?? {};
+    if (ctx.ready()) ex.json(200, Object.keys(dependencies).length ? { ready: true, dependencies } : { ready: true });
     else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready' }, { 'Retry-After': '1' });
   });
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import os from 'node:os';
+import { randomUUID } from 'node:crypto';
 import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
 import { Registry } from 'prom-client';
 import { createMetrics, ModelMetrics } from '../monitoring/metrics';
@@ -28,6 +29,7 @@ import { registerScoreRoutes } from './routes-score';
 import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
+import { SharedPredictionLog } from '../monitoring/shared-log';
 import { Logger, createLogger } from '../config/logger';
 
 export interface ServerOptions {
@@ -72,6 +74,11 @@ export interface ServerOptions {
   registryPath?: string;
   /** Monitoring settings (default: the built-in ones, src/monitoring/config.ts). */
   monitoring?: MonitoringConfig;
+  /**
+   * PostgreSQL shared by the replicas (postgres://…): the prediction log and the feedback join
+   * (src/monitoring/shared-log.ts). None: each replica's embedded log only.
+   */
+  databaseUrl?: string;
   /** When non-empty, the inference routes require one of these keys (Bearer or X-API-Key). */
   apiKeys?: string[];
   /** Origins allowed to call the API from a browser (CORS); '*' for any. */
@@ -160,9 +167,15 @@ export class InferaServer {
     this.app = App();
     this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m), new AccessPolicy({ apiKeys: opts.apiKeys, corsOrigins: opts.corsOrigins }));
     const ready = () => this.loaded && !this.router.draining;
-    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes });
+    const shared = opts.databaseUrl
+      ? new SharedPredictionLog({ url: opts.databaseUrl, replica: `${os.hostname()}/${randomUUID().slice(0, 8)}`, registry: this.registry, log: (o, m) => this.log.warn(o, m) })
+      : undefined;
+    this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
     this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
-    registerOipRoutes({ service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores) });
+    registerOipRoutes({
+      service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores),
+      dependencies: (): Record<string, { state: string }> => (shared ? { database: shared.health() } : {}),
+    });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
