@@ -26,10 +26,8 @@ import { createMetrics } from '../../src/monitoring/metrics';
 import { ADDON_CANDIDATES } from '../../src/native/binding';
 import { GRPC_PROTO } from '../../src/server/grpc-server';
 import { ROOT, Running, startServer } from '../helpers/server';
+import yaml from 'js-yaml';
 
-// js-yaml is in node_modules as a dependency of @apidevtools/swagger-parser, not of this
-// package, and has no bundled types.
-const yaml = require('js-yaml') as { load(text: string): unknown; loadAll(text: string): unknown[] };
 
 type Obj = Record<string, any>;
 type Model = new (data: any) => { validate(): void };
