@@ -89,7 +89,7 @@ describe('memory stays bounded under damaged, aborted and huge requests', () => 
     server?.kill('SIGKILL');
   });
 
-  it('BAD CALL - 10,000 damaged + 2,000 aborted requests: RSS within 32 MiB, the server alive', async () => {
+  it('BAD CALL - 10,000 damaged + 2,000 aborted requests: RSS within 32 MiB, the server alive', async (t) => {
     const start = residentBytes(server.pid!);
     await pool(10_000, 32, damaged);
     await pool(2_000, 32, aborted);
@@ -97,10 +97,11 @@ describe('memory stays bounded under damaged, aborted and huge requests', () => 
     assert.equal(server.exitCode, null, 'the server is alive');
     assert.equal(await exchange(port, bases[0]), 200, 'and serves');
     const grown = residentBytes(server.pid!) - start;
+    t.diagnostic(`RSS ${(start / MiB).toFixed(1)} → ${((start + grown) / MiB).toFixed(1)} MiB`);
     assert.ok(grown <= 32 * MiB, `RSS grew ${(grown / MiB).toFixed(1)} MiB (start ${(start / MiB).toFixed(0)} MiB)`);
   });
 
-  it('BAD CALL - two ~60 MiB inputs: refused with a code, RSS back within 64 MiB once idle', async () => {
+  it('BAD CALL - two ~60 MiB inputs: refused with a code, RSS back within 64 MiB once idle', async (t) => {
     const start = residentBytes(server.pid!);
     // A binary OIP body of 60 MiB for a VAD input whose shape the model refuses: read whole, then a 400.
     const elements = (60 * MiB) / 4;
@@ -111,10 +112,12 @@ describe('memory stays bounded under damaged, aborted and huge requests', () => 
     for (let i = 0; i < 2; i++) {
       const status = await exchange(port, request, undefined, 30_000);
       assert.ok(status !== null && status >= 400 && status < 500, `a 4xx, got ${status}`);
+      t.diagnostic(`huge input ${i + 1}: ${status}, RSS ${(residentBytes(server.pid!) / MiB).toFixed(1)} MiB`);
     }
     await settle();
     await settle();
     const grown = residentBytes(server.pid!) - start;
+    t.diagnostic(`RSS ${(start / MiB).toFixed(1)} → ${((start + grown) / MiB).toFixed(1)} MiB`);
     assert.ok(grown <= 64 * MiB, `RSS grew ${(grown / MiB).toFixed(1)} MiB after the huge inputs (start ${(start / MiB).toFixed(0)} MiB)`);
     assert.equal(await exchange(port, bases[1]), 200, 'still serves');
   });
