@@ -3,6 +3,11 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
+/** infera_inference_requests_total's outcome label for a request that failed with this HTTP status. */
+export function failureOutcome(status: number): 'client_error' | 'unavailable' | 'error' {
+  return status < 500 ? 'client_error' : status === 503 ? 'unavailable' : 'error';
+}
+
 /** Per-model metrics, labelled by model and version. The Registry is injected. */
 export interface ModelMetrics {
   requests: Counter<'model' | 'version' | 'outcome'>;

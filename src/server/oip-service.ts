@@ -12,7 +12,7 @@ import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
 import { checkModelName } from '../repository/paths';
 import { shadowQueues } from '../rollout/shadow-queue';
-import type { ModelMetrics } from '../monitoring/metrics';
+import { failureOutcome, type ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -171,7 +171,7 @@ export class OipService {
     } catch (e) {
       const err = toInferaError(e);
       if (err.status >= 500) monitoring?.observeError(mv.name, mv.version);
-      metrics?.requests.inc({ ...labels, outcome: err.status < 500 ? 'client_error' : err.status === 503 ? 'unavailable' : 'error' });
+      metrics?.requests.inc({ ...labels, outcome: failureOutcome(err.status) });
       throw err;
     } finally {
       release();

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import type { ModelMetrics } from '../monitoring/metrics';
+import { failureOutcome, type ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
@@ -108,10 +108,13 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     const routingKey = typeof body.routing_key === 'string' ? body.routing_key : ex.header('x-routing-key');
     const { rows, ids: given, single } = readPredictRows(body);
     const { mv, release, shadow } = repository.lease(name, version, routingKey);
+    // Counted as OIP infer is (requests, in flight, queue wait, latency): dashboards, the
+    // shipped Prometheus rules and the autoscaler's in-flight metric see /predict too.
+    const labels = { model: mv.name, version: String(mv.version) };
+    ctx.metrics?.pending.inc(labels);
     try {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
-      const labels = { model: mv.name, version: String(mv.version) };
       const range = mv.featureRanges ? checkRanges(rows, mv.featureRanges, p.out_of_range) : { warnings: [], counts: {} };
       for (const [feature, k] of Object.entries(range.counts)) ctx.metrics?.outOfRange.inc({ ...labels, feature }, k);
       const warnings = range.warnings.length ? { warnings: range.warnings } : {};
@@ -120,6 +123,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labels, unknownCategories);
         try {
           const r = await mv.infer({ inputs, outputs: [p.output] });
+          ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
           return part.map((_, i) => outputToPrediction(p, r.outputs[0], i, part.length));
         } catch (e) {
           if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
@@ -159,8 +163,14 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
       if (shadow) shadowQueue(shadow).offer({ rows: rows.length, features: rows, ids, release: shadow.lease() });
+      ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
+      ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+    } catch (e) {
+      ctx.metrics?.requests.inc({ ...labels, outcome: failureOutcome(toInferaError(e).status) });
+      throw e;
     } finally {
       release();
+      ctx.metrics?.pending.dec(labels);
     }
   }, { dataPlane: true });
 

@@ -78,6 +78,26 @@ test('an unknown airport goes to the unknown bucket and is counted in a metric',
   assert.equal(await count(), before + unknownHere);
 });
 
+test('/predict is counted as OIP infer is: requests by outcome, queue wait, in flight back to 0', async () => {
+  const metric = async (re: RegExp) => {
+    const m = (await (await fetch(`${srv.url}/metrics`)).text()).match(re);
+    return m ? Number(m[1]) : 0;
+  };
+  const success = /infera_inference_requests_total\{model="flights-delay",version="1",outcome="success"\} (\d+)/;
+  const clientError = /infera_inference_requests_total\{model="flights-delay",version="1",outcome="client_error"\} (\d+)/;
+  const queued = /infera_queue_duration_seconds_count\{model="flights-delay",version="1"\} (\d+)/;
+  const [s0, c0, q0] = [await metric(success), await metric(clientError), await metric(queued)];
+  // Distinct rows (no cache hits): each runs through the batcher once.
+  const ok = await Promise.all(Array.from({ length: 5 }, (_, i) => postJson(`${srv.url}/predict`, { model: 'flights-delay', features: { ...featuresOf(i), distance: 4321 + i } })));
+  ok.forEach((r) => assert.equal(r.status, 200));
+  const bad = await postJson(`${srv.url}/predict`, { model: 'flights-delay', features: { ...featuresOf(0), distance: 'far' } });
+  assert.equal(bad.status, 400);
+  assert.equal(await metric(success), s0 + 5);
+  assert.equal(await metric(clientError), c0 + 1);
+  assert.equal(await metric(queued), q0 + 5);
+  assert.equal(await metric(/infera_pending_requests\{model="flights-delay",version="1"\} (\d+)/), 0);
+});
+
 test('BAD CALL - missing or invalid fields → 400 naming the field', async () => {
   const { date: _, ...noDate } = featuresOf(1);
   const cases: [Record<string, unknown>, RegExp][] = [
