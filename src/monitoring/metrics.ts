@@ -8,6 +8,36 @@ export function failureOutcome(status: number): 'client_error' | 'unavailable' |
   return status < 500 ? 'client_error' : status === 503 ? 'unavailable' : 'error';
 }
 
+/**
+ * One model version's request metrics with their labels bound: prom-client hashes a labels
+ * object on every inc/observe, and a request updates five series.
+ */
+export interface VersionRequestMetrics {
+  success: { inc(): void };
+  queueSeconds: { observe(v: number): void };
+  requestSeconds: { observe(v: number): void };
+  pending: { inc(): void; dec(): void };
+}
+
+const boundByVersion = new WeakMap<ModelMetrics, Map<string, VersionRequestMetrics>>();
+
+export function versionRequestMetrics(m: ModelMetrics, model: string, version: number | string): VersionRequestMetrics {
+  let byKey = boundByVersion.get(m);
+  if (!byKey) boundByVersion.set(m, (byKey = new Map()));
+  const key = `${model}\u0000${version}`;
+  let v = byKey.get(key);
+  if (!v) {
+    const labels = { model, version: String(version) };
+    byKey.set(key, (v = {
+      success: m.requests.labels({ ...labels, outcome: 'success' }),
+      queueSeconds: m.queueSeconds.labels(labels),
+      requestSeconds: m.requestSeconds.labels(labels),
+      pending: m.pending.labels(labels),
+    }));
+  }
+  return v;
+}
+
 /** Per-model metrics, labelled by model and version. The Registry is injected. */
 export interface ModelMetrics {
   requests: Counter<'model' | 'version' | 'outcome'>;

@@ -12,7 +12,7 @@ import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../repository/model-version';
 import { checkModelName } from '../repository/paths';
 import { shadowQueues } from '../rollout/shadow-queue';
-import { failureOutcome, type ModelMetrics } from '../monitoring/metrics';
+import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
@@ -153,8 +153,8 @@ export class OipService {
     const { metrics, monitoring } = this.opts;
     // Unversioned requests follow the model's deployment (canary, A/B by routing key).
     const { mv, release, shadow } = this.opts.repository.lease(checkModelName(target.model), target.version, target.routingKey);
-    const labels = { model: mv.name, version: String(mv.version) };
-    metrics?.pending.inc(labels);
+    const counted = metrics ? versionRequestMetrics(metrics, mv.name, mv.version) : undefined;
+    counted?.pending.inc();
     try {
       const req = await decode(mv);
       const sched = parseScheduleParameters(req.parameters);
@@ -165,17 +165,17 @@ export class OipService {
       answer(mv, req, r.outputs);
       observePredictions(monitoring, mv, r.outputs, req.id, performance.now() - started);
       if (shadow && mirror) this.shadowQueue(shadow).offer({ rows: mirror[0]?.shape[0] ?? 1, inputs: mirror, outputs: outputNames, id: req.id, release: shadow.lease() });
-      metrics?.requests.inc({ ...labels, outcome: 'success' });
-      metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
-      metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+      counted?.success.inc();
+      counted?.queueSeconds.observe(r.queueMs / 1000);
+      counted?.requestSeconds.observe((performance.now() - started) / 1000);
     } catch (e) {
       const err = toInferaError(e);
       if (err.status >= 500) monitoring?.observeError(mv.name, mv.version);
-      metrics?.requests.inc({ ...labels, outcome: failureOutcome(err.status) });
+      metrics?.requests.inc({ model: mv.name, version: String(mv.version), outcome: failureOutcome(err.status) });
       throw err;
     } finally {
       release();
-      metrics?.pending.dec(labels);
+      counted?.pending.dec();
     }
   }
 

@@ -1,5 +1,5 @@
 import { Registry } from 'prom-client';
-import { failureOutcome, type ModelMetrics } from '../monitoring/metrics';
+import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';
 import type { MonitoringHub } from '../monitoring/hub';
 import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
@@ -111,7 +111,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     // Counted as OIP infer is (requests, in flight, queue wait, latency): dashboards, the
     // shipped Prometheus rules and the autoscaler's in-flight metric see /predict too.
     const labels = { model: mv.name, version: String(mv.version) };
-    ctx.metrics?.pending.inc(labels);
+    const counted = ctx.metrics ? versionRequestMetrics(ctx.metrics, mv.name, mv.version) : undefined;
+    counted?.pending.inc();
     try {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
@@ -123,7 +124,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labels, unknownCategories);
         try {
           const r = await mv.infer({ inputs, outputs: [p.output] });
-          ctx.metrics?.queueSeconds.observe(labels, r.queueMs / 1000);
+          counted?.queueSeconds.observe(r.queueMs / 1000);
           return part.map((_, i) => outputToPrediction(p, r.outputs[0], i, part.length));
         } catch (e) {
           if (toInferaError(e).status >= 500) ctx.monitoring?.observeError(mv.name, mv.version);
@@ -163,14 +164,14 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
       }
       if (shadow) shadowQueue(shadow).offer({ rows: rows.length, features: rows, ids, release: shadow.lease() });
-      ctx.metrics?.requests.inc({ ...labels, outcome: 'success' });
-      ctx.metrics?.requestSeconds.observe(labels, (performance.now() - started) / 1000);
+      counted?.success.inc();
+      counted?.requestSeconds.observe((performance.now() - started) / 1000);
     } catch (e) {
       ctx.metrics?.requests.inc({ ...labels, outcome: failureOutcome(toInferaError(e).status) });
       throw e;
     } finally {
       release();
-      ctx.metrics?.pending.dec(labels);
+      counted?.pending.dec();
     }
   }, { dataPlane: true });
 
