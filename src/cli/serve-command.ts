@@ -9,6 +9,7 @@ import { createLogger, LOG_LEVELS } from '../config/logger';
 import { loadServerConfigFile, ServerConfigFile } from '../config/server-config';
 import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
 import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
+import { DEFAULT_CACHE_TTL_S, cacheUrlProblem, redactUrl } from '../server/prediction-cache';
 import { repositoryOption } from './repository-option';
 import { defaultRegistryPath } from '../registry/registry';
 import { DEFAULT_KEEP_WARM_MS } from '../repository/model-repository';
@@ -31,6 +32,8 @@ const SETTINGS: Setting[] = [
   { key: 'workers', file: ['server', 'workers'] },
   { key: 'maxBody', file: ['server', 'max_body'] },
   { key: 'predictCache', file: ['server', 'predict_cache'] },
+  { key: 'cacheUrl', file: ['server', 'cache_url'] },
+  { key: 'cacheTtl', file: ['server', 'cache_ttl_s'] },
   { key: 'defaultModel', file: ['server', 'default_model'] },
   { key: 'logLevel', file: ['server', 'log_level'] },
   { key: 'reusePort', file: ['server', 'reuse_port'] },
@@ -64,7 +67,9 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
     .addOption(new Option('--api-key <keys>', 'comma-separated keys the inference routes require (Bearer or X-API-Key)').env('INFERA_API_KEYS').argParser(list))
     .addOption(new Option('--cors-origin <origins>', "comma-separated origins allowed from browsers (CORS), or '*'").env('INFERA_CORS_ORIGINS').argParser(list))
-    .addOption(new Option('--predict-cache <n>', 'entries of the /predict result cache (0 disables)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
+    .addOption(new Option('--predict-cache <n>', 'entries of the in-process /predict result cache (0 disables; unused with --cache-url)').env('INFERA_PREDICT_CACHE').default(String(d.predictCacheSize)))
+    .addOption(new Option('--cache-url <url>', 'share the /predict result cache between replicas in Redis (redis://[:password@]host:port[/db], rediss:// for TLS) instead of each keeping its own').env('INFERA_CACHE_URL'))
+    .addOption(new Option('--cache-ttl <s>', 'seconds an answer lives in the shared cache').env('INFERA_CACHE_TTL').default(String(DEFAULT_CACHE_TTL_S)))
     .addOption(new Option('--default-model <name>', 'the model POST /predict serves when a request names none (default: the only model with a predict section)').env('INFERA_DEFAULT_MODEL'))
     .addOption(new Option('--log-level <level>', 'log level').env('INFERA_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
@@ -81,14 +86,6 @@ function databaseUrl(cmd: Command, v: string): string {
   }
   if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') cmd.error(`--database-url must be a postgres:// URL, got protocol '${u.protocol}'`);
   return v;
-}
-
-/** The URL with its password masked (config print). */
-function withoutPassword(url: string | undefined): string | undefined {
-  if (!url) return url;
-  const u = new URL(url);
-  if (u.password) u.password = '***';
-  return u.toString();
 }
 
 export interface ServeSettings {
@@ -147,6 +144,8 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     apiKeys: (values.apiKeys as string[] | undefined) ?? [],
     corsOrigins: (values.corsOrigins as string[] | undefined) ?? [],
     predictCacheSize: int('predict-cache', values.predictCache),
+    cacheUrl: values.cacheUrl ? String(values.cacheUrl) : undefined,
+    cacheTtlS: int('cache-ttl', values.cacheTtl),
     defaultPredictModel: values.defaultModel as string | undefined,
     batchingDefaults: file.batching,
     rollout: file.rollout,
@@ -159,6 +158,9 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     logLevel: String(values.logLevel),
   };
   if (!LOG_LEVELS.includes(options.logLevel)) cmd.error(`log level '${options.logLevel}' is not one of ${LOG_LEVELS.join(', ')}`);
+  const cacheProblem = options.cacheUrl === undefined ? null : cacheUrlProblem(options.cacheUrl);
+  if (cacheProblem) cmd.error(`--cache-url ${cacheProblem}`);
+  if (options.cacheTtlS < 1) cmd.error(`--cache-ttl must be at least 1 second, got '${values.cacheTtl}'`);
   return { configFile, options, sources, monitoringSource };
 }
 
@@ -188,8 +190,8 @@ export function registerServeCommand(program: Command): void {
     .action((_o, cmd: Command) => {
       const s = resolveServeSettings(cmd);
       const secret = (v: unknown) => (v === undefined || (Array.isArray(v) && v.length === 0) ? v : Array.isArray(v) ? v.map(() => '***') : '***');
-      const { monitoring, batchingDefaults, rollout, retrain, adminToken, apiKeys, databaseUrl, ...rest } = s.options;
-      const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys), databaseUrl: withoutPassword(databaseUrl) };
+      const { monitoring, batchingDefaults, rollout, retrain, adminToken, apiKeys, databaseUrl, cacheUrl, ...rest } = s.options;
+      const settings = { ...rest, adminToken: secret(adminToken), apiKeys: secret(apiKeys), databaseUrl: databaseUrl && redactUrl(databaseUrl), cacheUrl: cacheUrl && redactUrl(cacheUrl) };
       process.stdout.write(`${JSON.stringify({ config_file: s.configFile, settings, sources: s.sources, batching_defaults: batchingDefaults ?? {}, rollout: { ...DEFAULT_ROLLOUT, ...rollout }, retrain: retrain ?? {}, monitoring, monitoring_source: s.monitoringSource }, null, 2)}\n`);
     });
 }

@@ -18,6 +18,10 @@ export interface ServerConfigFile {
     workers?: number;
     max_body?: number;
     predict_cache?: number;
+    /** A shared /predict result cache: redis:// or rediss:// URL (default: the in-process LRU). */
+    cache_url?: string;
+    /** Seconds an answer lives in the shared cache (default 3600). */
+    cache_ttl_s?: number;
     default_model?: string;
     log_level?: string;
     reuse_port?: boolean;
@@ -63,6 +67,8 @@ const schema = {
         workers: { type: 'integer', minimum: 1 },
         max_body: { type: 'integer', minimum: 1 },
         predict_cache: { type: 'integer', minimum: 0 },
+        cache_url: { type: 'string', pattern: '^rediss?://' },
+        cache_ttl_s: { type: 'integer', minimum: 1 },
         default_model: { type: 'string', minLength: 1 },
         log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
         reuse_port: { type: 'boolean' },

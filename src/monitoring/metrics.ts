@@ -123,3 +123,23 @@ export function createMonitoringMetrics(registry: Registry): MonitoringMetrics {
     webhookDeliveries: new Counter({ name: 'infera_alert_webhook_deliveries_total', help: 'Webhook deliveries by outcome (delivered, failed).', labelNames: ['outcome'], registers }),
   };
 }
+
+/** The /predict result cache (src/server/prediction-cache.ts), labelled by backend (memory, redis). */
+export interface CacheMetrics {
+  lookups: Counter<'backend' | 'outcome'>;
+  errors: Counter<'backend' | 'operation'>;
+  up: Gauge<'backend'>;
+}
+
+/** `beforeScrape` brings counts kept outside prom-client up to date (the in-process cache's). */
+export function createCacheMetrics(registry: Registry, beforeScrape?: () => void): CacheMetrics {
+  const registers = [registry];
+  return {
+    lookups: new Counter({
+      name: 'infera_cache_requests_total', help: 'One-row /predict lookups in the result cache by outcome (hit, miss, error: the store did not answer, the row was computed).', labelNames: ['backend', 'outcome'], registers,
+      collect: () => beforeScrape?.(),
+    }),
+    errors: new Counter({ name: 'infera_cache_errors_total', help: 'Result cache operations that failed (store unreachable, timed out, unreadable value), by operation (get, set).', labelNames: ['backend', 'operation'], registers }),
+    up: new Gauge({ name: 'infera_cache_up', help: '1 while the result cache answers, 0 while it is degraded (predictions are then computed without it).', labelNames: ['backend'], registers }),
+  };
+}

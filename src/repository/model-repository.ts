@@ -9,6 +9,7 @@ import { ModelVersion } from './model-version';
 import { checkModelName, resolveInside } from './paths';
 import { checkAgainstModelFile, versionConfig } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';
+import { versionDigest } from './version-digest';
 import { FeatureSpec, loadFeatureSpec } from '../features';
 import { rangesFromCard } from '../protocol/feature-ranges';
 import { referencedVersions, type Deployment, type ModelRegistry } from '../registry/registry';
@@ -230,6 +231,7 @@ export class ModelRepository {
       if (vcfg.feature_spec) mv.featureSpec = this.loadSpec(vcfg, name, version);
       const card = path.join(this.opts.root, name, String(version), 'card.json');
       if (config.predict && fs.existsSync(card)) mv.featureRanges = rangesFromCard(JSON.parse(fs.readFileSync(card, 'utf8')));
+      if (config.predict) mv.digest = await versionDigest(modelPath, vcfg.predict, mv.featureSpec);
       const old = ve.serving;
       ve.serving = mv;
       ve.state = 'READY';

@@ -102,6 +102,8 @@ export class ModelVersion {
   featureSpec?: FeatureSpec;
   /** Training ranges of the numeric /predict inputs (card.json), checked per predict.out_of_range. */
   featureRanges?: FeatureRanges;
+  /** What this version answers /predict with (model bytes, predict section, feature spec): repository/version-digest.ts. */
+  digest?: string;
   private readonly outputAxes: Map<string, number | null>;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
   private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;

@@ -120,6 +120,7 @@ const schemas: Record<string, Obj> = {
     ],
   },
   ModelSummary: obj({ name: str, state: ref('ModelState'), reason: str }, ['name', 'state']),
+  CacheHealth: obj({ backend: { type: 'string', enum: ['memory', 'redis'] }, state: { type: 'string', enum: ['ok', 'degraded'] }, url: str, error: str }, ['backend', 'state']),
   ModelList: obj({
     models: arrayOf(obj({
       name: str, state: ref('ModelState'), reason: str, backend: str, max_batch_size: int,
@@ -300,10 +301,11 @@ function routes(): [string, string, Op][] {
     responses: { ...ok('one prediction (features) or a list (instances)', ref('PredictResponse')), ...errors({ ...BODY_ERRORS, ...DATA_ERRORS, 404: 'unknown model or version', 501: 'the model declares no predict section' }) },
   });
   add('get', '/health', {
-    tag: 'convenience', summary: 'health and model states',
+    tag: 'convenience', summary: 'health, model states and the result cache',
+    description: "A shared result cache that is away shows as cache.state 'degraded' while the status stays 'ok': predictions are then computed without it.",
     responses: {
-      ...ok('ready', obj({ status: { const: 'ok' }, models: { type: 'object', additionalProperties: ref('ModelState') } })),
-      503: { description: 'not ready', content: json(obj({ code: { const: 'ENG_ERR_NOT_READY' }, error: str, status: { const: 'unavailable' }, models: { type: 'object', additionalProperties: ref('ModelState') } })) },
+      ...ok('ready', obj({ status: { const: 'ok' }, models: { type: 'object', additionalProperties: ref('ModelState') }, cache: ref('CacheHealth') })),
+      503: { description: 'not ready', content: json(obj({ code: { const: 'ENG_ERR_NOT_READY' }, error: str, status: { const: 'unavailable' }, models: { type: 'object', additionalProperties: ref('ModelState') }, cache: ref('CacheHealth') })) },
     },
   });
   add('get', '/models', { tag: 'convenience', summary: 'models, states and versions', responses: ok('every model of the repository', ref('ModelList')) });

@@ -9,7 +9,7 @@ import { checkModelName, parseVersionSelector } from '../repository/paths';
 import type { ModelVersion } from '../repository/model-version';
 import { shadowQueues } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
-import { LruCache } from './lru-cache';
+import type { PredictionCache } from './prediction-cache';
 import { RequestIds } from './request-id';
 import { Router } from './router';
 
@@ -22,7 +22,8 @@ export interface ConvenienceContext {
   monitoring?: MonitoringHub;
   maxBodyBytes: number;
   adminToken?: string;
-  predictCacheSize: number;
+  /** The /predict result cache (in-process LRU or a shared store). */
+  cache: PredictionCache;
   /** The model /predict serves when a request names none. */
   defaultPredictModel?: string;
   ready: () => boolean;
@@ -40,7 +41,7 @@ function defaultPredictModel(repository: ModelRepository, configured?: string): 
 /** The API shape ML engineers know from Python model servers. */
 export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   const { repository, router } = ctx;
-  const cache = new LruCache<Prediction>(ctx.predictCacheSize);
+  const { cache } = ctx;
   const requestIds = new RequestIds();
 
   /**
@@ -134,12 +135,15 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       let preds: Prediction[];
       let fromCache = false;
       if (single) {
-        // One row: answered from the result cache when the same features were seen.
-        const key = `${mv.key}\u0000${JSON.stringify(rows[0])}`;
-        const hit = cache.get(key);
+        // One row: answered from the result cache when the same features were seen (by this
+        // version, on this replica or, with a shared cache, on any). The in-process cache
+        // answers synchronously: no await on the hot path.
+        const key = cache.keyOf(mv, rows[0]);
+        let hit = key === undefined ? undefined : cache.get(key);
+        if (hit instanceof Promise) hit = await hit;
         fromCache = hit !== undefined;
         preds = hit ? [hit] : await run(rows);
-        if (!hit) cache.set(key, preds[0]);
+        if (!hit && key !== undefined) cache.set(key, preds[0]);
       } else {
         // Many rows: chunks of at most max_batch_size, submitted together so the batcher
         // can run them side by side; the answers keep the order of `instances`.
@@ -177,8 +181,10 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
 
   router.add('get', '/health', (ex) => {
     const models = Object.fromEntries(repository.list().map((m) => [m.name, m.state]));
-    if (ctx.ready()) ex.json(200, { status: 'ok', models });
-    else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready', status: 'unavailable', models });
+    // A degraded cache shows here and in infera_cache_up, never in readiness: inference does not need it.
+    const health = { models, cache: cache.health() };
+    if (ctx.ready()) ex.json(200, { status: 'ok', ...health });
+    else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready', status: 'unavailable', ...health });
   });
 
   router.add('get', '/models', (ex) => {

@@ -17,6 +17,7 @@ import { registerOipRoutes } from './routes-oip';
 import { OipService } from './oip-service';
 import { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
+import { PredictionCache, cacheUrlProblem, createPredictionCache } from './prediction-cache';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
 import { registerOpenApiRoute } from './openapi';
@@ -44,7 +45,12 @@ export interface ServerOptions {
   cores?: number;
   maxBodyBytes: number;
   adminToken?: string;
+  /** Entries of the in-process /predict result cache (0 disables it); unused with cacheUrl. */
   predictCacheSize: number;
+  /** A shared /predict result cache (redis:// or rediss:// URL) instead of the in-process one. */
+  cacheUrl?: string;
+  /** Seconds an answer lives in the shared cache (default DEFAULT_CACHE_TTL_S). */
+  cacheTtlS?: number;
   /** The model POST /predict serves when a request names none (default: the only model with a `predict` section). */
   defaultPredictModel?: string;
   /** Longest wait for in-flight requests on shutdown. */
@@ -141,6 +147,8 @@ export class InferaServer {
   private loaded = false;
   /** Batch scoring jobs (child processes running `infera score`). */
   readonly scoreJobs: ScoreJobs;
+  /** The /predict result cache (src/server/prediction-cache.ts). */
+  readonly cache: PredictionCache;
   port = 0;
 
   constructor(private readonly opts: ServerOptions) {
@@ -149,6 +157,9 @@ export class InferaServer {
     this.registry = opts.registry ?? new Registry();
     this.metrics = createMetrics(this.registry, { defaultMetrics: !opts.registry });
     this.cores = opts.cores ?? os.availableParallelism();
+    const cacheProblem = opts.cacheUrl === undefined ? null : cacheUrlProblem(opts.cacheUrl);
+    if (cacheProblem) throw new Error(`cache URL ${cacheProblem}`);
+    if (opts.cacheTtlS !== undefined && !(Number.isInteger(opts.cacheTtlS) && opts.cacheTtlS >= 1)) throw new Error(`cache TTL must be a whole number of seconds ≥ 1, got ${opts.cacheTtlS}`);
     this.backend = opts.backend ?? new OnnxBackend({ workers: opts.workers });
     this.modelRegistry = new ModelRegistry(opts.registryPath ?? ':memory:');
     this.repository = new ModelRepository({
@@ -172,13 +183,15 @@ export class InferaServer {
       : undefined;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
     this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
+    this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
+    const cache = this.cache;
     registerOipRoutes({
       service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores),
-      dependencies: (): Record<string, { state: string }> => (shared ? { database: shared.health() } : {}),
+      dependencies: () => ({ ...(shared ? { database: shared.health() } : {}), ...(cache.backend === 'redis' ? { cache: cache.health() } : {}) }),
     });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
-      adminToken: opts.adminToken, predictCacheSize: opts.predictCacheSize, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
+      adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
     });
     this.rollout = new RolloutController({
       registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
@@ -219,6 +232,7 @@ export class InferaServer {
       if (this.listenSocket) us_listen_socket_close(this.listenSocket);
       this.listenSocket = null;
       await this.grpc?.close(0);
+      await this.cache.close();
       await this.monitoring.close();
       await this.repository.close();
       await this.backend.close();
@@ -239,6 +253,8 @@ export class InferaServer {
       });
     });
     if (this.grpc) this.grpcPort = await this.grpc.listen(this.opts.host, this.opts.grpcPort!);
+    // In the background: a shared cache that is away delays nothing (/health says so).
+    this.cache.connect();
     // Liveness answers while models load; readiness waits for them.
     await this.repository.loadAll();
     this.loaded = true;
@@ -286,6 +302,7 @@ export class InferaServer {
     if (this.registryTimer) clearInterval(this.registryTimer);
     if (this.rolloutTimer) clearInterval(this.rolloutTimer);
     this.scoreJobs.close();
+    await this.cache.close();
     await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();
