@@ -48,7 +48,29 @@ const MIGRATIONS: string[] = [
    CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
      model TEXT NOT NULL, version INTEGER, detail TEXT NOT NULL);
    CREATE INDEX audit_model ON audit (model, id);`,
+  // Replication through a shared database (shared-registry.ts): an audit row another replica
+  // wrote carries its origin ('<replica>:<id>'); NULL marks the changes made here.
+  `ALTER TABLE audit ADD COLUMN origin TEXT;
+   CREATE UNIQUE INDEX audit_origin ON audit (origin) WHERE origin IS NOT NULL;`,
 ];
+
+/** One model's registry rows, as stored: what replication copies between replicas. */
+export interface ModelRows {
+  versions: { version: number; registered_at: number; registered_by: string; source: string | null }[];
+  aliases: { alias: string; version: number; updated_at: number }[];
+  deployment: { stable: number; candidate: number | null; mode: string | null; share: number; key_header: string | null; updated_at: number } | null;
+}
+
+/** An audit row as replicated: `uid` is '<replica>:<local id>'. */
+export interface ReplicatedAudit {
+  uid: string;
+  at: number;
+  actor: string;
+  action: string;
+  model: string;
+  version: number | null;
+  detail: string;
+}
 
 /** The versions a deployment and a set of aliases name, ascending. */
 export function referencedVersions(state: { deployment: Deployment | null; aliases: Record<string, number> }): number[] {
@@ -234,6 +256,41 @@ export class ModelRegistry {
   history(model: string, limit = 100): AuditEntry[] {
     return (this.db.prepare('SELECT * FROM audit WHERE model = ? ORDER BY id DESC LIMIT ?').all(model, limit) as any[])
       .map((r) => ({ id: r.id, at: r.at, actor: r.actor, action: r.action, model: r.model, version: r.version, detail: JSON.parse(r.detail) }));
+  }
+
+  /** Audit rows made here (not replicated from elsewhere) with id > `afterId`, oldest first. */
+  localAuditAfter(afterId: number): (ReplicatedAudit & { id: number })[] {
+    return (this.db.prepare('SELECT id, at, actor, action, model, version, detail FROM audit WHERE id > ? AND origin IS NULL ORDER BY id').all(afterId) as any[])
+      .map((r) => ({ ...r, uid: '' }));
+  }
+
+  /** A model's rows, for replication. */
+  modelRows(model: string): ModelRows {
+    return {
+      versions: this.db.prepare('SELECT version, registered_at, registered_by, source FROM versions WHERE model = ? ORDER BY version').all(model) as ModelRows['versions'],
+      aliases: this.db.prepare('SELECT alias, version, updated_at FROM aliases WHERE model = ? ORDER BY alias').all(model) as ModelRows['aliases'],
+      deployment: (this.db.prepare('SELECT stable, candidate, mode, share, key_header, updated_at FROM deployments WHERE model = ?').get(model) as ModelRows['deployment'] | undefined) ?? null,
+    };
+  }
+
+  /**
+   * Takes a model's rows as another replica left them (the shared database's), with the audit
+   * rows that explain them, in one transaction. Versions only accumulate; aliases and the
+   * deployment are replaced. changed() then reports it, so the repository loads what they name.
+   */
+  applyReplicated(model: string, rows: ModelRows, audit: ReplicatedAudit[]): void {
+    this.write(() => {
+      const addVersion = this.db.prepare('INSERT OR IGNORE INTO versions (model, version, registered_at, registered_by, source) VALUES (?, ?, ?, ?, ?)');
+      for (const v of rows.versions) addVersion.run(model, v.version, v.registered_at, v.registered_by, v.source);
+      this.db.prepare('DELETE FROM aliases WHERE model = ?').run(model);
+      const addAlias = this.db.prepare('INSERT INTO aliases (model, alias, version, updated_at) VALUES (?, ?, ?, ?)');
+      for (const a of rows.aliases) addAlias.run(model, a.alias, a.version, a.updated_at);
+      this.db.prepare('DELETE FROM deployments WHERE model = ?').run(model);
+      const d = rows.deployment;
+      if (d) this.db.prepare('INSERT INTO deployments (model, stable, candidate, mode, share, key_header, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)').run(model, d.stable, d.candidate, d.mode, d.share, d.key_header, d.updated_at);
+      const addAudit = this.db.prepare('INSERT OR IGNORE INTO audit (at, actor, action, model, version, detail, origin) VALUES (?, ?, ?, ?, ?, ?, ?)');
+      for (const a of audit) addAudit.run(a.at, a.actor, a.action, a.model, a.version, a.detail, a.uid);
+    });
   }
 
   close(): void {

@@ -23,6 +23,7 @@ import { registerMonitoringRoutes } from './routes-monitoring';
 import { registerOpenApiRoute } from './openapi';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
+import { SharedRegistry } from '../registry/shared-registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
 import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
@@ -123,6 +124,8 @@ export class InferaServer {
   readonly repository: ModelRepository;
   /** Versions, aliases, deployments and their audit log (src/registry). */
   readonly modelRegistry: ModelRegistry;
+  /** Its replication through the shared database (--database-url), or null. */
+  readonly sharedRegistry: SharedRegistry | null;
   private registryTimer: NodeJS.Timeout | null = null;
   /** Ends canaries on evidence (guardrails, mSPRT on labels). */
   readonly rollout: RolloutController;
@@ -178,16 +181,25 @@ export class InferaServer {
     this.app = App();
     this.router = new Router(this.app, this.metrics, (o, m) => this.log.error(o, m), new AccessPolicy({ apiKeys: opts.apiKeys, corsOrigins: opts.corsOrigins }));
     const ready = () => this.loaded && !this.router.draining;
-    const shared = opts.databaseUrl
-      ? new SharedPredictionLog({ url: opts.databaseUrl, replica: `${os.hostname()}/${randomUUID().slice(0, 8)}`, registry: this.registry, log: (o, m) => this.log.warn(o, m) })
-      : undefined;
+    // One name per process start: a restarted replica is a new one (its embedded state is new).
+    const replica = `${os.hostname()}/${randomUUID().slice(0, 8)}`;
+    const shared = opts.databaseUrl ? new SharedPredictionLog({ url: opts.databaseUrl, replica, registry: this.registry, log: (o, m) => this.log.warn(o, m) }) : undefined;
+    this.sharedRegistry = opts.databaseUrl ? new SharedRegistry({
+      url: opts.databaseUrl, replica, registry: this.modelRegistry, metrics: this.registry, log: (o, m) => this.log.warn(o, m),
+      onApplied: () => (this.loaded ? this.repository.syncRegistry() : Promise.resolve()),
+    }) : null;
+    const sharedRegistry = this.sharedRegistry;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
     this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
     this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
     const cache = this.cache;
     registerOipRoutes({
       service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores),
-      dependencies: () => ({ ...(shared ? { database: shared.health() } : {}), ...(cache.backend === 'redis' ? { cache: cache.health() } : {}) }),
+      dependencies: () => ({
+        ...(shared ? { database: shared.health() } : {}),
+        ...(sharedRegistry ? { registry: sharedRegistry.health() } : {}),
+        ...(cache.backend === 'redis' ? { cache: cache.health() } : {}),
+      }),
     });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
@@ -236,6 +248,7 @@ export class InferaServer {
       await this.monitoring.close();
       await this.repository.close();
       await this.backend.close();
+      await this.sharedRegistry?.close();
       this.modelRegistry.close();
       throw e;
     }
@@ -255,6 +268,9 @@ export class InferaServer {
     if (this.grpc) this.grpcPort = await this.grpc.listen(this.opts.host, this.opts.grpcPort!);
     // In the background: a shared cache that is away delays nothing (/health says so).
     this.cache.connect();
+    // The shared registry first (one round, bounded by its timeouts): a new replica serves
+    // the aliases and deployments the others serve, not only what its own disk holds.
+    await this.sharedRegistry?.start();
     // Liveness answers while models load; readiness waits for them.
     await this.repository.loadAll();
     this.loaded = true;
@@ -266,7 +282,11 @@ export class InferaServer {
     this.rolloutTimer = setInterval(() => {
       // Observations are flushed by the hub first, so the controller sees every request.
       this.monitoring.flush();
-      this.rollout.tick(this.repository.list().map((m) => m.name)).catch((e: Error) => this.log.error({ err: e.message }, 'rollout check failed'));
+      // With a shared registry one replica decides promotions and rollbacks: the lock holder.
+      void (async () => {
+        if (this.sharedRegistry && !(await this.sharedRegistry.leader())) return;
+        await this.rollout.tick(this.repository.list().map((m) => m.name));
+      })().catch((e: Error) => this.log.error({ err: e.message }, 'rollout check failed'));
     }, this.rollout.config.interval_ms);
     this.rolloutTimer.unref();
     this.log.info({ port: this.port, ...(this.grpc ? { grpcPort: this.grpcPort } : {}), models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
@@ -306,6 +326,7 @@ export class InferaServer {
     await this.monitoring.close();
     await this.repository.close();
     await this.backend.close();
+    await this.sharedRegistry?.close();
     this.modelRegistry.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }
