@@ -50,7 +50,7 @@ export interface GbdtModel extends GbdtTrained {
  *  onehot: a category code c is serving column offset + c being 1 (width columns);
  *  code: the category code itself in serving column `column`.
  */
-export type GbdtColumn = { kind: 'numeric'; column: number } | { kind: 'onehot'; offset: number; width: number } | { kind: 'code'; column: number };
+export type GbdtColumn = ({ kind: 'numeric'; column: number } | { kind: 'onehot'; offset: number; width: number } | { kind: 'code'; column: number }) & { name?: string };
 
 /**
  * Trains on `data`; `valid` (same columns) gives the learning curves and early stopping.
@@ -78,10 +78,13 @@ export function gbdtProbabilities(model: GbdtModel, x: Float32Array, rows: numbe
 export function gbdtColumns(spec: FeatureSpec): GbdtColumn[] {
   const out: GbdtColumn[] = [];
   let off = 0;
+  const names = spec.feature_names;
   for (const b of spec.blocks) {
-    if (b.kind === 'numeric') out.push({ kind: 'numeric', column: off });
-    else if (b.kind === 'cyclic') out.push({ kind: 'numeric', column: off }, { kind: 'numeric', column: off + 1 });
-    else out.push({ kind: 'onehot', offset: off, width: blockWidth(b) });
+    if (b.kind === 'numeric') out.push({ kind: 'numeric', column: off, name: names[off] });
+    else if (b.kind === 'cyclic') out.push({ kind: 'numeric', column: off, name: names[off] }, { kind: 'numeric', column: off + 1, name: names[off + 1] });
+    else if (b.kind === 'time_onehot') out.push({ kind: 'onehot', offset: off, width: blockWidth(b), name: b.unit });
+    else if (b.kind === 'categorical') out.push({ kind: 'onehot', offset: off, width: blockWidth(b), name: b.input });
+    else out.push({ kind: 'onehot', offset: off, width: blockWidth(b), name: `${b.input}|${b.hours_per_slot}h` });
     off += blockWidth(b);
   }
   return out;
