@@ -79,6 +79,8 @@
         "native/src/features/feature_bindings.cc",
         "native/src/audio/resample.cc",
         "native/src/audio/audio_bindings.cc",
+        "native/src/gbdt/gbdt.cc",
+        "native/src/gbdt/gbdt_bindings.cc",
         "native/src/features/feature_gpu.cc",
         "native/src/cuda/cuda_bindings.cc"
       ],

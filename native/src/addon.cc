@@ -9,6 +9,7 @@
 #include "cuda/cuda_bindings.h"
 #include "exec/model_bindings.h"
 #include "features/feature_bindings.h"
+#include "gbdt/gbdt_bindings.h"
 #include "json/json_bindings.h"
 #include "quant/quant_bindings.h"
 #include "system_info.h"
@@ -51,6 +52,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"streamResamplerFlush", infera::audio::StreamResamplerFlush},
       {"cudaInt8Gemm", infera::cuda::CudaInt8Gemm},
       {"cudaTransformFeatures", infera::features::CudaTransformFeatures},
+      {"gbdtTrainSync", infera::gbdt::GbdtTrainSync},
+      {"gbdtPredictSync", infera::gbdt::GbdtPredictSync},
   };
   for (const auto& f : kFunctions) {
     exports.Set(f.name, Napi::Function::New(env, f.fn, f.name));

@@ -14,6 +14,7 @@ import type { AudioBinding } from './audio';
 import type { CudaBinding } from './cuda';
 import type { ExecutorBinding } from './executor';
 import type { FeatureBinding } from './features';
+import type { GbdtBinding } from './gbdt';
 import type { KernelBinding } from './kernels';
 
 /** A CUDA device as reported by the CUDA runtime. */
@@ -61,7 +62,7 @@ export interface JsonNumberArrays {
 }
 
 /** The raw addon exports (argument checks happen in C++; async ones throw synchronously). */
-export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding, AudioBinding, CudaBinding {
+export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding, AudioBinding, CudaBinding, GbdtBinding {
   concatAxis(parts: Uint8Array[], outer: number, innerBytes: number[]): Promise<Uint8Array>;
   concatAxisSync(parts: Uint8Array[], outer: number, innerBytes: number[]): Uint8Array;
   sliceAxis(whole: Uint8Array, outer: number, innerBytes: number[]): Promise<Uint8Array[]>;
@@ -87,6 +88,8 @@ export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'pcm16ToFloat', 'resampleTo16k', 'resampleTo16kSync', 'createStreamResampler', 'streamResamplerPush', 'streamResamplerFlush',
   // native/src/cuda (typed wrappers in cuda.ts; features.ts for the transform)
   'cudaInt8Gemm', 'cudaTransformFeatures',
+  // native/src/gbdt (types in gbdt.ts; API in src/pipeline/gbdt.ts)
+  'gbdtTrainSync', 'gbdtPredictSync',
 ];
 
 /** Package root, found from dist/src/native/binding.js. */

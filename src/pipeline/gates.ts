@@ -1,6 +1,6 @@
 /**
- * Quality gates: floors/ceilings on a metric per window, and "the MLP beats the baseline"
- * by a margin. A pipeline with any failed gate registers nothing.
+ * Quality gates: floors/ceilings on a metric per window, and "the model (MLP or GBDT) beats
+ * the baseline" by a margin. A pipeline with any failed gate registers nothing.
  */
 import type { Metrics } from '../stats/classification';
 import { Gate, gateWindows, LOWER_IS_BETTER, PipelineConfig } from './pipeline-config';
@@ -14,19 +14,19 @@ export interface GateResult {
 
 export type WindowMetrics = Record<string, Metrics>;
 
-function gateName(g: Gate, i: number): string {
+function gateName(g: Gate, i: number, modelName: string): string {
   if (g.name) return g.name;
   if (g.beats_baseline_by !== undefined) return `${g.metric} beats baseline`;
-  return `${g.model ?? 'mlp'} ${g.metric}${g.min !== undefined ? ` ≥ ${g.min}` : ''}${g.max !== undefined ? ` ≤ ${g.max}` : ''} (#${i})`;
+  return `${g.model ?? modelName} ${g.metric}${g.min !== undefined ? ` ≥ ${g.min}` : ''}${g.max !== undefined ? ` ≤ ${g.max}` : ''} (#${i})`;
 }
 
 const fmt = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : String(x));
 
-/** Checks every gate on every window it covers; NaN metrics fail. */
-export function checkGates(cfg: PipelineConfig, mlp: WindowMetrics, baseline: WindowMetrics): GateResult[] {
+/** Checks every gate on every window it covers; NaN metrics fail. `mlp` holds the pipeline's model (named `modelName`). */
+export function checkGates(cfg: PipelineConfig, mlp: WindowMetrics, baseline: WindowMetrics, modelName = 'mlp'): GateResult[] {
   const out: GateResult[] = [];
   cfg.gates.forEach((g, i) => {
-    const name = gateName(g, i);
+    const name = gateName(g, i, modelName);
     for (const w of gateWindows(g, cfg)) {
       const m = (g.model === 'baseline' ? baseline : mlp)[w];
       if (!m) {
@@ -40,7 +40,7 @@ export function checkGates(cfg: PipelineConfig, mlp: WindowMetrics, baseline: Wi
         const mine = mlp[w][g.metric];
         const base = baseline[w]?.[g.metric] ?? NaN;
         const margin = LOWER_IS_BETTER.has(g.metric) ? base - mine : mine - base;
-        out.push({ gate: name, window: w, passed: margin >= g.beats_baseline_by, detail: `mlp ${fmt(mine)} vs baseline ${fmt(base)} (margin ${fmt(margin)}, need ${g.beats_baseline_by})` });
+        out.push({ gate: name, window: w, passed: margin >= g.beats_baseline_by, detail: `${modelName} ${fmt(mine)} vs baseline ${fmt(base)} (margin ${fmt(margin)}, need ${g.beats_baseline_by})` });
       }
     }
   });

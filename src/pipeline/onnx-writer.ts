@@ -1,7 +1,10 @@
 /**
- * A minimal protobuf writer for the ONNX messages an MLP needs (ModelProto, GraphProto,
- * NodeProto, AttributeProto, TensorProto, ValueInfoProto), and the export of a Network:
+ * A minimal protobuf writer for the ONNX messages the exported models need (ModelProto,
+ * GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto), and the export of a
+ * Network:
  *   features FP32 [N, width] → Gemm → Relu → … → Gemm → Sigmoid → probability FP32 [N, 1].
+ * Tree ensembles (src/pipeline/gbdt.ts) use the same writer with the ai.onnx.ml domain:
+ * list and string attributes, INT64 initializers, a node domain, several opset imports.
  * Field numbers follow onnx/onnx.proto (proto2: repeated scalars written unpacked).
  */
 import { Network } from './network';
@@ -74,28 +77,38 @@ class ProtoWriter {
 }
 
 export const TENSOR_FLOAT = 1;
+export const TENSOR_INT64 = 7;
 
 /** A dimension: a fixed size, or a symbolic name for a variable one (-1 in model.json). */
 export type Dim = number | string;
+
+/** An attribute value: a plain number is an INT; the others name their ONNX type. */
+export type OnnxAttribute = number | { float: number } | { string: string } | { floats: ArrayLike<number> } | { ints: ArrayLike<number> } | { strings: string[] };
 
 export interface OnnxNode {
   op: string;
   inputs: string[];
   outputs: string[];
   name: string;
-  attributes?: Record<string, number | { float: number }>;
+  /** Operator domain ('' = the default ONNX domain, e.g. 'ai.onnx.ml'). */
+  domain?: string;
+  attributes?: Record<string, OnnxAttribute>;
 }
 
 export interface OnnxGraph {
   name: string;
   nodes: OnnxNode[];
-  initializers: { name: string; dims: number[]; data: Float32Array }[];
+  /** FP32 tensors from a Float32Array, INT64 tensors from a BigInt64Array. */
+  initializers: { name: string; dims: number[]; data: Float32Array | BigInt64Array }[];
   inputs: { name: string; shape: Dim[] }[];
   outputs: { name: string; shape: Dim[] }[];
 }
 
 export interface OnnxModelOptions {
+  /** Version of the default ONNX domain. */
   opset: number;
+  /** Further operator sets, e.g. [{ domain: 'ai.onnx.ml', version: 3 }]. */
+  opsets?: { domain: string; version: number }[];
   irVersion?: number;
   producerName?: string;
   producerVersion?: string;
@@ -113,7 +126,26 @@ function valueInfo(w: ProtoWriter, v: { name: string; shape: Dim[] }): void {
   );
 }
 
-/** Serialises a ModelProto (all tensors FP32, little-endian raw_data). */
+// AttributeProto: name 1, f 2, i 3, s 4, floats 7, ints 8, strings 9, type 20
+// (FLOAT 1, INT 2, STRING 3, FLOATS 6, INTS 7, STRINGS 8).
+function attribute(a: ProtoWriter, name: string, v: OnnxAttribute): void {
+  a.string(1, name);
+  if (typeof v === 'number') a.int(3, v).int(20, 2);
+  else if ('float' in v) a.float(2, v.float).int(20, 1);
+  else if ('string' in v) a.string(4, v.string).int(20, 3);
+  else if ('floats' in v) {
+    for (let i = 0; i < v.floats.length; i++) a.float(7, v.floats[i]);
+    a.int(20, 6);
+  } else if ('ints' in v) {
+    for (let i = 0; i < v.ints.length; i++) a.int(8, v.ints[i]);
+    a.int(20, 7);
+  } else {
+    for (const t of v.strings) a.string(9, t);
+    a.int(20, 8);
+  }
+}
+
+/** Serialises a ModelProto (tensors FP32 or INT64, little-endian raw_data). */
 export function encodeModel(graph: OnnxGraph, opts: OnnxModelOptions): Uint8Array {
   const m = new ProtoWriter();
   m.int(1, opts.irVersion ?? 8);
@@ -126,26 +158,28 @@ export function encodeModel(graph: OnnxGraph, opts: OnnxModelOptions): Uint8Arra
         for (const i of n.inputs) node.string(1, i);
         for (const o of n.outputs) node.string(2, o);
         node.string(3, n.name).string(4, n.op);
-        for (const [name, v] of Object.entries(n.attributes ?? {})) {
-          // AttributeProto: name 1, f 2, i 3, type 20 (FLOAT 1, INT 2).
-          node.message(5, (a) => (typeof v === 'number' ? a.string(1, name).int(3, v).int(20, 2) : a.string(1, name).float(2, v.float).int(20, 1)));
-        }
+        for (const [name, v] of Object.entries(n.attributes ?? {})) node.message(5, (a) => attribute(a, name, v));
+        if (n.domain) node.string(7, n.domain);
       });
     }
     g.string(2, graph.name);
     for (const t of graph.initializers) {
       g.message(5, (tp) => {
         for (const d of t.dims) tp.int(1, d);
-        const raw = new Uint8Array(t.data.length * 4);
+        const d = t.data;
+        const int64 = d instanceof BigInt64Array;
+        const raw = new Uint8Array(d.length * (int64 ? 8 : 4));
         const view = new DataView(raw.buffer);
-        t.data.forEach((x, i) => view.setFloat32(i * 4, x, true));
-        tp.int(2, TENSOR_FLOAT).string(8, t.name).bytes(9, raw);
+        if (int64) d.forEach((x, i) => view.setBigInt64(i * 8, x, true));
+        else d.forEach((x, i) => view.setFloat32(i * 4, x, true));
+        tp.int(2, int64 ? TENSOR_INT64 : TENSOR_FLOAT).string(8, t.name).bytes(9, raw);
       });
     }
     for (const i of graph.inputs) g.message(11, (w) => valueInfo(w, i));
     for (const o of graph.outputs) g.message(12, (w) => valueInfo(w, o));
   });
   m.message(8, (op) => op.string(1, '').int(2, opts.opset));
+  for (const o of opts.opsets ?? []) m.message(8, (op) => op.string(1, o.domain).int(2, o.version));
   for (const [key, value] of Object.entries(opts.metadata ?? {})) m.message(14, (e) => e.string(1, key).string(2, value));
   return m.finish();
 }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import Ajv, { ErrorObject } from 'ajv';
 import type { FitOptions } from '../features';
 import type { TimeWindow } from '../data/warehouse';
+import type { GbdtOptions } from '../native/gbdt';
 import type { TrainOptions } from './trainer';
 import type { ValidationOptions } from './validate';
 
@@ -20,13 +21,27 @@ export interface ModelParams extends TrainOptions {
   hidden: number[];
 }
 
+/**
+ * Gradient-boosted trees instead of the MLP ("model": {"type": "gbdt", ...}). Early stopping
+ * needs `early_stopping_window`: the rows of the training window inside it are held out of
+ * the fit and pick the number of trees; the holdout week is never used for training choices.
+ */
+export interface GbdtParams extends GbdtOptions {
+  type: 'gbdt';
+  seed: number;
+  early_stopping_window?: TimeWindow;
+}
+
+/** The model the pipeline trains next to the logistic baseline: the MLP (default) or GBDT. */
+export type PrimaryModel = 'mlp' | 'gbdt';
+
 export interface Gate {
   name?: string;
   metric: MetricName;
   /** Windows the gate applies to: 'all' (holdout and every evaluation window) or names. */
   windows?: 'all' | string[];
-  /** The model checked by min/max (default mlp). */
-  model?: 'mlp' | 'baseline';
+  /** The model checked by min/max (default: the pipeline's model, mlp or gbdt). */
+  model?: 'mlp' | 'gbdt' | 'baseline';
   min?: number;
   max?: number;
   /** The MLP must beat the baseline by this margin on the metric in every window. */
@@ -47,12 +62,15 @@ export interface PipelineConfig {
   windows: { train: TimeWindow; holdout: TimeWindow; evaluate: (TimeWindow & { name: string })[] };
   validation?: ValidationOptions;
   features: Omit<FitOptions, 'window'>;
-  models: { mlp: ModelParams; baseline: ModelParams };
+  /** mlp: required unless `model` is gbdt. */
+  models: { mlp?: ModelParams; baseline: ModelParams };
+  /** What is trained next to the baseline: {"type": "mlp"} (default, models.mlp) or GBDT. */
+  model?: { type: 'mlp' } | GbdtParams;
   /** Decision threshold: maximise F1 on the holdout window, or fixed. */
   threshold?: { strategy: 'max_f1' } | { fixed: number };
   gates: Gate[];
   /** model: which trained model the version serves (default the MLP; 'baseline': the logistic baseline). */
-  export?: { opset?: number; check_rows?: number; tolerance?: number; model?: 'mlp' | 'baseline' };
+  export?: { opset?: number; check_rows?: number; tolerance?: number; model?: 'mlp' | 'gbdt' | 'baseline' };
   serving?: { max_batch_size?: number; max_queue_delay_ms?: number };
   profile?: { bins?: number; top_k?: number };
 }
@@ -75,6 +93,33 @@ const model = {
     beta2: { type: 'number', minimum: 0, exclusiveMaximum: 1 },
     epsilon: { type: 'number', exclusiveMinimum: 0 },
     seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+  },
+};
+
+const gbdtModel = {
+  type: 'object',
+  required: ['type', 'seed'],
+  additionalProperties: false,
+  properties: {
+    type: { const: 'gbdt' },
+    num_iterations: { type: 'integer', minimum: 1, maximum: 100000 },
+    learning_rate: { type: 'number', exclusiveMinimum: 0 },
+    max_leaves: { type: 'integer', minimum: 2, maximum: 65536 },
+    max_depth: { type: 'integer', minimum: 0, maximum: 64 },
+    min_data_in_leaf: { type: 'integer', minimum: 1 },
+    min_sum_hessian: { type: 'number', minimum: 0 },
+    lambda_l2: { type: 'number', minimum: 0 },
+    max_bins: { type: 'integer', minimum: 2, maximum: 255 },
+    bagging_fraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    feature_fraction: { type: 'number', exclusiveMinimum: 0, maximum: 1 },
+    seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+    max_cat_threshold: { type: 'integer', minimum: 1, maximum: 65535 },
+    cat_smooth: { type: 'number', minimum: 0 },
+    cat_l2: { type: 'number', minimum: 0 },
+    min_data_per_group: { type: 'integer', minimum: 1 },
+    early_stopping_rounds: { type: 'integer', minimum: 0 },
+    metric: { enum: ['logloss', 'auc'] },
+    early_stopping_window: window,
   },
 };
 
@@ -134,7 +179,8 @@ export const pipelineSchema = {
         clip: { type: 'number', exclusiveMinimum: 0 },
       },
     },
-    models: { type: 'object', required: ['mlp', 'baseline'], additionalProperties: false, properties: { mlp: model, baseline: model } },
+    models: { type: 'object', required: ['baseline'], additionalProperties: false, properties: { mlp: model, baseline: model } },
+    model: { oneOf: [{ type: 'object', required: ['type'], additionalProperties: false, properties: { type: { const: 'mlp' } } }, gbdtModel] },
     threshold: { oneOf: [
       { type: 'object', required: ['strategy'], additionalProperties: false, properties: { strategy: { const: 'max_f1' } } },
       { type: 'object', required: ['fixed'], additionalProperties: false, properties: { fixed: { type: 'number', minimum: 0, maximum: 1 } } },
@@ -145,12 +191,12 @@ export const pipelineSchema = {
         type: 'object', required: ['metric'], additionalProperties: false,
         properties: {
           name: { type: 'string' }, metric, windows: { oneOf: [{ const: 'all' }, { type: 'array', items: { type: 'string' }, minItems: 1 }] },
-          model: { enum: ['mlp', 'baseline'] }, min: { type: 'number' }, max: { type: 'number' }, beats_baseline_by: { type: 'number' },
+          model: { enum: ['mlp', 'gbdt', 'baseline'] }, min: { type: 'number' }, max: { type: 'number' }, beats_baseline_by: { type: 'number' },
         },
         anyOf: [{ required: ['min'] }, { required: ['max'] }, { required: ['beats_baseline_by'] }],
       },
     },
-    export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 }, model: { enum: ['mlp', 'baseline'] } } },
+    export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 }, model: { enum: ['mlp', 'gbdt', 'baseline'] } } },
     serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 } } },
     profile: { type: 'object', additionalProperties: false, properties: { bins: { type: 'integer', minimum: 2, maximum: 1000 }, top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
   },
@@ -180,6 +226,17 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
     if (w.from >= w.to) throw new Error(`${file}: window ${i}: 'from' (${w.from}) must be before 'to' (${w.to})`);
   }
   if (cfg.features.timestamp !== cfg.timestamp) throw new Error(`${file}: features.timestamp must be '${cfg.timestamp}'`);
+  const primary = primaryModel(cfg);
+  if (primary === 'mlp' && !cfg.models.mlp) throw new Error(`${file}: models: missing field 'mlp' (the model trained unless "model" is {"type": "gbdt"})`);
+  const es = cfg.model?.type === 'gbdt' ? cfg.model : undefined;
+  if (es?.early_stopping_rounds && !es.early_stopping_window) throw new Error(`${file}: model.early_stopping_rounds needs model.early_stopping_window (rows of the training window held out of the fit)`);
+  if (es?.early_stopping_window) {
+    const [w, t] = [es.early_stopping_window, cfg.windows.train];
+    if (!(w.from > t.from && w.from < w.to && w.to <= t.to)) throw new Error(`${file}: model.early_stopping_window [${w.from}, ${w.to}) must lie inside the training window [${t.from}, ${t.to}) and leave rows to fit`);
+  }
+  for (const [what, m] of [...cfg.gates.map((g, i) => [`gates.${i}.model`, g.model] as const), ['export.model', cfg.export?.model] as const]) {
+    if (m !== undefined && m !== 'baseline' && m !== primary) throw new Error(`${file}: ${what}: '${m}' is not trained by this pipeline (it trains '${primary}' and the baseline)`);
+  }
   cfg.gates.forEach((g, i) => {
     if (Array.isArray(g.windows)) for (const w of g.windows) if (!names.includes(w)) throw new Error(`${file}: gates.${i}.windows: unknown window '${w}' (have ${names.join(', ')})`);
   });
@@ -196,6 +253,11 @@ export function loadPipelineConfig(file: string): { config: PipelineConfig; sour
   }
   const config = parsePipelineConfig(raw, file);
   return { config, sourcePath: path.resolve(path.dirname(file), config.source.path) };
+}
+
+/** The model trained next to the baseline. */
+export function primaryModel(cfg: PipelineConfig): PrimaryModel {
+  return cfg.model?.type ?? 'mlp';
 }
 
 /** Names of the windows a gate covers. */

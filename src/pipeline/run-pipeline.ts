@@ -1,5 +1,5 @@
 /**
- * `infera train`: ingest → validate → features → train (MLP + logistic baseline) →
+ * `infera train`: ingest → validate → features → train (MLP or GBDT + logistic baseline) →
  * evaluate → gates → ONNX export + onnxruntime parity check → register.
  * Any failing stage throws a PipelineError naming the stage; nothing is registered
  * unless every stage and every gate passed.
@@ -7,13 +7,14 @@
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
-import { Columns, featureSpecHash, fitFeatures, FeatureSpec, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
+import { Columns, featureSpecHash, fitFeatures, FeatureSpec, parseTimestamp, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
 import { bestF1Threshold, evaluate } from '../stats/classification';
 import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
 import { ColumnKind, ingest, IngestResult, readColumns, TimeWindow, Warehouse } from '../data/warehouse';
 import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
+import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, trainGbdt } from './gbdt';
 import { exportOnnx } from './onnx-writer';
-import { loadPipelineConfig, ModelParams, PipelineConfig } from './pipeline-config';
+import { GbdtParams, loadPipelineConfig, ModelParams, PipelineConfig, primaryModel } from './pipeline-config';
 import { buildProfile } from './profile';
 import { progressReporter, ProgressOptions } from './progress';
 import { registerModel, servingModelJson } from './register';
@@ -35,7 +36,7 @@ export interface RunOptions {
   repository: string;
   /** Cap on the rows read per window (deterministic, time-spread subset). */
   rowsLimit?: number;
-  /** Overrides the seed of both models. */
+  /** Overrides the seed of both models (MLP or GBDT, and the baseline). */
   seed?: number;
   /** Overrides the MLP's epochs. */
   epochs?: number;
@@ -84,7 +85,19 @@ function portablePath(p: string): string {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
 }
 
-interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; rows: number }
+/** A window's rows: CSR inputs of the networks and, when the pipeline trains GBDT, its matrix. */
+interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; g: Float32Array | null; rows: number }
+
+type ModelName = 'mlp' | 'gbdt' | 'baseline';
+
+/** Rows [0, n) of a row-major matrix whose row i is kept when keep(i). */
+function pickRows(x: Float32Array, cols: number, n: number, keep: (i: number) => boolean): Float32Array {
+  let k = 0;
+  for (let i = 0; i < n; i++) if (keep(i)) k++;
+  const out = new Float32Array(k * cols);
+  for (let i = 0, o = 0; i < n; i++) if (keep(i)) out.set(x.subarray(i * cols, (i + 1) * cols), cols * o++);
+  return out;
+}
 
 export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
@@ -101,7 +114,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   };
 
   const { config: cfg, sourcePath } = await stage('config', () => loadPipelineConfig(opts.pipelineFile));
-  const mlpParams: ModelParams = { ...cfg.models.mlp, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}) };
+  const primary = primaryModel(cfg);
+  const seed = opts.seed !== undefined ? { seed: opts.seed } : {};
+  const mlpParams: ModelParams | null = cfg.models.mlp && primary === 'mlp' ? { ...cfg.models.mlp, ...seed, ...(opts.epochs !== undefined ? { epochs: opts.epochs } : {}) } : null;
+  const gbdtParams: GbdtParams | null = cfg.model?.type === 'gbdt' ? { ...cfg.model, ...seed } : null;
   const baseParams: ModelParams = { ...cfg.models.baseline, ...(opts.seed !== undefined ? { seed: opts.seed } : {}) };
   const windows: (TimeWindow & { name: string })[] = [{ name: 'holdout', ...cfg.windows.holdout }, ...cfg.windows.evaluate];
   const all = [cfg.windows.train, ...windows];
@@ -135,15 +151,18 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       if (missing) throw new Error(`${missing} rows of [${w.from}, ${w.to}) have no '${cfg.label.column}' (the label)`);
       return { columns: columns as Columns, labels: Uint8Array.from(y, (v) => labelOf(cfg, v)), rows };
     };
-    const features = (spec: FeatureSpec, d: { columns: Columns; rows: number }): { x: CsrMatrix; unknown: number } => {
+    const features = (spec: FeatureSpec, d: { columns: Columns; rows: number }): { x: CsrMatrix; g: Float32Array | null; unknown: number } => {
       const parts: CsrMatrix[] = [];
+      const gcols = gbdtColumns(spec);
+      const g = primary === 'gbdt' ? new Float32Array(d.rows * gcols.length) : null;
       let unknown = 0;
       for (let s = 0; s < d.rows; s += CHUNK_ROWS) {
         const r = transformSparse(spec, sliceColumns(d.columns, inputs, s, Math.min(d.rows, s + CHUNK_ROWS)));
         unknown += r.unknownCategories;
         parts.push(fromSparseRows(r));
+        g?.set(gbdtMatrix(gcols, r), s * gcols.length);
       }
-      return { x: concatCsr(parts, spec.width), unknown };
+      return { x: concatCsr(parts, spec.width), g, unknown };
     };
 
     // 3. Features, fitted on the training window only.
@@ -153,12 +172,14 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     const spec = await stage('features', () => fitFeatures(trainRaw.columns, { ...cfg.features, window: cfg.windows.train }));
     const specText = serializeFeatureSpec(spec);
     const specHash = featureSpecHash(spec);
-    const trainData: WindowData = { ...trainRaw, x: features(spec, trainRaw).x };
+    const trainFeatures = features(spec, trainRaw);
+    const trainData: WindowData = { ...trainRaw, x: trainFeatures.x, g: trainFeatures.g };
     log(`features: width ${spec.width}, ${trainData.rows} training rows, spec sha256 ${specHash.slice(0, 16)}…`);
     lap('features_s', t);
 
-    // 4. Train the baseline and the MLP.
+    // 4. Train the baseline and the MLP or the GBDT.
     t = performance.now();
+    const gcols = gbdtColumns(spec);
     const fit = (label: string, p: ModelParams): { net: Network; history: TrainHistory } => {
       const net = createNetwork(spec.width, p.hidden, p.seed);
       const bar = opts.progress === false ? null : progressReporter(label, opts.progress);
@@ -167,51 +188,85 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       log(`  ${label}: ${history.epochs.length} epochs in ${history.seconds.toFixed(1)} s, ${Math.round(history.rows_per_second)} rows/s, final loss ${history.epochs[history.epochs.length - 1].loss.toFixed(4)}`);
       return { net, history };
     };
-    log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and MLP ${JSON.stringify(mlpParams.hidden)}`);
+    // GBDT: rows of the early-stopping window (inside the training window) pick the number
+    // of trees; the others are fitted.
+    const fitGbdt = (p: GbdtParams): { model: GbdtModel; history: Record<string, unknown> } => {
+      const { type: _type, early_stopping_window: esw, ...options } = p;
+      const ts = trainData.columns[cfg.timestamp] as Float64Array;
+      const [from, to] = esw ? [parseTimestamp(esw.from), parseTimestamp(esw.to)] : [Infinity, Infinity];
+      const held = (i: number) => ts[i] >= from && ts[i] < to;
+      const cols = gcols.length;
+      const n = trainData.rows;
+      const fitX = pickRows(trainData.g!, cols, n, (i) => !held(i));
+      const fitY = trainData.labels.filter((_, i) => !held(i));
+      const validX = pickRows(trainData.g!, cols, n, held);
+      const validY = trainData.labels.filter((_, i) => held(i));
+      if (fitY.length === 0) throw new Error('no training rows outside model.early_stopping_window');
+      if (esw && validY.length === 0) throw new Error(`no training rows inside model.early_stopping_window [${esw.from}, ${esw.to})`);
+      const t0 = performance.now();
+      const model = trainGbdt({ x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) }, { ...options, valid: esw ? { x: validX, rows: validY.length, y: validY } : undefined });
+      const seconds = (performance.now() - t0) / 1000;
+      const iterations = model.trainLoss.length;
+      const rate = (fitY.length * iterations) / seconds;
+      const best = model.bestIteration;
+      log(`  gbdt: ${model.trees.length} trees kept of ${iterations} in ${seconds.toFixed(1)} s, ${Math.round(rate)} rows/s (row-iterations), ${fitY.length} rows fitted` +
+        (esw ? `, ${validY.length} early-stopping rows: AUC ${model.validAuc[best].toFixed(4)}, log loss ${model.validLoss[best].toFixed(4)}` : ''));
+      const history = {
+        trees: model.trees.length, iterations, best_iteration: best, seconds, rows_per_second: rate, fit_rows: fitY.length, early_stopping_rows: validY.length,
+        train_loss: Array.from(model.trainLoss), valid_loss: Array.from(model.validLoss), valid_auc: Array.from(model.validAuc),
+        feature_gain: Object.fromEntries(gcols.map((c, i) => [c.name ?? `column ${i}`, model.featureGain[i]])),
+      };
+      return { model, history };
+    };
+    log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and ${primary === 'mlp' ? `MLP ${JSON.stringify(mlpParams!.hidden)}` : 'GBDT'}`);
     const baseline = await stage('train', () => fit('baseline', baseParams));
-    const mlp = await stage('train', () => fit('mlp', mlpParams));
+    const mlp = mlpParams ? await stage('train', () => fit('mlp', mlpParams)) : null;
+    const gbdt = gbdtParams ? await stage('train', () => fitGbdt(gbdtParams)) : null;
     lap('train_s', t);
+    const score = (m: ModelName, d: { x: CsrMatrix; g: Float32Array | null; rows: number }): Float32Array =>
+      m === 'baseline' ? predict(baseline.net, d.x) : m === 'mlp' ? predict(mlp!.net, d.x) : gbdtProbabilities(gbdt!.model, d.g!, d.rows);
 
     // 5. Evaluate: threshold from the holdout week, then every window.
     t = performance.now();
-    const metrics: Record<'mlp' | 'baseline', WindowMetrics> = { mlp: {}, baseline: {} };
+    const metrics: Record<string, WindowMetrics> = { [primary]: {}, baseline: {} };
     const rows: Record<string, number> = { train: trainData.rows };
     const unknownCategories: Record<string, number> = {};
-    let thresholds = { mlp: 0.5, baseline: 0.5 };
-    // The model the version serves: the MLP, or (export.model "baseline") the logistic baseline.
-    const exported = cfg.export?.model ?? 'mlp';
-    let holdout: { columns: Columns; rows: number; pred: Record<'mlp' | 'baseline', Float32Array> } | null = null;
+    const thresholds: Record<string, number> = { [primary]: 0.5, baseline: 0.5 };
+    // The model the version serves: the MLP or GBDT, or (export.model "baseline") the logistic baseline.
+    const exported: ModelName = cfg.export?.model ?? primary;
+    let holdout: { columns: Columns; rows: number; pred: Record<string, Float32Array> } | null = null;
     for (const w of windows) {
       const d = await stage('evaluate', () => load(w));
       if (d.rows === 0) throw new PipelineError('evaluate', `no rows in window '${w.name}' [${w.from}, ${w.to})`);
-      const { x, unknown } = features(spec, d);
-      const pm = predict(mlp.net, x);
-      const pb = predict(baseline.net, x);
+      const { x, g, unknown } = features(spec, d);
+      const pm = score(primary, { x, g, rows: d.rows });
+      const pb = score('baseline', { x, g, rows: d.rows });
       if (w.name === 'holdout') {
         const th = cfg.threshold;
-        thresholds = th && 'fixed' in th ? { mlp: th.fixed, baseline: th.fixed } : { mlp: bestF1Threshold(d.labels, pm), baseline: bestF1Threshold(d.labels, pb) };
-        holdout = { columns: d.columns, rows: d.rows, pred: { mlp: pm, baseline: pb } };
+        thresholds[primary] = th && 'fixed' in th ? th.fixed : bestF1Threshold(d.labels, pm);
+        thresholds.baseline = th && 'fixed' in th ? th.fixed : bestF1Threshold(d.labels, pb);
+        holdout = { columns: d.columns, rows: d.rows, pred: { [primary]: pm, baseline: pb } };
       }
-      metrics.mlp[w.name] = evaluate(d.labels, pm, thresholds.mlp);
+      metrics[primary][w.name] = evaluate(d.labels, pm, thresholds[primary]);
       metrics.baseline[w.name] = evaluate(d.labels, pb, thresholds.baseline);
       rows[w.name] = d.rows;
       unknownCategories[w.name] = unknown;
-      const [m, b] = [metrics.mlp[w.name], metrics.baseline[w.name]];
-      log(`  ${w.name.padEnd(8)} ${String(d.rows).padStart(7)} rows  AUC mlp ${m.auc.toFixed(4)} / baseline ${b.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)} / ${b.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  P/R@${thresholds.mlp.toFixed(3)} ${m.precision.toFixed(3)}/${m.recall.toFixed(3)}`);
+      const [m, b] = [metrics[primary][w.name], metrics.baseline[w.name]];
+      log(`  ${w.name.padEnd(8)} ${String(d.rows).padStart(7)} rows  AUC ${primary} ${m.auc.toFixed(4)} / baseline ${b.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)} / ${b.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  P/R@${thresholds[primary].toFixed(3)} ${m.precision.toFixed(3)}/${m.recall.toFixed(3)}`);
     }
     lap('evaluate_s', t);
 
     // 6. Gates.
-    const gates = checkGates(cfg, metrics[exported], metrics.baseline);
+    const gates = checkGates(cfg, metrics[exported], metrics.baseline, exported);
     log(`gates:\n${formatGates(gates)}`);
 
     // 7. ONNX export, checked against the trainer's forward pass on held-out rows.
     t = performance.now();
     const exp = { opset: 13, check_rows: 4096, tolerance: 1e-5, ...cfg.export };
-    const net = exported === 'mlp' ? mlp.net : baseline.net;
     const commit = codeCommit(path.dirname(path.resolve(opts.pipelineFile)));
-    const what = exported === 'mlp' ? `MLP ${JSON.stringify(mlpParams.hidden)}` : 'logistic baseline';
-    const onnx = exportOnnx(net, { opset: exp.opset, producerVersion: commit?.commit ?? 'unknown', docString: `${cfg.name}: ${what} over feature spec ${specHash}`, metadata: { feature_spec_sha256: specHash } });
+    const what = exported === 'mlp' ? `MLP ${JSON.stringify(mlpParams!.hidden)}` : exported === 'gbdt' ? `GBDT of ${gbdt!.model.trees.length} trees` : 'logistic baseline';
+    const meta = { opset: exp.opset, producerVersion: commit?.commit ?? 'unknown', docString: `${cfg.name}: ${what} over feature spec ${specHash}`, metadata: { feature_spec_sha256: specHash } };
+    const onnx = exported === 'gbdt' ? exportGbdtOnnx(gbdt!.model, gcols, spec.width, meta) : exportOnnx(exported === 'mlp' ? mlp!.net : baseline.net, meta);
     const h = holdout!;
     const n = Math.min(exp.check_rows, h.rows);
     const dense = transform(spec, sliceColumns(h.columns, inputs, 0, n));
@@ -228,7 +283,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         await session.release();
       }
     });
-    log(`export: ONNX opset ${exp.opset}, ${onnx.length} bytes; onnxruntime vs trainer on ${n} holdout rows: max |diff| ${maxDiff.toExponential(2)} (tolerance ${exp.tolerance})`);
+    log(`export: ONNX opset ${exp.opset}${exported === 'gbdt' ? ` + ai.onnx.ml ${GBDT_ML_OPSET}` : ''}, ${onnx.length} bytes; onnxruntime vs trainer on ${n} holdout rows: max |diff| ${maxDiff.toExponential(2)} (tolerance ${exp.tolerance})`);
     if (!(maxDiff <= exp.tolerance)) throw new PipelineError('export', `onnxruntime differs from the trainer by ${maxDiff} > ${exp.tolerance}`);
     lap('export_s', t);
 
@@ -236,7 +291,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     if (failed.length) throw new PipelineError('gates', `${failed.length} quality gate(s) failed; nothing registered:\n${formatGates(failed)}`, { gates, metrics });
 
     // 8. Card with lineage and the drift baseline, then registration.
-    const profile = buildProfile(spec, trainData.columns, predict(net, trainData.x), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k, labels: trainData.labels });
+    const profile = buildProfile(spec, trainData.columns, score(exported, trainData), { window: 'train', bins: cfg.profile?.bins, topK: cfg.profile?.top_k, labels: trainData.labels });
     const card: Record<string, unknown> = {
       description: cfg.description,
       created_at: new Date().toISOString(),
@@ -248,7 +303,11 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       validation: { ok: report.ok, checks: report.checks },
       feature_spec: spec,
       feature_spec_sha256: specHash,
-      training: { mlp: { params: mlpParams, history: mlp.history }, baseline: { params: baseParams, history: baseline.history } },
+      training: {
+        ...(mlp ? { mlp: { params: mlpParams, history: mlp.history } } : {}),
+        ...(gbdt ? { gbdt: { params: gbdtParams, history: gbdt.history } } : {}),
+        baseline: { params: baseParams, history: baseline.history },
+      },
       exported_model: exported,
       threshold: thresholds[exported],
       metrics: metrics[exported],
@@ -257,7 +316,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       reference: cfg.reference ?? null,
       unknown_categories: unknownCategories,
       gates,
-      onnx: { opset: exp.opset, bytes: onnx.length, input: 'features', output: 'probability', width: spec.width, parity: { rows: n, max_abs_diff: maxDiff, tolerance: exp.tolerance } },
+      onnx: { opset: exp.opset, ...(exported === 'gbdt' ? { ml_opset: GBDT_ML_OPSET } : {}), bytes: onnx.length, input: 'features', output: 'probability', width: spec.width, parity: { rows: n, max_abs_diff: maxDiff, tolerance: exp.tolerance } },
       profile,
       code: commit,
       timings,
