@@ -25,7 +25,7 @@ import { DEFAULT_SERVER_OPTIONS, InferaServer } from '../../src/server/server';
 import { featureDict, flightsParquet, loadFebruaryFlights } from '../lib/flights';
 import { RawHttpPool, serializePost } from '../lib/raw-http';
 import { percentile } from '../lib/stats';
-import { freePort } from '../../test/helpers/redis-server';
+import { freePort } from '../lib/server';
 
 const ROOT = path.resolve(__dirname, '../../..');
 const ROWS = 256;

@@ -19,7 +19,8 @@
  * pull — a serial can commit out of order and be skipped. A transaction left open elsewhere
  * holds xmin back and so delays (never loses) the pulls.
  */
-import { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
+import { migrate, sharedPool } from '../db/postgres';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { LoggedPrediction } from './prediction-log';
 
@@ -111,9 +112,7 @@ export class SharedPredictionLog {
   constructor(private readonly opts: SharedLogOptions) {
     this.maxBuffered = opts.maxBufferedRows ?? 100_000;
     this.metrics = createMetrics(opts.registry);
-    // Short timeouts: a dead database must cost the outbox a retry, never a stuck pump.
-    this.pool = new Pool({ connectionString: opts.url, max: 2, connectionTimeoutMillis: 2_000, query_timeout: 10_000, idleTimeoutMillis: 10_000 });
-    this.pool.on('error', (e) => this.failed(e)); // an idle client lost its connection
+    this.pool = sharedPool(opts.url, (e) => this.failed(e));
     this.metrics?.up.set(0);
     this.schedule(0);
   }
@@ -263,19 +262,7 @@ export class SharedPredictionLog {
   }
 
   private async migrate(): Promise<void> {
-    const c: PoolClient = await this.pool.connect();
-    try {
-      // One replica migrates at a time (an advisory lock held for the transaction).
-      await c.query('BEGIN');
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_migrations'))");
-      for (const sql of MIGRATIONS) await c.query(sql);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+    await migrate(this.pool, MIGRATIONS);
     // Labels written before this replica started are not pulled (its log cannot hold their predictions).
     if (this.pullFrom === null) this.pullFrom = (await this.pool.query('SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS x')).rows[0].x as string;
     this.migrated = true;

@@ -14,7 +14,8 @@
  * keeps both. The rollout controller runs on one replica only: the holder of a session
  * advisory lock (leader()); if its connection drops, another replica takes over.
  */
-import { Client, Pool } from 'pg';
+import { Client, type Pool } from 'pg';
+import { migrate, sharedPool } from '../db/postgres';
 import { Gauge, Registry } from 'prom-client';
 import type { ModelRegistry, ModelRows, ReplicatedAudit } from './registry';
 
@@ -87,8 +88,7 @@ export class SharedRegistry {
   private readonly up?: Gauge;
 
   constructor(private readonly opts: SharedRegistryOptions) {
-    this.pool = new Pool({ connectionString: opts.url, max: 2, connectionTimeoutMillis: 2_000, query_timeout: 10_000, idleTimeoutMillis: 10_000 });
-    this.pool.on('error', (e) => this.failed(e));
+    this.pool = sharedPool(opts.url, (e) => this.failed(e));
     if (opts.metrics) this.up = new Gauge({ name: 'infera_registry_sync_up', help: 'Whether the last registry replication round with the shared database succeeded (1) or not (0).', registers: [opts.metrics] });
   }
 
@@ -174,18 +174,7 @@ export class SharedRegistry {
   }
 
   private async migrate(): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_migrations'))");
-      for (const sql of MIGRATIONS) await c.query(sql);
-      await c.query('COMMIT');
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
+    await migrate(this.pool, MIGRATIONS);
     this.migrated = true;
   }
 

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { baseRequests, mutate } from '../../bench/tools/http-mutation-fuzz';
 import { servingFlags } from '../../src/cli/serving-runtime';
-import { freePort } from '../helpers/postgres-server';
+import { freePort } from '../../bench/lib/server';
 import { ROOT } from '../helpers/server';
 
 const MiB = 1024 * 1024;

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -17,6 +16,7 @@ import { loadFeatureSpec, transform } from '../../src/features';
 import { SERVING_V8_FLAGS } from '../../src/cli/serving-runtime';
 import { columnsOf, loadFlights } from '../unit/features/flights-data';
 import { MODELS, ROOT } from '../helpers/server';
+import { freePort } from '../../bench/lib/server';
 
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 const DEPLOY = path.join(ROOT, 'deploy/prometheus');
@@ -90,13 +90,6 @@ function samplesOf(exposition: string, name: string): { labels: Record<string, s
   return out;
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 /** Polls `check` every 100 ms until it returns a value other than undefined. */
 async function until<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined>): Promise<T> {

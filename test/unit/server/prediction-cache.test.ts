@@ -3,7 +3,7 @@ import crypto from 'node:crypto';
 import { test } from 'node:test';
 import { Registry } from 'prom-client';
 import { cacheUrlProblem, createPredictionCache, redactUrl, sharedKey } from '../../../src/server/prediction-cache';
-import { freePort } from '../../helpers/redis-server';
+import { freePort } from '../../../bench/lib/server';
 
 const row = { origin: 'ORD', date: '2001-02-03T14:05:00', distance: 1452, destination: 'LAX' };
 const DIGEST = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a392817060000';

@@ -1,0 +1,31 @@
+/**
+ * What the modules sharing state through PostgreSQL (--database-url) have in common: a small
+ * pool with short timeouts, and idempotent migrations run under one advisory lock.
+ */
+import { Pool } from 'pg';
+
+/**
+ * Two connections (a replica's writes are batched; more would only queue on the server), and
+ * short timeouts: a dead database must cost a retry, never a stuck background round.
+ */
+export function sharedPool(url: string, onError: (e: Error) => void): Pool {
+  const pool = new Pool({ connectionString: url, max: 2, connectionTimeoutMillis: 2_000, query_timeout: 10_000, idleTimeoutMillis: 10_000 });
+  pool.on('error', onError); // an idle client lost its connection; without a listener the process would exit
+  return pool;
+}
+
+/** Runs CREATE … IF NOT EXISTS statements in one transaction; one replica at a time. */
+export async function migrate(pool: Pool, statements: string[]): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_migrations'))");
+    for (const sql of statements) await c.query(sql);
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw e;
+  } finally {
+    c.release();
+  }
+}
