@@ -8,7 +8,9 @@
  *
  * All processes share the machine's cores with wrk (a 2-core machine cannot give the
  * generator its own): both layouts pay the same, so the ratio is the figure, not the req/s.
- * Rounds alternate the layouts (ABBA) so a slow phase of a shared machine hits both.
+ * Rounds alternate the layouts (ABBA) so a slow phase of a shared machine hits both. The
+ * /predict result cache is off: 512 rows rotated would be answered from it, and the figure is
+ * about serving the model.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +24,7 @@ const ROOT = path.resolve(__dirname, '../../..');
 type Layout = 'one replica, 2 workers' | 'two replicas, 1 worker each';
 
 async function start(layout: Layout, port: number): Promise<ServerProcess[]> {
-  const base = [process.execPath, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'error'];
+  const base = [process.execPath, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--predict-cache', '0'];
   const readyUrl = `http://127.0.0.1:${port}/v2/health/ready`;
   if (layout === 'one replica, 2 workers') return [await launchServer({ name: 'one', argv: [...base, '--workers', '2'], cwd: ROOT, readyUrl })];
   // Started one after the other: the second must be ready too, not only the first answering.
