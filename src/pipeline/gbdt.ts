@@ -74,6 +74,18 @@ export function gbdtProbabilities(model: GbdtModel, x: Float32Array, rows: numbe
   return Float32Array.from(raw, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
 }
 
+/**
+ * The ensemble with Platt scaling folded in: σ(a·(init + Σ leaves) + b) is the ensemble whose
+ * leaves are scaled by a and whose initial score is a·init + b (calibration.ts).
+ */
+export function plattFolded(model: GbdtModel, p: { a: number; b: number }): GbdtModel {
+  return {
+    ...model,
+    initScore: p.a * model.initScore + p.b,
+    trees: model.trees.map((t) => ({ ...t, value: Float64Array.from(t.value, (v) => v * p.a) })),
+  };
+}
+
 /** The trainer's columns of a feature spec: one per entry slot of transformSparse. */
 export function gbdtColumns(spec: FeatureSpec): GbdtColumn[] {
   const out: GbdtColumn[] = [];

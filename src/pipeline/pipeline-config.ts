@@ -30,6 +30,8 @@ export interface GbdtParams extends GbdtOptions {
   type: 'gbdt';
   seed: number;
   early_stopping_window?: TimeWindow;
+  /** 'platt': σ(a·z + b) fitted on the early-stopping window's rows, folded into the trees (calibration.ts). */
+  calibration?: 'none' | 'platt';
 }
 
 /** The model the pipeline trains next to the logistic baseline: the MLP (default) or GBDT. */
@@ -120,6 +122,7 @@ const gbdtModel = {
     early_stopping_rounds: { type: 'integer', minimum: 0 },
     metric: { enum: ['logloss', 'auc'] },
     early_stopping_window: window,
+    calibration: { enum: ['none', 'platt'] },
   },
 };
 
@@ -230,6 +233,7 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
   if (primary === 'mlp' && !cfg.models.mlp) throw new Error(`${file}: models: missing field 'mlp' (the model trained unless "model" is {"type": "gbdt"})`);
   const es = cfg.model?.type === 'gbdt' ? cfg.model : undefined;
   if (es?.early_stopping_rounds && !es.early_stopping_window) throw new Error(`${file}: model.early_stopping_rounds needs model.early_stopping_window (rows of the training window held out of the fit)`);
+  if (es?.calibration === 'platt' && !es.early_stopping_window) throw new Error(`${file}: model.calibration 'platt' is fitted on model.early_stopping_window (rows held out of the fit); name one`);
   if (es?.early_stopping_window) {
     const [w, t] = [es.early_stopping_window, cfg.windows.train];
     if (!(w.from > t.from && w.from < w.to && w.to <= t.to)) throw new Error(`${file}: model.early_stopping_window [${w.from}, ${w.to}) must lie inside the training window [${t.from}, ${t.to}) and leave rows to fit`);

@@ -8,11 +8,12 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { Columns, featureSpecHash, fitFeatures, FeatureSpec, parseTimestamp, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
-import { bestF1Threshold, evaluate } from '../stats/classification';
+import { bestF1Threshold, evaluate, expectedCalibrationError, logLoss } from '../stats/classification';
 import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
 import { ColumnKind, ingest, IngestResult, readColumns, TimeWindow, Warehouse } from '../data/warehouse';
 import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
-import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, trainGbdt } from './gbdt';
+import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, gbdtRawScores, plattFolded, trainGbdt } from './gbdt';
+import { fitPlatt } from './calibration';
 import { exportOnnx } from './onnx-writer';
 import { GbdtParams, loadPipelineConfig, ModelParams, PipelineConfig, primaryModel } from './pipeline-config';
 import { buildProfile } from './profile';
@@ -191,7 +192,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     // GBDT: rows of the early-stopping window (inside the training window) pick the number
     // of trees; the others are fitted.
     const fitGbdt = (p: GbdtParams): { model: GbdtModel; history: Record<string, unknown> } => {
-      const { type: _type, early_stopping_window: esw, ...options } = p;
+      const { type: _type, early_stopping_window: esw, calibration, ...options } = p;
       const ts = trainData.columns[cfg.timestamp] as Float64Array;
       const [from, to] = esw ? [parseTimestamp(esw.from), parseTimestamp(esw.to)] : [Infinity, Infinity];
       const held = (i: number) => ts[i] >= from && ts[i] < to;
@@ -204,8 +205,23 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       if (fitY.length === 0) throw new Error('no training rows outside model.early_stopping_window');
       if (esw && validY.length === 0) throw new Error(`no training rows inside model.early_stopping_window [${esw.from}, ${esw.to})`);
       const t0 = performance.now();
-      const model = trainGbdt({ x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) }, { ...options, valid: esw ? { x: validX, rows: validY.length, y: validY } : undefined });
+      let model = trainGbdt({ x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) }, { ...options, valid: esw ? { x: validX, rows: validY.length, y: validY } : undefined });
       const seconds = (performance.now() - t0) / 1000;
+      // Platt scaling on the same held-out rows, folded into the trees: what is served is calibrated.
+      let platt: Record<string, unknown> | null = null;
+      if (calibration === 'platt') {
+        const z = gbdtRawScores(model, validX, validY.length);
+        const before = gbdtProbabilities(model, validX, validY.length);
+        const fitted = fitPlatt(z, validY);
+        model = plattFolded(model, fitted);
+        const after = gbdtProbabilities(model, validX, validY.length);
+        platt = {
+          method: 'platt', window: esw, rows: validY.length, a: fitted.a, b: fitted.b,
+          before: { log_loss: logLoss(validY, before), ece: expectedCalibrationError(validY, before) },
+          after: { log_loss: logLoss(validY, after), ece: expectedCalibrationError(validY, after) },
+        };
+        log(`  calibration: Platt a ${fitted.a.toFixed(4)}, b ${fitted.b.toFixed(4)} on ${validY.length} rows: ECE ${(platt.before as { ece: number }).ece.toFixed(4)} → ${(platt.after as { ece: number }).ece.toFixed(4)}, log loss ${(platt.before as { log_loss: number }).log_loss.toFixed(4)} → ${(platt.after as { log_loss: number }).log_loss.toFixed(4)}`);
+      }
       const iterations = model.trainLoss.length;
       const rate = (fitY.length * iterations) / seconds;
       const best = model.bestIteration;
@@ -215,6 +231,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         trees: model.trees.length, iterations, best_iteration: best, seconds, rows_per_second: rate, fit_rows: fitY.length, early_stopping_rows: validY.length,
         train_loss: Array.from(model.trainLoss), valid_loss: Array.from(model.validLoss), valid_auc: Array.from(model.validAuc),
         feature_gain: Object.fromEntries(gcols.map((c, i) => [c.name ?? `column ${i}`, model.featureGain[i]])),
+        calibration: platt,
       };
       return { model, history };
     };

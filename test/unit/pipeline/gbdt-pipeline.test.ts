@@ -25,7 +25,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const GBDT = {
   type: 'gbdt', num_iterations: 200, learning_rate: 0.1, max_leaves: 31, min_data_in_leaf: 50, lambda_l2: 1,
   bagging_fraction: 0.8, feature_fraction: 0.8, early_stopping_rounds: 10, metric: 'auc',
-  early_stopping_window: { from: '2001-01-05', to: '2001-01-06' }, seed: 5,
+  early_stopping_window: { from: '2001-01-05', to: '2001-01-06' }, seed: 5, calibration: 'platt',
 };
 
 function variant(name: string, edit: (cfg: Record<string, any>) => void): string {
@@ -57,6 +57,14 @@ test('the GBDT pipeline registers a version that /predict serves like the MLP\'s
   // One trainer column per entry slot of the feature spec (the card stores keys sorted).
   assert.deepStrictEqual(Object.keys(h.feature_gain), ['date.day_of_week.cos', 'date.day_of_week.sin', 'date.hour_of_day.cos', 'date.hour_of_day.sin', 'day_of_week', 'destination', 'destination|3h', 'distance', 'hour_of_day', 'log1p(distance)', 'origin', 'origin|3h']);
   for (const w of ['holdout', '2001-02-01..03']) assert.ok(card.metrics[w].auc > card.baseline_metrics[w].auc - 0.02 && card.metrics[w].auc > 0.55, `${w}: ${card.metrics[w].auc}`);
+  // Platt scaling fitted on the early-stopping rows and folded into the exported trees (the
+  // parity below is against the calibrated trainer): the fit can only lower their log loss.
+  const c = h.calibration;
+  assert.strictEqual(c.method, 'platt');
+  assert.strictEqual(c.rows, h.early_stopping_rows);
+  assert.ok(Number.isFinite(c.a) && c.a > 0 && Number.isFinite(c.b), JSON.stringify(c));
+  assert.ok(c.after.log_loss <= c.before.log_loss, JSON.stringify(c));
+  assert.ok(lines.some((l) => /^ {2}calibration: Platt a /.test(l)), lines.join('\n'));
   assert.ok(card.onnx.parity.max_abs_diff <= 1e-6, `${card.onnx.parity.max_abs_diff}`);
   assert.strictEqual(card.onnx.ml_opset, 3);
   assert.ok(lines.some((l) => /^ {2}gbdt: \d+ trees kept of \d+/.test(l)), lines.join('\n'));
@@ -100,6 +108,7 @@ test('BAD CALL - GBDT pipeline options are checked naming the field', async () =
     [(c) => (c.model.early_stopping_window = { from: '2001-01-01', to: '2001-01-03' }), /must lie inside the training window/],
     [(c) => (c.model.max_bins = 256), /model: must match exactly one schema|max_bins/],
     [(c) => (c.gates = [{ metric: 'auc', min: 0.5, model: 'mlp' }]), /gates\.0\.model: 'mlp' is not trained by this pipeline/],
+    [(c) => (delete c.model.early_stopping_window, delete c.model.early_stopping_rounds), /model\.calibration 'platt' is fitted on model\.early_stopping_window/],
     [(c) => (c.model = { type: 'mlp' }), /models: missing field 'mlp'/],
   ];
   for (const [edit, re] of cases) {
