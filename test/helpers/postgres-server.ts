@@ -51,9 +51,13 @@ export class PostgresServer {
     execFileSync(cmd, argv, { stdio: ['ignore', 'ignore', 'pipe'], cwd: this.dir, timeout: 60_000 });
   }
 
-  /** Starts (or restarts) the server and waits until it accepts connections. */
+  /**
+   * Starts (or restarts) the server and waits until it accepts connections. fsync off (a
+   * throwaway server), but commits stay synchronous: stop() is an immediate shutdown, and an
+   * asynchronous commit acknowledged before it would be lost, which the outage test would see.
+   */
   start(): void {
-    const opts = `-p ${this.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${this.dir}' -c fsync=off -c synchronous_commit=off -c full_page_writes=off`;
+    const opts = `-p ${this.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='${this.dir}' -c fsync=off -c full_page_writes=off`;
     this.run(pgBin('pg_ctl'), ['-D', this.dataDir, '-o', opts, '-l', path.join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
   }
 

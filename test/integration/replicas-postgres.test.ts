@@ -1,9 +1,10 @@
 /**
- * Two replicas, one real PostgreSQL (issue 14): predictions served by one replica and
+ * Two replicas, one real PostgreSQL and one real Redis (issue 14): predictions served by one replica and
  * labelled through the other join; the live quality read from either replica is the same and
  * equals an independent AUC of the answers the clients got; a replica whose database stops
  * keeps serving, says so, buffers, and catches up when the database returns.
- * 20,000 real February 2001 flights, half served by each replica.
+ * 20,000 real February 2001 flights, half served by each replica. The result cache is the
+ * shared Redis: an answer computed on one replica is a hit on the other.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -11,6 +12,7 @@ import { Client } from 'pg';
 import { formatNaive } from '../../src/features/time';
 import { FlightRows, labelsOf, loadFlights } from '../unit/features/flights-data';
 import { PostgresServer } from '../helpers/postgres-server';
+import { RedisServer, startRedis } from '../helpers/redis-server';
 import { getJson, postJson, Running, startServer } from '../helpers/server';
 
 const ROWS = 20_000;
@@ -43,8 +45,20 @@ async function waitFor(what: string, check: () => Promise<boolean> | boolean, ti
   }
 }
 
+async function waitForValue<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await read();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 describe('replicas sharing PostgreSQL: prediction log, feedback join, live quality', () => {
   let pg: PostgresServer;
+  let redis: RedisServer;
+  const cleanups: (() => unknown)[] = [];
   let a: Running;
   let b: Running;
   let flights: FlightRows;
@@ -54,10 +68,11 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
 
   before(async () => {
     pg = await PostgresServer.start();
+    redis = await startRedis({ after: (fn) => cleanups.push(fn) });
     flights = await loadFlights({ from: '2001-02-01', to: '2001-03-01' }, ROWS);
     assert.equal(flights.rows, ROWS);
-    a = await startServer({ databaseUrl: pg.url, workers: 1 });
-    b = await startServer({ databaseUrl: pg.url, workers: 1 });
+    a = await startServer({ databaseUrl: pg.url, cacheUrl: redis.url, workers: 1 });
+    b = await startServer({ databaseUrl: pg.url, cacheUrl: redis.url, workers: 1 });
     sql = new Client({ connectionString: pg.url });
     await sql.connect();
   });
@@ -67,6 +82,7 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
     await a?.server.stop();
     await b?.server.stop();
     pg?.destroy();
+    for (const fn of cleanups) await fn();
   });
 
   const instance = (i: number) => ({ date: formatNaive(flights.date[i]), distance: flights.distance[i], origin: flights.origin[i], destination: flights.destination[i] });
@@ -144,7 +160,22 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
     assert.match(metrics, /infera_database_up 1\b/);
   });
 
+  it('a /predict answer computed on one replica is a cache hit on the other (Redis)', async () => {
+    const body = { model: 'flights-delay', features: instance(0) };
+    // A computes it (and writes Redis in the background); once A reads it back from Redis, B has never seen it.
+    const first = await waitForValue('A to find its answer in Redis', () => postJson(`${a.url}/predict`, body), (r) => r.json.from_cache === true);
+    const onB = await postJson(`${b.url}/predict`, body);
+    assert.equal(onB.status, 200);
+    assert.equal(onB.json.from_cache, true);
+    assert.deepEqual(onB.json.probabilities, first.json.probabilities);
+    assert.ok(Math.abs(onB.json.probabilities[1] - scores[0]) <= 1e-6, 'the cached answer is the computed one');
+  });
+
   it('EXPECTED FAILURE - database down: /predict still 200, health says degraded, rows buffered and written when it returns', async () => {
+    for (const r of [a, b]) {
+      r.server.monitoring.flush();
+      await r.server.monitoring.shared!.flush();
+    }
     const before = Number((await sql.query("SELECT count(*)::int AS n FROM infera_predictions WHERE model = 'flights-delay'")).rows[0].n);
     await sql.end();
     pg.stop();
