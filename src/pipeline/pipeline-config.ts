@@ -11,6 +11,7 @@ import type { TimeWindow } from '../data/warehouse';
 import type { GbdtOptions } from '../native/gbdt';
 import type { TrainOptions } from './trainer';
 import type { ValidationOptions } from './validate';
+import { SEARCHABLE, type SearchRange, type SearchSpace } from './search';
 
 export type MetricName = 'auc' | 'log_loss' | 'brier' | 'ece' | 'accuracy' | 'precision' | 'recall' | 'f1';
 /** Metrics where lower is better (gates and "beats the baseline" compare the other way). */
@@ -32,6 +33,8 @@ export interface GbdtParams extends GbdtOptions {
   early_stopping_window?: TimeWindow;
   /** 'platt': σ(a·z + b) fitted on the early-stopping window's rows, folded into the trees (calibration.ts). */
   calibration?: 'none' | 'platt';
+  /** Random search over these parameters, scored on the early-stopping window only (search.ts). */
+  search?: SearchSpace;
 }
 
 /** The model the pipeline trains next to the logistic baseline: the MLP (default) or GBDT. */
@@ -78,6 +81,11 @@ export interface PipelineConfig {
 }
 
 const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2})?)?$' };
+/** {kind: [low, high]}: low ≤ high (checked after the schema); log ranges positive. */
+const range = (kind: string, positive = false) => ({
+  type: 'object', required: [kind], additionalProperties: false,
+  properties: { [kind]: { type: 'array', minItems: 2, maxItems: 2, items: positive ? { type: 'number', exclusiveMinimum: 0 } : { type: kind === 'int' ? 'integer' : 'number' } } },
+});
 const window = { type: 'object', required: ['from', 'to'], additionalProperties: false, properties: { from: date, to: date } };
 const metric = { enum: ['auc', 'log_loss', 'brier', 'ece', 'accuracy', 'precision', 'recall', 'f1'] };
 const model = {
@@ -123,6 +131,17 @@ const gbdtModel = {
     metric: { enum: ['logloss', 'auc'] },
     early_stopping_window: window,
     calibration: { enum: ['none', 'platt'] },
+    search: {
+      type: 'object', required: ['trials', 'seed', 'space'], additionalProperties: false,
+      properties: {
+        trials: { type: 'integer', minimum: 1, maximum: 1000 },
+        seed: { type: 'integer', minimum: 0, maximum: 4294967295 },
+        space: {
+          type: 'object', minProperties: 1, additionalProperties: false,
+          properties: Object.fromEntries(SEARCHABLE.map((k) => [k, { oneOf: [range('uniform'), range('log_uniform', true), range('int')] }])),
+        },
+      },
+    },
   },
 };
 
@@ -233,6 +252,11 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
   if (primary === 'mlp' && !cfg.models.mlp) throw new Error(`${file}: models: missing field 'mlp' (the model trained unless "model" is {"type": "gbdt"})`);
   const es = cfg.model?.type === 'gbdt' ? cfg.model : undefined;
   if (es?.early_stopping_rounds && !es.early_stopping_window) throw new Error(`${file}: model.early_stopping_rounds needs model.early_stopping_window (rows of the training window held out of the fit)`);
+  if (es?.search && !es.early_stopping_window) throw new Error(`${file}: model.search scores its trials on model.early_stopping_window (rows held out of the fit); name one`);
+  for (const [k, r] of Object.entries(es?.search?.space ?? {})) {
+    const [lo, hi] = Object.values(r as SearchRange)[0] as [number, number];
+    if (!(lo <= hi)) throw new Error(`${file}: model.search.space.${k}: low ${lo} > high ${hi}`);
+  }
   if (es?.calibration === 'platt' && !es.early_stopping_window) throw new Error(`${file}: model.calibration 'platt' is fitted on model.early_stopping_window (rows held out of the fit); name one`);
   if (es?.early_stopping_window) {
     const [w, t] = [es.early_stopping_window, cfg.windows.train];

@@ -8,12 +8,14 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import * as ort from 'onnxruntime-node';
 import { Columns, featureSpecHash, fitFeatures, FeatureSpec, parseTimestamp, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
-import { bestF1Threshold, evaluate, expectedCalibrationError, logLoss } from '../stats/classification';
+import { auc, bestF1Threshold, evaluate, expectedCalibrationError, logLoss } from '../stats/classification';
 import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
 import { ColumnKind, ingest, IngestResult, readColumns, TimeWindow, Warehouse } from '../data/warehouse';
 import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
 import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, gbdtRawScores, plattFolded, trainGbdt } from './gbdt';
 import { fitPlatt } from './calibration';
+import { bestTrial, drawTrials, Trial } from './search';
+import type { GbdtOptions } from '../native/gbdt';
 import { exportOnnx } from './onnx-writer';
 import { GbdtParams, loadPipelineConfig, ModelParams, PipelineConfig, primaryModel } from './pipeline-config';
 import { buildProfile } from './profile';
@@ -191,8 +193,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     };
     // GBDT: rows of the early-stopping window (inside the training window) pick the number
     // of trees; the others are fitted.
-    const fitGbdt = (p: GbdtParams): { model: GbdtModel; history: Record<string, unknown> } => {
-      const { type: _type, early_stopping_window: esw, calibration, ...options } = p;
+    const fitGbdt = (p: GbdtParams): { model: GbdtModel; history: Record<string, unknown>; params: GbdtParams } => {
+      const { type: _type, early_stopping_window: esw, calibration, search, ...options } = p;
       const ts = trainData.columns[cfg.timestamp] as Float64Array;
       const [from, to] = esw ? [parseTimestamp(esw.from), parseTimestamp(esw.to)] : [Infinity, Infinity];
       const held = (i: number) => ts[i] >= from && ts[i] < to;
@@ -204,9 +206,33 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const validY = trainData.labels.filter((_, i) => held(i));
       if (fitY.length === 0) throw new Error('no training rows outside model.early_stopping_window');
       if (esw && validY.length === 0) throw new Error(`no training rows inside model.early_stopping_window [${esw.from}, ${esw.to})`);
+      const fitData = { x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) };
+      const valid = esw ? { x: validX, rows: validY.length, y: validY } : undefined;
+      // Random search: every trial fits and is scored on the same training-window rows; the
+      // best trial's model is kept (no refit), its parameters recorded as the ones used.
+      let chosen: Partial<GbdtOptions> = {};
+      let trials: Trial[] | null = null;
+      let fitted: GbdtModel | null = null;
       const t0 = performance.now();
-      let model = trainGbdt({ x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) }, { ...options, valid: esw ? { x: validX, rows: validY.length, y: validY } : undefined });
-      const seconds = (performance.now() - t0) / 1000;
+      if (search) {
+        trials = [];
+        let bestAuc = -Infinity;
+        const draws = drawTrials(search);
+        for (const [k, params] of draws.entries()) {
+          const t1 = performance.now();
+          const m = trainGbdt(fitData, { ...options, ...params, valid });
+          const validAuc = auc(validY, gbdtProbabilities(m, validX, validY.length));
+          trials.push({ params, valid_auc: validAuc, trees: m.trees.length, seconds: (performance.now() - t1) / 1000 });
+          log(`  search trial ${k + 1}/${draws.length}: ${JSON.stringify(params, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v))} → early-stopping AUC ${validAuc.toFixed(4)}, ${m.trees.length} trees`);
+          if (validAuc > bestAuc) [bestAuc, fitted, chosen] = [validAuc, m, params];
+        }
+        log(`  search: trial ${trials.indexOf(bestTrial(trials)) + 1} chosen on the early-stopping window only`);
+      } else {
+        fitted = trainGbdt(fitData, { ...options, valid });
+      }
+      let model: GbdtModel = fitted!; // set by every path above (a search has ≥ 1 trial)
+      // The kept model's own training time (a search's total is in the trials).
+      const seconds = trials ? bestTrial(trials).seconds : (performance.now() - t0) / 1000;
       // Platt scaling on the same held-out rows, folded into the trees: what is served is calibrated.
       let platt: Record<string, unknown> | null = null;
       if (calibration === 'platt') {
@@ -228,12 +254,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       log(`  gbdt: ${model.trees.length} trees kept of ${iterations} in ${seconds.toFixed(1)} s, ${Math.round(rate)} rows/s (row-iterations), ${fitY.length} rows fitted` +
         (esw ? `, ${validY.length} early-stopping rows: AUC ${model.validAuc[best].toFixed(4)}, log loss ${model.validLoss[best].toFixed(4)}` : ''));
       const history = {
+        ...(trials ? { search: { method: 'random', trials: trials.length, seed: search!.seed, space: search!.space, results: trials, chosen } } : {}),
         trees: model.trees.length, iterations, best_iteration: best, seconds, rows_per_second: rate, fit_rows: fitY.length, early_stopping_rows: validY.length,
         train_loss: Array.from(model.trainLoss), valid_loss: Array.from(model.validLoss), valid_auc: Array.from(model.validAuc),
         feature_gain: Object.fromEntries(gcols.map((c, i) => [c.name ?? `column ${i}`, model.featureGain[i]])),
         calibration: platt,
       };
-      return { model, history };
+      return { model, history, params: { ...p, ...chosen } };
     };
     log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and ${primary === 'mlp' ? `MLP ${JSON.stringify(mlpParams!.hidden)}` : 'GBDT'}`);
     const baseline = await stage('train', () => fit('baseline', baseParams));
@@ -322,7 +349,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       feature_spec_sha256: specHash,
       training: {
         ...(mlp ? { mlp: { params: mlpParams, history: mlp.history } } : {}),
-        ...(gbdt ? { gbdt: { params: gbdtParams, history: gbdt.history } } : {}),
+        ...(gbdt ? { gbdt: { params: gbdt.params, history: gbdt.history } } : {}),
         baseline: { params: baseParams, history: baseline.history },
       },
       exported_model: exported,

@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../../../src/config/model-config';
 import { loadFeatureSpec, transform } from '../../../src/features';
 import { runPipeline } from '../../../src/pipeline/run-pipeline';
+import { drawTrials, type SearchSpace } from '../../../src/pipeline/search';
 import { FLIGHTS, ROOT } from '../features/flights-data';
 
 const SMOKE = path.join(ROOT, 'pipelines/flights-delay-smoke.json');
@@ -102,6 +103,33 @@ test('the GBDT pipeline registers a version that /predict serves like the MLP\'s
   }
 });
 
+test('a random search keeps the trial with the best early-stopping AUC; the later windows never decide', async () => {
+  const search = { trials: 3, seed: 11, space: { max_leaves: { int: [4, 31] }, learning_rate: { log_uniform: [0.05, 0.3] } } };
+  const lines: string[] = [];
+  const res = await runPipeline({
+    pipelineFile: variant('search', (c) => Object.assign(c.model, { num_iterations: 60, search })), repository: repo, dryRun: true, log: (l) => lines.push(l), progress: false,
+  });
+  const h = res.card.training as { gbdt: { params: Record<string, number>; history: any } };
+  const s = h.gbdt.history.search;
+  assert.strictEqual(s.method, 'random');
+  assert.deepStrictEqual(s.results.map((t: { params: unknown }) => t.params), drawTrials(search as SearchSpace), 'the trials are the seeded draws, in order');
+  for (const t of s.results) {
+    assert.ok(Number.isInteger(t.params.max_leaves) && t.params.max_leaves >= 4 && t.params.max_leaves <= 31, JSON.stringify(t.params));
+    assert.ok(t.params.learning_rate >= 0.05 && t.params.learning_rate <= 0.3, JSON.stringify(t.params));
+  }
+  const aucs = s.results.map((t: { valid_auc: number }) => t.valid_auc);
+  const best = aucs.indexOf(Math.max(...aucs));
+  assert.deepStrictEqual(s.chosen, s.results[best].params);
+  assert.strictEqual(h.gbdt.params.max_leaves, s.chosen.max_leaves, 'the card records the parameters used');
+  assert.strictEqual(h.gbdt.history.trees, s.results[best].trees, 'the chosen trial\'s model is the one kept');
+  // The trial's score (stats AUC of the kept model's float32 probabilities, before calibration)
+  // is the trainer's own early-stopping AUC (double raw scores) at its best iteration: the same
+  // rows, held out of the fit; float32 rounding makes a few ties (seen: 1e-8 apart).
+  const trainerAuc = h.gbdt.history.valid_auc[h.gbdt.history.best_iteration];
+  assert.ok(Math.abs(trainerAuc - s.results[best].valid_auc) < 1e-6, `trainer ${trainerAuc} vs search ${s.results[best].valid_auc}`);
+  assert.strictEqual(lines.filter((l) => /^ {2}search trial \d\/3: /.test(l)).length, 3, lines.join('\n'));
+});
+
 test('BAD CALL - GBDT pipeline options are checked naming the field', async () => {
   const cases: [(c: Record<string, any>) => void, RegExp][] = [
     [(c) => delete c.model.early_stopping_window, /model\.early_stopping_rounds needs model\.early_stopping_window/],
@@ -109,6 +137,9 @@ test('BAD CALL - GBDT pipeline options are checked naming the field', async () =
     [(c) => (c.model.max_bins = 256), /model: must match exactly one schema|max_bins/],
     [(c) => (c.gates = [{ metric: 'auc', min: 0.5, model: 'mlp' }]), /gates\.0\.model: 'mlp' is not trained by this pipeline/],
     [(c) => (delete c.model.early_stopping_window, delete c.model.early_stopping_rounds), /model\.calibration 'platt' is fitted on model\.early_stopping_window/],
+    [(c) => (delete c.model.early_stopping_window, delete c.model.early_stopping_rounds, delete c.model.calibration, (c.model.search = { trials: 2, seed: 1, space: { max_leaves: { int: [4, 8] } } })), /model\.search scores its trials on model\.early_stopping_window/],
+    [(c) => (c.model.search = { trials: 2, seed: 1, space: { max_leaves: { int: [8, 4] } } }), /model\.search\.space\.max_leaves: low 8 > high 4/],
+    [(c) => (c.model.search = { trials: 2, seed: 1, space: { learning_rate: { log_uniform: [0, 0.1] } } }), /model/],
     [(c) => (c.model = { type: 'mlp' }), /models: missing field 'mlp'/],
   ];
   for (const [edit, re] of cases) {
