@@ -2,7 +2,7 @@
  * What the modules sharing state through PostgreSQL (--database-url) have in common: a small
  * pool with short timeouts, and idempotent migrations run under one advisory lock.
  */
-import { Pool } from 'pg';
+import { Pool, type PoolClient } from 'pg';
 
 /**
  * Two connections (a replica's writes are batched; more would only queue on the server), and
@@ -14,18 +14,26 @@ export function sharedPool(url: string, onError: (e: Error) => void): Pool {
   return pool;
 }
 
-/** Runs CREATE … IF NOT EXISTS statements in one transaction; one replica at a time. */
-export async function migrate(pool: Pool, statements: string[]): Promise<void> {
+/** Runs `fn` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
+export async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
   const c = await pool.connect();
   try {
     await c.query('BEGIN');
-    await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_migrations'))");
-    for (const sql of statements) await c.query(sql);
+    const out = await fn(c);
     await c.query('COMMIT');
+    return out;
   } catch (e) {
     await c.query('ROLLBACK').catch(() => undefined);
     throw e;
   } finally {
     c.release();
   }
+}
+
+/** Runs CREATE … IF NOT EXISTS statements in one transaction; one replica at a time. */
+export async function migrate(pool: Pool, statements: string[]): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_migrations'))");
+    for (const sql of statements) await c.query(sql);
+  });
 }

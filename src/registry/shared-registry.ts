@@ -15,7 +15,7 @@
  * advisory lock (leader()); if its connection drops, another replica takes over.
  */
 import { Client, type Pool } from 'pg';
-import { migrate, sharedPool } from '../db/postgres';
+import { inTransaction, migrate, sharedPool } from '../db/postgres';
 import { Gauge, Registry } from 'prom-client';
 import type { ModelRegistry, ModelRows, ReplicatedAudit } from './registry';
 
@@ -190,9 +190,7 @@ export class SharedRegistry {
     for (const [model, audit] of byModel) {
       const rows = this.opts.registry.modelRows(model);
       const touched = touchedBy(audit);
-      const c = await this.pool.connect();
-      try {
-        await c.query('BEGIN');
+      await inTransaction(this.pool, async (c) => {
         await c.query("SELECT pg_advisory_xact_lock(hashtext('infera_registry:' || $1))", [model]);
         for (const v of rows.versions.filter((x) => touched.versions.has(x.version))) {
           await c.query('INSERT INTO infera_registry_versions (model, version, registered_at, registered_by, source) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING', [model, v.version, v.registered_at, v.registered_by, v.source]);
@@ -211,13 +209,7 @@ export class SharedRegistry {
         for (const a of audit) {
           await c.query('INSERT INTO infera_registry_audit (uid, at, actor, action, model, version, detail) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING', [`${this.opts.replica}:${a.id}`, a.at, a.actor, a.action, a.model, a.version, a.detail]);
         }
-        await c.query('COMMIT');
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
+      });
     }
     this.pushedId = own[own.length - 1].id;
   }
