@@ -97,14 +97,16 @@ function pipelineName(file: string): string {
 }
 
 /** What a finished run used and measured, from its model card. */
-function runOutcome(result: RunResult) {
+/** What a finished run records (exported for its test). */
+export function runOutcome(result: RunResult) {
   const card = result.card as {
     exported_model?: string;
     source?: { sha256?: string };
     code?: Record<string, unknown> | null;
     metrics?: Record<string, Record<string, number>>;
     baseline_metrics?: Record<string, Record<string, number>>;
-    training?: Record<string, { params: Record<string, unknown>; history: { epochs: { loss: number }[] } }>;
+    // An MLP's history has epochs; a GBDT's the training loss per iteration.
+    training?: Record<string, { params: Record<string, unknown>; history: { epochs?: { loss: number }[]; train_loss?: number[] } }>;
     timings?: Record<string, number>;
   };
   const training = card.training ?? {};
@@ -113,7 +115,7 @@ function runOutcome(result: RunResult) {
     data_sha256: card.source?.sha256 ?? null,
     code: card.code ?? null,
     metrics: { [card.exported_model ?? 'model']: card.metrics ?? {}, ...(card.exported_model === 'baseline' ? {} : { baseline: card.baseline_metrics ?? {} }) },
-    curves: Object.fromEntries(Object.entries(training).map(([m, t]) => [m, t.history.epochs.map((e) => e.loss)])),
+    curves: Object.fromEntries(Object.entries(training).map(([m, t]) => [m, t.history.epochs?.map((e) => e.loss) ?? t.history.train_loss ?? []])),
     timings: card.timings ?? null,
     version: result.version,
     artifact: result.dir,

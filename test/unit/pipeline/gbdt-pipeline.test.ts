@@ -10,6 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { parseModelConfig } from '../../../src/config/model-config';
 import { loadFeatureSpec, transform } from '../../../src/features';
 import { runPipeline } from '../../../src/pipeline/run-pipeline';
+import { runOutcome } from '../../../src/cli/train-command';
 import { drawTrials, type SearchSpace } from '../../../src/pipeline/search';
 import { FLIGHTS, ROOT } from '../features/flights-data';
 
@@ -128,6 +129,12 @@ test('a random search keeps the trial with the best early-stopping AUC; the late
   const trainerAuc = h.gbdt.history.valid_auc[h.gbdt.history.best_iteration];
   assert.ok(Math.abs(trainerAuc - s.results[best].valid_auc) < 1e-6, `trainer ${trainerAuc} vs search ${s.results[best].valid_auc}`);
   assert.strictEqual(lines.filter((l) => /^ {2}search trial \d\/3: /.test(l)).length, 3, lines.join('\n'));
+  // What `infera train` records of the run: a GBDT's curve is its training loss per iteration
+  // (the first full run crashed here, after registering, on an MLP-only field).
+  const outcome = runOutcome(res);
+  assert.deepStrictEqual(outcome.curves.gbdt, h.gbdt.history.train_loss);
+  assert.strictEqual(outcome.curves.baseline.length, (res.card.training as any).baseline.history.epochs.length);
+  assert.deepStrictEqual(outcome.params.gbdt, h.gbdt.params);
 });
 
 test('BAD CALL - GBDT pipeline options are checked naming the field', async () => {
