@@ -37,3 +37,28 @@ export async function migrate(pool: Pool, statements: string[]): Promise<void> {
     for (const sql of statements) await c.query(sql);
   });
 }
+
+/**
+ * A background round (write an outbox, pull changes) that never runs twice at once.
+ * join() shares the round in flight or starts one; next() waits for the one in flight and
+ * starts a fresh one, so it covers everything queued before it was called.
+ */
+export class SerialRounds {
+  private running: Promise<void> | null = null;
+
+  constructor(private readonly round: () => Promise<void>) {}
+
+  join(): Promise<void> {
+    if (this.running) return this.running;
+    // Cleared in a callback, never synchronously: a round with nothing to await ends at once.
+    const r = this.round().finally(() => {
+      if (this.running === r) this.running = null;
+    });
+    this.running = r;
+    return r;
+  }
+
+  next(): Promise<void> {
+    return this.running ? this.running.then(() => this.join()) : this.join();
+  }
+}

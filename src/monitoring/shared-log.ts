@@ -20,7 +20,7 @@
  * holds xmin back and so delays (never loses) the pulls.
  */
 import type { Pool } from 'pg';
-import { migrate, sharedPool } from '../db/postgres';
+import { migrate, SerialRounds, sharedPool } from '../db/postgres';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { LoggedPrediction } from './prediction-log';
 
@@ -103,7 +103,7 @@ export class SharedPredictionLog {
   private pullFrom: string | null = null;
   private lastPull = 0;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly rounds = new SerialRounds(() => this.round());
   private closed = false;
   private error: string | undefined;
   private dropped = 0;
@@ -223,22 +223,12 @@ export class SharedPredictionLog {
     this.timer.unref();
   }
 
-  /** One round: migrate once, write the outbox, pull labels when due. One round at a time. */
+  /** One round after any in flight: everything queued before the call is written (or the round failed). */
   private pump(): Promise<void> {
-    if (this.running) return this.running.then(() => this.pumpOnce());
-    return this.pumpOnce();
+    return this.rounds.next();
   }
 
-  private pumpOnce(): Promise<void> {
-    if (this.running) return this.running;
-    // Cleared in a callback, never synchronously: a round with nothing to await ends at once.
-    const round = this.round().finally(() => {
-      if (this.running === round) this.running = null;
-    });
-    this.running = round;
-    return round;
-  }
-
+  /** One round: migrate once, write the outbox, pull labels when due (SerialRounds: one at a time). */
   private async round(): Promise<void> {
     try {
       if (!this.migrated) await this.migrate();

@@ -15,7 +15,7 @@
  * advisory lock (leader()); if its connection drops, another replica takes over.
  */
 import { Client, type Pool } from 'pg';
-import { inTransaction, migrate, sharedPool } from '../db/postgres';
+import { inTransaction, migrate, SerialRounds, sharedPool } from '../db/postgres';
 import { Gauge, Registry } from 'prom-client';
 import type { ModelRegistry, ModelRows, ReplicatedAudit } from './registry';
 
@@ -83,7 +83,7 @@ export class SharedRegistry {
   private error: string | undefined;
   private lastSync: number | null = null;
   private timer: NodeJS.Timeout | null = null;
-  private running: Promise<void> | null = null;
+  private readonly rounds = new SerialRounds(() => this.round());
   private closed = false;
   private readonly up?: Gauge;
 
@@ -104,12 +104,7 @@ export class SharedRegistry {
 
   /** One push-then-pull round; never rejects (a failure degrades and is retried next round). */
   sync(): Promise<void> {
-    if (this.running) return this.running;
-    const round = this.round().finally(() => {
-      if (this.running === round) this.running = null;
-    });
-    this.running = round;
-    return round;
+    return this.rounds.join();
   }
 
   /** Whether this replica holds the rollout lock (tries to take it when it does not). */
