@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import { checkOnlineFeatures, type OnlineFeatures } from './online';
 
 export const FEATURE_SPEC_FORMAT = 'infera.feature-spec/1';
 
@@ -44,6 +45,11 @@ export interface FeatureSpec {
   feature_names: string[];
   /** Where the statistics come from (rows and time range of the training window). */
   fitted_on: { rows: number; from?: string; to?: string };
+  /**
+   * Inputs the server computes, not the client: aggregates over past events (online.ts),
+   * each a numeric input above. Absent for a spec without online features.
+   */
+  online?: OnlineFeatures;
 }
 
 export function blockWidth(b: FeatureBlock): number {
@@ -109,4 +115,5 @@ export function checkFeatureSpec(spec: FeatureSpec, where = 'feature spec'): voi
   });
   if (width !== spec.width) throw new Error(`${where}: width ${spec.width} != sum of block widths ${width}`);
   if (spec.feature_names.length !== width) throw new Error(`${where}: ${spec.feature_names.length} feature names for width ${width}`);
+  if (spec.online !== undefined) checkOnlineFeatures(spec.online, spec.inputs, where);
 }

@@ -2,9 +2,10 @@
  * fitFeatures: learns the feature spec from the training window only (means, standard
  * deviations, vocabularies). Nothing here may look at holdout or evaluation rows.
  */
-import { blockWidth, FEATURE_SPEC_FORMAT, FeatureBlock, FeatureSpec, InputField, TimeUnit } from './feature-spec';
+import { blockWidth, checkFeatureSpec, FEATURE_SPEC_FORMAT, FeatureBlock, FeatureSpec, InputField, TimeUnit } from './feature-spec';
 import { Columns, normalizeCategory, transform } from './transform';
 import { toEpochMs } from './time';
+import type { OnlineFeatures } from './online';
 
 export interface FitOptions {
   /** The timestamp input (ISO strings or epoch ms). */
@@ -23,6 +24,8 @@ export interface FitOptions {
   crosses?: { input: string; hours_per_slot: number; buckets: number }[];
   /** Standardised values are clipped to ±clip (default 10) against absurd serving inputs. */
   clip?: number;
+  /** Online aggregates (already columns of the training data, each listed in `numeric`). */
+  online?: OnlineFeatures;
   /** Recorded in the spec: the training window. */
   window?: { from: string; to: string };
 }
@@ -117,7 +120,9 @@ export function fitFeatures(columns: Columns, options: FitOptions): FeatureSpec 
     width: blocks.reduce((s, b) => s + blockWidth(b), 0),
     feature_names: blocks.flatMap(namesOf),
     fitted_on: { rows, ...(options.window ?? {}) },
+    ...(options.online ? { online: options.online } : {}),
   };
+  if (options.online) checkFeatureSpec(spec, 'fitFeatures');
   // Fail here, not at serving time, if a training value cannot be transformed.
   const ts = columns[options.timestamp];
   for (let i = 0; i < rows; i++) if (!Number.isFinite(toEpochMs(ts[i]))) throw new Error(`fitFeatures: column '${options.timestamp}' row ${i}: not a timestamp`);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import type { FitOptions } from '../features';
+import { parseDuration, type OnlineFeatures } from '../features/online';
 import type { TimeWindow } from '../data/warehouse';
 import type { GbdtOptions } from '../native/gbdt';
 import type { TrainOptions } from './trainer';
@@ -77,8 +78,48 @@ export interface PipelineConfig {
   /** model: which trained model the version serves (default the MLP; 'baseline': the logistic baseline). */
   export?: { opset?: number; check_rows?: number; tolerance?: number; model?: 'mlp' | 'gbdt' | 'baseline' };
   serving?: { max_batch_size?: number; max_queue_delay_ms?: number };
+  /**
+   * Aggregates over past events of the same source (src/features/online.ts): each becomes a
+   * numeric input, point-in-time correct in training and kept up to date by the server from
+   * events posted to /v2/features/{source}/events.
+   */
+  online_features?: OnlineFeaturesConfig;
   profile?: { bins?: number; top_k?: number };
 }
+
+/** The pipeline file's form of online features: durations as text ("2h", "7d"). */
+export interface OnlineFeaturesConfig {
+  source: string;
+  available_after: string;
+  max_staleness: string;
+  features: { name: string; entity: string[]; window: string; aggregate: 'count' | 'mean' | 'rate'; column?: string; op?: '>' | '>=' | '<' | '<=' | '=='; value?: number; default: number }[];
+}
+
+const duration = { type: 'string', pattern: '^\\d+(\\.\\d+)?(ms|s|m|h|d)$' };
+const onlineFeatures = {
+  type: 'object', required: ['source', 'available_after', 'max_staleness', 'features'], additionalProperties: false,
+  properties: {
+    source: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' },
+    available_after: duration,
+    max_staleness: duration,
+    features: {
+      type: 'array', minItems: 1,
+      items: {
+        type: 'object', required: ['name', 'entity', 'window', 'aggregate', 'default'], additionalProperties: false,
+        properties: {
+          name: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          entity: { type: 'array', minItems: 1, items: { type: 'string' } },
+          window: duration,
+          aggregate: { enum: ['count', 'mean', 'rate'] },
+          column: { type: 'string' },
+          op: { enum: ['>', '>=', '<', '<=', '=='] },
+          value: { type: 'number' },
+          default: { type: 'number' },
+        },
+      },
+    },
+  },
+};
 
 const date = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]\\d{2}:\\d{2}(:\\d{2})?)?$' };
 /** {kind: [low, high]}: low ≤ high (checked after the schema); log ranges positive. */
@@ -220,6 +261,7 @@ export const pipelineSchema = {
     },
     export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 }, model: { enum: ['mlp', 'gbdt', 'baseline'] } } },
     serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 } } },
+    online_features: onlineFeatures,
     profile: { type: 'object', additionalProperties: false, properties: { bins: { type: 'integer', minimum: 2, maximum: 1000 }, top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
   },
 } as const;
@@ -271,6 +313,7 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
   for (const [what, m] of [...cfg.gates.map((g, i) => [`gates.${i}.model`, g.model] as const), ['export.model', cfg.export?.model] as const]) {
     if (m !== undefined && m !== 'baseline' && m !== primary) throw new Error(`${file}: ${what}: '${m}' is not trained by this pipeline (it trains '${primary}' and the baseline)`);
   }
+  if (cfg.online_features) onlineFeaturesOf(cfg, file);
   cfg.gates.forEach((g, i) => {
     if (Array.isArray(g.windows)) for (const w of g.windows) if (!names.includes(w)) throw new Error(`${file}: gates.${i}.windows: unknown window '${w}' (have ${names.join(', ')})`);
   });
@@ -297,4 +340,35 @@ export function primaryModel(cfg: PipelineConfig): PrimaryModel {
 /** Names of the windows a gate covers. */
 export function gateWindows(g: Gate, cfg: PipelineConfig): string[] {
   return g.windows === undefined || g.windows === 'all' ? ['holdout', ...cfg.windows.evaluate.map((w) => w.name)] : g.windows;
+}
+
+/**
+ * The pipeline's online features in the feature spec's form (durations in ms), checked
+ * against the pipeline's inputs; undefined without any.
+ * @throws Error naming the file and the feature.
+ */
+export function onlineFeaturesOf(cfg: PipelineConfig, file = 'pipeline'): OnlineFeatures | undefined {
+  const o = cfg.online_features;
+  if (!o) return undefined;
+  const inputs = new Set([cfg.timestamp, ...cfg.features.numeric.map((n) => n.name), ...cfg.features.categorical.map((c) => c.name)]);
+  const categorical = new Set(cfg.features.categorical.map((c) => c.name));
+  const out: OnlineFeatures = { source: o.source, timestamp: cfg.timestamp, available_after_ms: parseDuration(o.available_after), max_staleness_ms: parseDuration(o.max_staleness), features: [] };
+  const seen = new Set<string>();
+  for (const [i, f] of o.features.entries()) {
+    const at = `${file}: online_features.features.${i} ('${f.name}')`;
+    if (seen.has(f.name)) throw new Error(`${at}: duplicate name`);
+    seen.add(f.name);
+    if (inputs.has(f.name) || f.name === cfg.label.column) throw new Error(`${at}: the name is already a column of the source; pick another`);
+    for (const c of f.entity) if (!categorical.has(c)) throw new Error(`${at}: entity column '${c}' must be a categorical input (features.categorical)`);
+    if (f.aggregate !== 'count' && !f.column) throw new Error(`${at}: '${f.aggregate}' needs 'column'`);
+    if (f.aggregate === 'rate' && (f.op === undefined || f.value === undefined)) throw new Error(`${at}: 'rate' needs 'op' and 'value' (the share of events where column op value)`);
+    const windowMs = parseDuration(f.window);
+    if (!(windowMs > out.available_after_ms)) throw new Error(`${at}: window ${f.window} must be longer than available_after ${o.available_after}`);
+    out.features.push({
+      name: f.name, entity: f.entity, window_ms: windowMs, aggregate: f.aggregate, default: f.default,
+      ...(f.aggregate !== 'count' ? { column: f.column } : {}),
+      ...(f.aggregate === 'rate' ? { op: f.op, value: f.value } : {}),
+    });
+  }
+  return out;
 }

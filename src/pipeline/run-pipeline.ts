@@ -10,14 +10,15 @@ import * as ort from 'onnxruntime-node';
 import { Columns, featureSpecHash, fitFeatures, FeatureSpec, parseTimestamp, serializeFeatureSpec, sliceColumns, transform, transformSparse } from '../features';
 import { auc, bestF1Threshold, evaluate, expectedCalibrationError, logLoss } from '../stats/classification';
 import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
-import { ColumnKind, ingest, IngestResult, readColumns, TimeWindow, Warehouse } from '../data/warehouse';
+import { ColumnKind, ingest, IngestResult, quoteIdent, readColumns, readerSql, TimeWindow, Warehouse } from '../data/warehouse';
+import { addOnlineColumns } from '../features/online-sql';
 import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
 import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, gbdtRawScores, plattFolded, trainGbdt } from './gbdt';
 import { fitPlatt } from './calibration';
 import { bestTrial, drawTrials, Trial } from './search';
 import type { GbdtOptions } from '../native/gbdt';
 import { exportOnnx } from './onnx-writer';
-import { GbdtParams, loadPipelineConfig, ModelParams, PipelineConfig, primaryModel } from './pipeline-config';
+import { GbdtParams, loadPipelineConfig, ModelParams, onlineFeaturesOf, PipelineConfig, primaryModel } from './pipeline-config';
 import { buildProfile } from './profile';
 import { progressReporter, ProgressOptions } from './progress';
 import { registerModel, servingModelJson } from './register';
@@ -125,9 +126,13 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
   const windows: (TimeWindow & { name: string })[] = [{ name: 'holdout', ...cfg.windows.holdout }, ...cfg.windows.evaluate];
   const all = [cfg.windows.train, ...windows];
   const span: TimeWindow = { from: all.map((w) => w.from).sort()[0], to: all.map((w) => w.to).sort().reverse()[0] };
-  const inputs = [cfg.timestamp, ...cfg.features.numeric.map((n) => n.name), ...cfg.features.categorical.map((c) => c.name)];
+  // Online aggregates are numeric inputs computed from the source's past events (identity
+  // transform unless features.numeric lists them with others).
+  const online = onlineFeaturesOf(cfg, opts.pipelineFile);
+  const numeric = [...cfg.features.numeric, ...(online?.features ?? []).filter((f) => !cfg.features.numeric.some((n) => n.name === f.name)).map((f) => ({ name: f.name }))];
+  const inputs = [cfg.timestamp, ...numeric.map((n) => n.name), ...cfg.features.categorical.map((c) => c.name)];
   const kinds: Record<string, ColumnKind> = { [cfg.timestamp]: 'epoch_ms' };
-  for (const n of cfg.features.numeric) kinds[n.name] = 'number';
+  for (const n of numeric) kinds[n.name] = 'number';
   for (const c of cfg.features.categorical) kinds[c.name] = 'string';
   kinds[cfg.label.column] ??= 'number';
 
@@ -146,6 +151,18 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     log(formatReport(report));
     await stage('validate', () => assertValid(report));
     lap('validate_s', t);
+
+    // 2b. Online features, point-in-time correct: events from the source file, from the
+    // longest window before the span on (so the first rows see their full history).
+    if (online) {
+      t = performance.now();
+      const longest = Math.max(...online.features.map((f) => f.window_ms));
+      const [lo, hi] = [parseTimestamp(span.from) - longest, parseTimestamp(span.to)];
+      const ts = quoteIdent(cfg.timestamp);
+      await stage('features', () => addOnlineColumns(wh, TABLE, `(SELECT * FROM ${readerSql(sourcePath)} WHERE epoch_ms(${ts}) >= ${lo} AND epoch_ms(${ts}) < ${hi})`, online));
+      log(`online features: ${online.features.map((f) => f.name).join(', ')} (as of each row's ${cfg.timestamp} − ${cfg.online_features!.available_after})`);
+      lap('online_features_s', t);
+    }
 
     const load = async (w: TimeWindow): Promise<{ columns: Columns; labels: Uint8Array; rows: number }> => {
       const { columns, rows } = await readColumns(wh, TABLE, kinds, { timestamp: cfg.timestamp, window: w, limit: opts.rowsLimit });
@@ -172,7 +189,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     t = performance.now();
     const trainRaw = await stage('features', () => load(cfg.windows.train));
     if (trainRaw.rows === 0) throw new PipelineError('features', `no rows in the training window [${cfg.windows.train.from}, ${cfg.windows.train.to})`);
-    const spec = await stage('features', () => fitFeatures(trainRaw.columns, { ...cfg.features, window: cfg.windows.train }));
+    const spec = await stage('features', () => fitFeatures(trainRaw.columns, { ...cfg.features, numeric, window: cfg.windows.train, ...(online ? { online } : {}) }));
     const specText = serializeFeatureSpec(spec);
     const specHash = featureSpecHash(spec);
     const trainFeatures = features(spec, trainRaw);
@@ -376,7 +393,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       name: cfg.name,
       files: { 'model.onnx': onnx, 'feature_spec.json': specText },
       card,
-      modelJson: servingModelJson({ name: cfg.name, inputFields: spec.inputs.map((i) => i.name), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
+      modelJson: servingModelJson({ name: cfg.name, inputFields: spec.inputs.map((i) => i.name).filter((n) => !online?.features.some((f) => f.name === n)), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
     }));
     log(`registered ${cfg.name} version ${reg.version} (parent ${reg.parent_version ?? 'none'}) at ${reg.dir}; seconds: ${Object.entries(timings).map(([k, v]) => `${k.replace(/_s$/, '')} ${v}`).join(', ')}`);
     return { registered: true, version: reg.version, dir: reg.dir, card: { ...card, version: reg.version, parent_version: reg.parent_version }, gates };
