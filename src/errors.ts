@@ -16,6 +16,7 @@ export const ErrorCodes = {
   ENG_ERR_VERSION_NOT_FOUND: { status: 404, message: 'unknown model version' },
   ENG_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'no such route' },
   ENG_ERR_JOB_NOT_FOUND: { status: 404, message: 'unknown job' },
+  ENG_ERR_SOURCE_NOT_FOUND: { status: 404, message: 'unknown online feature source' },
   ENG_ERR_FORBIDDEN: { status: 403, message: 'forbidden' },
   ENG_ERR_CONFLICT: { status: 409, message: 'conflict' },
   ENG_ERR_BODY_TOO_LARGE: { status: 413, message: 'request body too large' },

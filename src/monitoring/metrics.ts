@@ -55,6 +55,8 @@ export interface ModelMetrics {
   unknownCategories: Counter<'model' | 'version'>;
   outOfRange: Counter<'model' | 'version' | 'feature'>;
   shadowRequests: Counter<'model' | 'version' | 'outcome'>;
+  onlineDefaults: Counter<'model' | 'version' | 'feature' | 'reason'>;
+  onlineEvents: Counter<'source' | 'outcome'>;
 }
 
 export function createMetrics(registry: Registry, opts: { defaultMetrics?: boolean } = {}): ModelMetrics {
@@ -82,6 +84,8 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     grpc: new Counter({ name: 'infera_grpc_responses_total', help: 'gRPC answers by method and status code name (stream messages count one each).', labelNames: ['method', 'code'], registers }),
     shadowRequests: new Counter({ name: 'infera_shadow_requests_total', help: 'Requests mirrored to a shadow candidate after the client was answered, by outcome.', labelNames: ['model', 'version', 'outcome'], registers }),
     outOfRange: new Counter({ name: 'infera_out_of_range_features_total', help: 'Numeric /predict features outside their training range (min and max in the card.json profile).', labelNames: ['model', 'version', 'feature'], registers }),
+    onlineDefaults: new Counter({ name: 'infera_online_feature_defaults_total', help: 'Online feature values /predict filled with the declared default, by reason: missing (no event of the entity in the window) or stale (the source has no recent event, or the window reaches before the retained events).', labelNames: ['model', 'version', 'feature', 'reason'], registers }),
+    onlineEvents: new Counter({ name: 'infera_online_events_total', help: 'Events ingested into an online feature source, by outcome: accepted or too_old (before the retained window).', labelNames: ['source', 'outcome'], registers }),
     unknownCategories: new Counter({ name: 'infera_unknown_categories_total', help: 'Categorical values /predict sent to the unknown bucket (e.g. airports unseen in training).', labelNames: ['model', 'version'], registers }),
   };
 }

@@ -101,6 +101,7 @@ const schemas: Record<string, Obj> = {
       model: { type: 'string', description: 'default: --default-model, else the only model that declares predict' },
       model_version: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^@' }] },
       routing_key: { type: 'string', description: 'A/B routing key (else the X-Routing-Key header)' },
+      return_online_features: { type: 'boolean', description: 'answer the online feature values each row was predicted with' },
     }, []),
     oneOf: [{ required: ['features'] }, { required: ['instances'] }],
   },
@@ -109,12 +110,13 @@ const schemas: Record<string, Obj> = {
     prediction: { type: ['number', 'string'] },
     confidence: nullable('number'),
     probabilities: arrayOf(num),
+    online_features: { type: 'object', additionalProperties: num },
   }, ['id', 'prediction', 'confidence']),
   PredictResponse: {
     oneOf: [
       obj({
         id: str, prediction: { type: ['number', 'string'] }, confidence: nullable('number'), probabilities: arrayOf(num),
-        model: str, model_version: str, processing_time_ms: num, from_cache: bool, warnings: arrayOf(str),
+        model: str, model_version: str, processing_time_ms: num, from_cache: bool, warnings: arrayOf(str), online_features: { type: 'object', additionalProperties: num },
       }, ['id', 'prediction', 'confidence', 'model', 'model_version', 'processing_time_ms', 'from_cache']),
       obj({ predictions: arrayOf(ref('Prediction')), model: str, model_version: str, processing_time_ms: num, warnings: arrayOf(str) }, ['predictions', 'model', 'model_version', 'processing_time_ms']),
     ],
@@ -135,6 +137,11 @@ const schemas: Record<string, Obj> = {
     ],
   },
   FeedbackItem: obj({ id: { type: 'string', minLength: 1 }, label: { type: ['number', 'string', 'boolean'] } }),
+  FeatureEvents: obj({ events: { type: 'array', minItems: 1, items: { type: 'object' }, description: "the source's events: its timestamp, entity and measured columns" } }),
+  FeatureEventsResult: obj({ source: str, accepted: int, too_old: int }),
+  FeatureSources: obj({
+    sources: arrayOf(obj({ source: str, events: int, entities: { type: 'object', additionalProperties: int }, newest_event: nullable('string'), evicted_before: nullable('string') })),
+  }),
   FeedbackResult: obj({
     matched: int, unknown: int, unknown_ids: { ...arrayOf(str), description: 'the first 20' },
     shared: { enum: ['stored', 'buffered'], description: "with --database-url: 'stored' (labels join every replica's predictions, now or when they arrive) or 'buffered' (the database is down; matched counts this replica's own)" },
@@ -197,6 +204,7 @@ const PARAMS: Record<string, Obj> = {
   model: { name: 'model', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } },
   version: { name: 'version', in: 'path', required: true, description: 'a version number, or an alias (`production` or `@production`)', schema: str },
   id: { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
+  source: { name: 'source', in: 'path', required: true, description: "an online feature source (a pipeline's online_features.source)", schema: str },
 };
 const header = (name: string, description: string, schema: Obj = str) => ({ name, in: 'header', required: false, description, schema });
 const query = (name: string, description: string, schema: Obj = str) => ({ name, in: 'query', required: false, description, schema });
@@ -329,6 +337,13 @@ function routes(): [string, string, Op][] {
     responses: { ...ok('how many labels matched a logged prediction', ref('FeedbackResult')), ...errors({ ...BODY_ERRORS, 404: 'unknown model' }) },
   });
 
+  add('post', '/v2/features/{source}/events', {
+    tag: 'features', summary: 'events of an online feature source, all or none (the aggregates /predict joins)', body: jsonBody(ref('FeatureEvents')),
+    security: DATA_PLANE,
+    responses: { ...ok('how many events were stored', ref('FeatureEventsResult')), ...errors({ ...BODY_ERRORS, ...DATA_ERRORS, 404: 'no loaded model reads this source' }) },
+  });
+  add('get', '/v2/features', { tag: 'features', summary: 'the online feature sources of the loaded models', responses: ok('events held per source and entity', ref('FeatureSources')) });
+
   add('get', '/v2/models/{model}/quality', {
     tag: 'monitoring', summary: 'live quality over labelled predictions (every replica\'s with --database-url)',
     parameters: [query('version', 'the version (default: the newest loaded)', int), query('start_ms', 'arrival from (epoch ms, inclusive)', int), query('end_ms', 'arrival until (epoch ms, exclusive)', int)],
@@ -391,7 +406,7 @@ export function openApiDocument(version: string): Obj {
       title: 'Infera', version, license: { name: 'MIT', identifier: 'MIT' },
       description: 'Open Inference Protocol v2, the convenience API, model management, registry, monitoring and batch scoring. Every error is a non-2xx status with {"code", "error"}; unknown routes answer 404 ENG_ERR_ROUTE_NOT_FOUND.',
     },
-    tags: ['oip', 'streaming', 'management', 'convenience', 'monitoring', 'registry', 'scoring', 'meta'].map((name) => ({ name })),
+    tags: ['oip', 'streaming', 'management', 'convenience', 'monitoring', 'registry', 'scoring', 'features', 'meta'].map((name) => ({ name })),
     paths,
     components: { schemas, securitySchemes },
   };

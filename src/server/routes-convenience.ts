@@ -12,6 +12,8 @@ import { requireAdmin } from './admin-auth';
 import type { PredictionCache } from './prediction-cache';
 import { RequestIds } from './request-id';
 import { Router } from './router';
+import type { OnlineFeatureStore } from '../features/online-store';
+import { withOnlineFeatures } from './routes-features';
 
 export interface ConvenienceContext {
   repository: ModelRepository;
@@ -26,6 +28,8 @@ export interface ConvenienceContext {
   cache: PredictionCache;
   /** The model /predict serves when a request names none. */
   defaultPredictModel?: string;
+  /** Online feature values joined into the rows of versions that declare them. */
+  online: OnlineFeatureStore;
   ready: () => boolean;
   reload: () => Promise<void>;
 }
@@ -69,7 +73,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
       const parts: Promise<number[]>[] = [];
       for (let i = 0; i < rows.length; i += size) {
-        const part = rows.slice(i, i + size);
+        const part = withOnlineFeatures(ctx.online, mv, rows.slice(i, i + size), ctx.metrics);
         const { inputs } = featuresToInputs(mv.config, part, mv.featureSpec);
         parts.push(mv.infer({ inputs, outputs: [p.output] }).then((r) => part.map((_, k) => {
           const q = outputToPrediction(p, r.outputs[0], k, part.length);
@@ -107,7 +111,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       if (typeof version === 'number' && (!Number.isInteger(version) || version < 1)) throw new InferaError('ENG_ERR_BAD_REQUEST', "'model_version' must be a positive integer or '@alias'");
     }
     const routingKey = typeof body.routing_key === 'string' ? body.routing_key : ex.header('x-routing-key');
-    const { rows, ids: given, single } = readPredictRows(body);
+    const { rows: sent, ids: given, single } = readPredictRows(body);
+    if (body.return_online_features !== undefined && typeof body.return_online_features !== 'boolean') throw new InferaError('ENG_ERR_BAD_REQUEST', "'return_online_features' must be true or false");
     const { mv, release, shadow } = repository.lease(name, version, routingKey);
     // Counted as OIP infer is (requests, in flight, queue wait, latency): dashboards, the
     // shipped Prometheus rules and the autoscaler's in-flight metric see /predict too.
@@ -117,6 +122,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     try {
       const p = mv.config.predict;
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
+      // The rows as the model sees them: with its online features, as of each row's time.
+      const rows = withOnlineFeatures(ctx.online, mv, sent, ctx.metrics);
       const range = mv.featureRanges ? checkRanges(rows, mv.featureRanges, p.out_of_range) : { warnings: [], counts: {} };
       for (const [feature, k] of Object.entries(range.counts)) ctx.metrics?.outOfRange.inc({ ...labels, feature }, k);
       const warnings = range.warnings.length ? { warnings: range.warnings } : {};
@@ -161,13 +168,16 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         latencyMs: performance.now() - started,
       });
       const meta = { model: mv.name, model_version: String(mv.version), processing_time_ms: Number((performance.now() - started).toFixed(3)) };
+      // On request, the online feature values each row was predicted with.
+      const onlineNames = body.return_online_features === true ? mv.featureSpec?.online?.features.map((f) => f.name) : undefined;
+      const onlineOf = (i: number) => (onlineNames ? { online_features: Object.fromEntries(onlineNames.map((n) => [n, rows[i][n]])) } : {});
       if (single) {
         const q = preds[0];
-        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...meta, from_cache: fromCache, ...warnings });
+        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...onlineOf(0), ...meta, from_cache: fromCache, ...warnings });
       } else {
-        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities })), ...meta, ...warnings });
+        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...onlineOf(i) })), ...meta, ...warnings });
       }
-      if (shadow) shadowQueue(shadow).offer({ rows: rows.length, features: rows, ids, release: shadow.lease() });
+      if (shadow) shadowQueue(shadow).offer({ rows: sent.length, features: sent, ids, release: shadow.lease() });
       counted?.success.inc();
       counted?.requestSeconds.observe((performance.now() - started) / 1000);
     } catch (e) {

@@ -28,6 +28,8 @@ import { RolloutConfig, RolloutController } from '../rollout/rollout-controller'
 import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
 import { registerScoreRoutes } from './routes-score';
+import { registerFeatureRoutes } from './routes-features';
+import { OnlineFeatureStore } from '../features/online-store';
 import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
@@ -201,9 +203,11 @@ export class InferaServer {
         ...(cache.backend === 'redis' ? { cache: cache.health() } : {}),
       }),
     });
+    const online = new OnlineFeatureStore();
+    registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
-      adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, ready, reload: () => this.reload(),
+      adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(),
     });
     this.rollout = new RolloutController({
       registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
