@@ -15,6 +15,12 @@ import { eventColumns, measureOf, type OnlineAggregate, type OnlineFeatures } fr
 
 export type DefaultReason = 'missing' | 'stale';
 
+/** An event checked by `validate`: its time in epoch ms and its fields. */
+export interface ParsedEvent {
+  t: number;
+  row: Record<string, unknown>;
+}
+
 /** Per feature of a spec's online section: its value for one row and why it is the default, if it is. */
 export interface OnlineValues {
   values: number[];
@@ -92,11 +98,13 @@ export class OnlineFeatureStore {
   /**
    * Makes the store keep what a spec's online section needs (idempotent per object; a new
    * group or measure is rebuilt from the retained events).
+   * @returns true when the source is new to the store.
    * @throws Error when the section's timestamp column disagrees with the source's.
    */
-  register(online: OnlineFeatures): void {
-    if (this.registered.has(online)) return;
+  register(online: OnlineFeatures): boolean {
+    if (this.registered.has(online)) return false;
     let src = this.sources.get(online.source);
+    const isNew = !src;
     if (!src) {
       src = { name: online.source, timestamp: online.timestamp, strings: new Set(), numbers: new Set(), events: [], times: [], groups: new Map(), retentionMs: 0, cutoff: -Infinity, newest: -Infinity };
       this.sources.set(online.source, src);
@@ -123,38 +131,66 @@ export class OnlineFeatureStore {
       }
     }
     this.registered.add(online);
+    return isNew;
   }
 
-  /** Names of the sources some registered model reads. */
+  /** Whether some registered model reads the source. */
   has(source: string): boolean {
     return this.sources.has(source);
   }
 
+  /** The sources some registered model reads. */
+  sourceNames(): string[] {
+    return [...this.sources.keys()];
+  }
+
   /**
-   * Adds events of a source, all or none. An event older than the eviction cutoff can no
-   * longer change any answer the store gives and is dropped (counted in `too_old`).
+   * Adds events of a source, all or none (validate, then apply).
    * @throws Error naming the first invalid event and field (nothing is added then).
    */
   ingest(source: string, events: unknown[]): { accepted: number; too_old: number } {
+    return this.apply(source, this.validate(source, events));
+  }
+
+  /**
+   * Checks events of a source without storing them.
+   * @returns the events with their times, for `apply`.
+   * @throws Error naming the source when no registered model reads it, or the first invalid
+   *   event and field.
+   */
+  validate(source: string, events: unknown[]): ParsedEvent[] {
     const src = this.sources.get(source);
     if (!src) throw new Error(`no loaded model reads online source '${source}'`);
-    const parsed: { t: number; row: Record<string, unknown> }[] = [];
-    events.forEach((e, i) => {
+    return events.map((e, i) => {
       if (typeof e !== 'object' || e === null || Array.isArray(e)) throw new Error(`events[${i}]: expected an object`);
       const row = e as Record<string, unknown>;
       const t = toEpochMs(row[src.timestamp]);
       if (!Number.isFinite(t)) throw new Error(`events[${i}]: field '${src.timestamp}': expected an ISO timestamp or epoch milliseconds`);
       for (const c of src.strings) if (typeof row[c] !== 'string' || row[c] === '') throw new Error(`events[${i}]: field '${c}': expected a non-empty string`);
       for (const c of src.numbers) if (typeof row[c] !== 'number' || !Number.isFinite(row[c] as number)) throw new Error(`events[${i}]: field '${c}': expected a finite number`);
-      parsed.push({ t, row });
+      return { t, row };
     });
+  }
+
+  /**
+   * Stores validated events. One older than the eviction cutoff can no longer change any
+   * answer and is dropped (counted in `too_old`).
+   */
+  apply(source: string, events: ParsedEvent[]): { accepted: number; too_old: number } {
+    const src = this.sources.get(source);
+    if (!src) return { accepted: 0, too_old: 0 };
     let tooOld = 0;
-    for (const ev of parsed) {
+    for (const ev of events) {
       if (ev.t < src.cutoff) tooOld++;
       else this.add(src, ev);
     }
     this.evict(src);
-    return { accepted: parsed.length - tooOld, too_old: tooOld };
+    return { accepted: events.length - tooOld, too_old: tooOld };
+  }
+
+  /** How far back a source keeps events (the longest window of its aggregates plus a day). */
+  retentionMs(source: string): number {
+    return this.sources.get(source)?.retentionMs ?? 0;
   }
 
   /**

@@ -7,7 +7,8 @@
  */
 import { InferaError } from '../errors';
 import type { ModelMetrics } from '../monitoring/metrics';
-import { OnlineFeatureStore } from '../features/online-store';
+import type { OnlineFeatureStore } from '../features/online-store';
+import type { SharedOnlineEvents } from '../features/shared-events';
 import type { ModelRepository } from '../repository/model-repository';
 import type { ModelVersion } from '../repository/model-version';
 import { Router } from './router';
@@ -19,12 +20,14 @@ export interface FeatureRoutesContext {
   router: Router;
   repository: ModelRepository;
   store: OnlineFeatureStore;
+  /** With --database-url: events are stored for every replica before this one applies them. */
+  shared?: SharedOnlineEvents;
   metrics?: ModelMetrics;
   maxBodyBytes: number;
 }
 
 /** Makes the store follow every loaded version that declares online features. */
-function registerLoaded(repository: ModelRepository, store: OnlineFeatureStore): void {
+export function registerLoaded(repository: ModelRepository, store: OnlineFeatureStore): void {
   for (const m of repository.list()) {
     for (const v of m.versions.values()) {
       const online = v.serving?.featureSpec?.online;
@@ -44,12 +47,20 @@ export function registerFeatureRoutes(ctx: FeatureRoutesContext): void {
     if (events.length > MAX_EVENTS_PER_REQUEST) throw new InferaError('ENG_ERR_BAD_REQUEST', `'events' holds ${events.length} events; at most ${MAX_EVENTS_PER_REQUEST} per request`);
     registerLoaded(repository, store);
     if (!store.has(source)) throw new InferaError('ENG_ERR_SOURCE_NOT_FOUND', `no loaded model reads online source '${source}' (declared in its pipeline's online_features)`);
-    let r;
+    let parsed;
     try {
-      r = store.ingest(source, events);
+      parsed = store.validate(source, events);
     } catch (e) {
       throw new InferaError('ENG_ERR_BAD_REQUEST', `${(e as Error).message}; no event of this request was stored`);
     }
+    if (ctx.shared) {
+      try {
+        await ctx.shared.write(source, parsed);
+      } catch (e) {
+        throw new InferaError('ENG_ERR_DATABASE_UNAVAILABLE', `the shared database did not store the events (${(e as Error).message}); no event of this request was stored, send them again`, { retryAfterS: 1 });
+      }
+    }
+    const r = store.apply(source, parsed);
     ctx.metrics?.onlineEvents.inc({ source, outcome: 'accepted' }, r.accepted);
     if (r.too_old) ctx.metrics?.onlineEvents.inc({ source, outcome: 'too_old' }, r.too_old);
     ex.json(200, { source, accepted: r.accepted, too_old: r.too_old });

@@ -28,8 +28,9 @@ import { RolloutConfig, RolloutController } from '../rollout/rollout-controller'
 import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
 import { registerScoreRoutes } from './routes-score';
-import { registerFeatureRoutes } from './routes-features';
+import { registerFeatureRoutes, registerLoaded } from './routes-features';
 import { OnlineFeatureStore } from '../features/online-store';
+import { SharedOnlineEvents } from '../features/shared-events';
 import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
@@ -128,6 +129,10 @@ export class InferaServer {
   readonly modelRegistry: ModelRegistry;
   /** Its replication through the shared database (--database-url), or null. */
   readonly sharedRegistry: SharedRegistry | null;
+  /** Online feature values /predict joins (src/features/online-store.ts). */
+  readonly online: OnlineFeatureStore;
+  /** Their events' replication through the shared database (--database-url), or undefined. */
+  readonly sharedEvents: SharedOnlineEvents | undefined;
   private registryTimer: NodeJS.Timeout | null = null;
   /** Ends canaries on evidence (guardrails, mSPRT on labels). */
   readonly rollout: RolloutController;
@@ -201,10 +206,15 @@ export class InferaServer {
         ...(shared ? { database: shared.health() } : {}),
         ...(sharedRegistry ? { registry: sharedRegistry.health() } : {}),
         ...(cache.backend === 'redis' ? { cache: cache.health() } : {}),
+        ...(this.sharedEvents ? { online_events: this.sharedEvents.health() } : {}),
       }),
     });
-    const online = new OnlineFeatureStore();
-    registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
+    const online = (this.online = new OnlineFeatureStore());
+    this.sharedEvents = opts.databaseUrl ? new SharedOnlineEvents({
+      url: opts.databaseUrl, replica, store: online, log: (o, m) => this.log.warn(o, m),
+      onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
+    }) : undefined;
+    registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, shared: this.sharedEvents, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(),
@@ -277,6 +287,9 @@ export class InferaServer {
     await this.sharedRegistry?.start();
     // Liveness answers while models load; readiness waits for them.
     await this.repository.loadAll();
+    // Replicas: the online feature history the others hold, before this one is ready.
+    registerLoaded(this.repository, this.online);
+    await this.sharedEvents?.sync();
     this.loaded = true;
     // Deployments and aliases changed by the CLI (another process) take effect within ~0.5 s.
     this.registryTimer = setInterval(() => {
@@ -331,6 +344,7 @@ export class InferaServer {
     await this.repository.close();
     await this.backend.close();
     await this.sharedRegistry?.close();
+    await this.sharedEvents?.close();
     this.modelRegistry.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }
