@@ -85,16 +85,18 @@ export class BatchLoop<B> {
   /**
    * Early shedding: with a policy that predicts completion times, a request of `rows` rows
    * queued behind `ahead` that would miss its objective is refused now (ENG_ERR_OVERLOADED,
-   * 503 + Retry-After) rather than answered late. Also tells the policy of the arrival.
+   * 503 + Retry-After) rather than answered late, while the policy judges the server
+   * overloaded (the offered load above its capacity). Also tells the policy of the arrival.
    * @returns the error to reject with, or null when the request is admitted.
    */
   admit(entry: QueuedView & { deadline: number }, ahead: readonly QueuedView[]): InferaError | null {
     const policy = this.opts.policy;
     const now = entry.enqueuedAt;
+    policy.observeOffered?.(now, entry.rows);
     const eta = policy.predictCompletion?.(ahead, entry.rows, [...this.runningBatches], this.opts.maxInFlight, now);
     if (eta !== undefined) {
       const target = policy.objective?.(entry) ?? entry.deadline;
-      if (eta > target) {
+      if (eta > target && (policy.overloaded?.(now, this.opts.maxInFlight) ?? true)) {
         const detail = `predicted to complete in ${Math.round(eta - now)} ms, the objective allows ${Math.round(target - now)} ms`;
         return this.reject('overloaded', new InferaError('ENG_ERR_OVERLOADED', detail, { retryAfterS: Math.max(1, Math.ceil((eta - now) / 1000)) }));
       }

@@ -41,6 +41,10 @@ export interface BatchPolicy {
   predictCompletion?(ahead: readonly QueuedView[], rows: number, running: readonly RunningView[], executors: number, now: number): number | undefined;
   /** The latest completion time the policy aims at for a request (at most its deadline). */
   objective?(q: QueuedView): number;
+  /** Every request offered, admitted or not, with its rows (the offered load). */
+  observeOffered?(now: number, rows: number): void;
+  /** Whether the offered load exceeds what `executors` can run: only then does shedding refuse (absent: always). */
+  overloaded?(now: number, executors: number): boolean;
 }
 
 export interface StaticPolicyConfig {

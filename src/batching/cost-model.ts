@@ -20,6 +20,11 @@ export interface CostSnapshot {
   maxRows?: number;
 }
 
+/** The span over which the offered load is measured (overload, not a burst, sheds). */
+export const OFFERED_WINDOW_MS = 1_000;
+/** Below this much history the offered rate is not judged. */
+const MIN_OFFERED_SPAN_MS = 100;
+
 export interface CostModelOptions {
   /** Batches kept for the fit (older ones are forgotten so the model follows the machine). */
   window?: number;
@@ -70,6 +75,11 @@ export class CostModel {
   private maxRows = 0;
   private gapMs = Infinity;
   private lastArrival = -Infinity;
+  /** Offered requests (admitted or refused) of the last OFFERED_WINDOW_MS: times and rows. */
+  private offeredAt: number[] = [];
+  private offeredRows: number[] = [];
+  private offeredSum = 0;
+  private firstOffered = Infinity;
   private readonly window: number;
   private readonly minSamples: number;
   private readonly gapAlpha: number;
@@ -101,6 +111,35 @@ export class CostModel {
       this.gapMs = Number.isFinite(this.gapMs) ? this.gapMs + this.gapAlpha * (gap - this.gapMs) : gap;
     }
     this.lastArrival = now;
+  }
+
+  /** A request was offered (admitted or not): the load the server is asked to carry. */
+  observeOffered(now: number, rows: number): void {
+    if (!Number.isFinite(this.firstOffered)) this.firstOffered = now;
+    this.offeredAt.push(now);
+    this.offeredRows.push(rows);
+    this.offeredSum += rows;
+    this.pruneOffered(now);
+  }
+
+  /**
+   * Rows offered per ms over the last OFFERED_WINDOW_MS (over the history so far when it
+   * is shorter, but at least MIN_OFFERED_SPAN_MS): 0 before any.
+   */
+  offeredRowsPerMs(now: number): number {
+    this.pruneOffered(now);
+    if (this.offeredSum === 0) return 0;
+    const span = Math.min(OFFERED_WINDOW_MS, Math.max(MIN_OFFERED_SPAN_MS, now - this.firstOffered));
+    return this.offeredSum / span;
+  }
+
+  private pruneOffered(now: number): void {
+    let k = 0;
+    while (k < this.offeredAt.length && this.offeredAt[k] <= now - OFFERED_WINDOW_MS) this.offeredSum -= this.offeredRows[k++];
+    if (k > 0) {
+      this.offeredAt.splice(0, k);
+      this.offeredRows.splice(0, k);
+    }
   }
 
   get samples(): number {

@@ -37,6 +37,8 @@ test('EXPECTED FAILURE - early shedding: a request predicted to miss its objecti
   const now = 0;
   const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
   for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n); // cost(n) = n + 2
+  // Overloaded: 100 rows offered in the last 100 ms, over the 4 / cost(4) = 0.67 rows per ms one executor runs.
+  for (let i = 0; i < 100; i++) policy.observeOffered(0, 1);
   const rejected: string[] = [];
   const b = new DynamicBatcher<number, number>({
     policy, maxQueueSize: 100, maxInFlight: 1, now: () => now, execute: async (p) => p, hooks: { onReject: (r) => rejected.push(r) },
@@ -53,9 +55,41 @@ test('EXPECTED FAILURE - early shedding: a request predicted to miss its objecti
   assert.deepStrictEqual(await Promise.all(accepted), [1, 2, 3, 4, 5, 6]);
 });
 
+test('below capacity nothing is shed: the same queue, offered at a rate one executor keeps up with, is answered late', async (t) => {
+  let now = 0;
+  const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
+  for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n); // cost(n) = n + 2: 0.67 rows per ms at batches of 4
+  const rejected: string[] = [];
+  const b = new DynamicBatcher<number, number>({
+    policy, maxQueueSize: 100, maxInFlight: 1, now: () => now, execute: async (p) => p, hooks: { onReject: (r) => rejected.push(r) },
+  });
+  b.holdUntil(8);
+  // Eight rows, one every 20 ms (0.05 rows per ms): the eighth is predicted at 14 ms > 10 ms, and admitted.
+  const accepted: Promise<number>[] = [];
+  for (let k = 0; k < 8; k++) {
+    now = k * 20;
+    accepted.push(b.submit(k, { rows: 1, key: 'k' }, 10000));
+  }
+  assert.ok(policy.model.offeredRowsPerMs(now) < 0.1, String(policy.model.offeredRowsPerMs(now)));
+  assert.deepStrictEqual(await Promise.all(accepted), [0, 1, 2, 3, 4, 5, 6, 7]);
+  assert.deepStrictEqual(rejected, []);
+});
+
+test('the offered rate counts rows of the last second only', () => {
+  const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
+  for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n);
+  for (let t = 0; t < 1000; t += 1) policy.observeOffered(t, 1); // 1 row per ms for a second
+  assert.ok(Math.abs(policy.model.offeredRowsPerMs(999) - 1) < 0.01);
+  assert.strictEqual(policy.overloaded(999, 1), true, '1 row/ms > 0.67');
+  assert.strictEqual(policy.overloaded(999, 2), false, 'two executors run 1.33 rows/ms');
+  assert.strictEqual(policy.model.offeredRowsPerMs(2500), 0, 'a second later nothing is offered');
+  assert.strictEqual(policy.overloaded(2500, 1), false);
+});
+
 test('EXPECTED FAILURE - a higher priority request is judged by the queue ahead of it only', async (t) => {
   const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
   for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n);
+  for (let i = 0; i < 100; i++) policy.observeOffered(0, 1); // overloaded, as above
   const b = new DynamicBatcher<number, number>({ policy, maxQueueSize: 100, maxInFlight: 1, now: () => 0, execute: async (p) => p });
   b.holdUntil(9);
   const low = Array.from({ length: 6 }, (_, i) => b.submit(i, { rows: 1, key: 'k', priority: 2 }, 10000));

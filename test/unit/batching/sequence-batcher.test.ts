@@ -121,6 +121,7 @@ test('EXPECTED FAILURE - a sequence chunk predicted to miss its objective is ref
   // The shared loop sheds for the sequence batcher as for the dynamic one (it never did before).
   const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10 });
   for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n); // cost(n) = n + 2 ms
+  for (let i = 0; i < 100; i++) policy.observeOffered(0, 1); // overloaded: 1 row per ms offered, 0.67 run
   const rejected: string[] = [];
   const b = new SequenceBatcher<{ x: number }, number, number>({
     model: 'summer', policy, maxQueueSize: 100, maxSequences: 100, idleTimeoutMs: 1000, maxInFlight: 1, now: () => 0,
