@@ -4,6 +4,7 @@ import { Backend, ModelMetadata } from '../runtime/backend';
 import { BatchPolicy, StaticPolicy } from '../batching/batch-policy';
 import { AdaptivePolicy } from '../batching/adaptive-policy';
 import { CostModel } from '../batching/cost-model';
+import { loopLoad } from '../batching/loop-load';
 import { chooseSite, defaultInlineMaxMs } from '../runtime/execution-site';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
@@ -85,7 +86,7 @@ interface StateSlot {
 
 function policyFor(config: ModelConfig, maxQueueDelayMs: number, cost: CostModel): BatchPolicy {
   const b = config.batching;
-  if (b.policy === 'adaptive') return new AdaptivePolicy({ maxBatchSize: config.max_batch_size, latencySloMs: b.latency_slo_ms! }, cost);
+  if (b.policy === 'adaptive') return new AdaptivePolicy({ maxBatchSize: config.max_batch_size, latencySloMs: b.latency_slo_ms!, loopBusy: () => loopLoad.busy() }, cost);
   return new StaticPolicy({ maxBatchSize: config.max_batch_size, maxQueueDelayMs, preferredBatchSizes: b.preferred_batch_sizes });
 }
 

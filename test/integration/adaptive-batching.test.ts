@@ -73,8 +73,10 @@ test('adaptive policy: below capacity a request that will miss its objective is 
   const shed = async () => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/infera_rejected_requests_total\{model="vad",version="1",reason="overloaded"\} (\d+)/)?.[1] ?? 0);
   try {
     const chunk = speechChunks()[20];
-    // One at a time: far below capacity, each answered although late.
+    // One every ~10 ms: far below capacity (the loop idles between them; the client runs in
+    // this process, so back-to-back requests would keep the loop itself busy), each answered although late.
     for (let i = 0; i < 10; i++) {
+      await new Promise((r) => setTimeout(r, 10));
       const r = await postJson(`${srv.url}/v2/models/vad/infer`, inferBody(chunk));
       assert.strictEqual(r.status, 200, `request ${i}: ${JSON.stringify(r.json)}`);
     }

@@ -4,6 +4,7 @@ import { DynamicBatcher } from '../../../src/batching/dynamic-batcher';
 import { StaticPolicy } from '../../../src/batching/batch-policy';
 import { AdaptivePolicy } from '../../../src/batching/adaptive-policy';
 import { InferaError } from '../../../src/errors';
+import { LoopLoad } from '../../../src/batching/loop-load';
 
 test('priority levels: level 1 is served first, FIFO inside a level', async (t) => {
   const batches: string[][] = [];
@@ -99,4 +100,24 @@ test('EXPECTED FAILURE - a higher priority request is judged by the queue ahead 
   b.holdUntil(0);
   assert.strictEqual(await high, 100);
   await Promise.all(low);
+});
+
+test('a saturated event loop counts as overloaded whatever the offered rows (per-request work around the model)', () => {
+  let busy = 0.5;
+  const policy = new AdaptivePolicy({ maxBatchSize: 4, latencySloMs: 10, loopBusy: () => busy });
+  for (const n of [1, 2, 3]) policy.observeBatch(n, 2 + n);
+  policy.observeOffered(0, 1);
+  assert.strictEqual(policy.overloaded(0, 1), false);
+  busy = 0.97;
+  assert.strictEqual(policy.overloaded(0, 1), true);
+});
+
+test('LoopLoad reads the loop busy while it runs callbacks and idle while it waits', async () => {
+  const load = new LoopLoad();
+  load.busy();
+  const end = performance.now() + 150;
+  while (performance.now() < end) { /* a callback that keeps the loop busy */ }
+  assert.ok(load.busy() > 0.8, `busy ${load.busy()}`);
+  await new Promise((r) => setTimeout(r, 400));
+  assert.ok(load.busy() < 0.5, `idle ${load.busy()}`);
 });
