@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadConfigFile, resolveConfig } from '../monitoring/config';
-import { DayRows, judgeDay, OfflineModel, readDays, ReplayedDay } from '../monitoring/replay';
+import type * as ReplayModule from '../monitoring/replay';
+import type { DayRows, OfflineModel, ReplayedDay } from '../monitoring/replay';
 import { VersionMonitor } from '../monitoring/version-monitor';
 import { repositoryOption } from './repository-option';
 
@@ -106,6 +107,9 @@ export function registerDriftCommand(program: Command, print: (text: string) => 
     .option('--config <file>', 'monitoring config JSON (tests, thresholds)')
     .option('--json', 'print the windows as JSON', false)
     .action(async (o: { model: string; version?: number; repository: string; window: 'day' | 'week'; from?: string; to?: string; source?: string; rowsPerDay?: number; config?: string; json: boolean }) => {
+      // The replay (DuckDB, onnxruntime) loads when `drift` runs, not with every command (issue 12).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { judgeDay, OfflineModel, readDays } = require('../monitoring/replay') as typeof ReplayModule;
       const repository = path.resolve(o.repository);
       const model = await OfflineModel.load(repository, o.model, o.version);
       try {

@@ -6,13 +6,16 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import { readWav } from '../audio/wav';
+import type * as WavModule from '../audio/wav';
 import { resampleTo16kNativeSync, TARGET_RATE } from '../native/audio';
 
 const WINDOW = 1536;
 
 /** The request body for one window of `file` starting at `atSeconds`. @throws Error for a short or unreadable file. */
 export function vadExampleRequest(file: string, atSeconds: number): Record<string, unknown> {
+  // Loaded when `example` runs, not with every command (issue 12).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { readWav } = require('../audio/wav') as typeof WavModule;
   const wav = readWav(file);
   const samples = wav.sampleRate === TARGET_RATE ? wav.samples : resampleTo16kNativeSync(wav.samples, wav.sampleRate);
   const start = Math.round(atSeconds * TARGET_RATE);

@@ -7,8 +7,8 @@
  */
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { quantizeVersion } from '../quant/quantize';
-import { TimeWindow } from '../data/warehouse';
+import type * as QuantizeModule from '../quant/quantize';
+import type { TimeWindow } from '../data/warehouse';
 import { repositoryOption } from './repository-option';
 import { registerCandidate, registryOption } from './registry-command';
 
@@ -62,6 +62,9 @@ export function registerQuantizeCommand(program: Command): Command {
       evalWindow?: TimeWindow; evalRows: number; maxAucDrop: number; maxLayerAucDrop: number; threads: number; speedBatches: number[]; dryRun: boolean; json: boolean;
     }) => {
       try {
+        // The quantizer loads when `quantize` runs, not with every command (issue 12).
+        // eslint-disable-next-line @typescript-eslint/no-require-imports
+        const { quantizeVersion } = require('../quant/quantize') as typeof QuantizeModule;
         const result = await quantizeVersion({
           repository: path.resolve(o.repository), model, version: o.fromVersion,
           calibrationFile: o.calibration, calibrationWindow: o.calibrationWindow, calibrationRows: o.calibrationRows,

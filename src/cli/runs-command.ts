@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { RunLog, type RunRecord } from '../registry/run-log';
+import type * as RunLogModule from '../registry/run-log';
+import type { RunLog, RunRecord } from '../registry/run-log';
 import { esc, lineChart } from '../monitoring/svg';
 import { repositoryOption } from './repository-option';
 import { positive, registryFile, registryOption } from './registry-command';
@@ -18,6 +19,9 @@ const METRICS = ['auc', 'log_loss', 'ece', 'precision', 'recall'];
 function openRuns(o: { repository: string; registry?: string }): RunLog {
   const file = registryFile(o);
   if (!fs.existsSync(file)) throw new Error(`no registry at ${file} (no run recorded yet: \`infera train\` records one)`);
+  // Loaded when a `runs` command runs, not with every command (issue 12).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { RunLog } = require('../registry/run-log') as typeof RunLogModule;
   return new RunLog(file);
 }
 

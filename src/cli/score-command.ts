@@ -5,8 +5,9 @@
  */
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { RunLog } from '../registry/run-log';
-import { DEFAULT_CHUNK_ROWS, scoreFile } from '../scoring/score-file';
+import type * as RunLogModule from '../registry/run-log';
+import type * as ScoreFileModule from '../scoring/score-file';
+import { DEFAULT_CHUNK_ROWS } from '../scoring/score-defaults';
 import { positive, registryFile, registryOption } from './registry-command';
 import { repositoryOption } from './repository-option';
 
@@ -53,6 +54,11 @@ export function registerScoreCommand(program: Command): Command {
         process.exitCode = 1;
         return;
       }
+      // Scoring (DuckDB, the backends) loads when `score` runs, not with every command (issue 12).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { RunLog } = require('../registry/run-log') as typeof RunLogModule;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { scoreFile } = require('../scoring/score-file') as typeof ScoreFileModule;
       const repository = path.resolve(o.repository);
       const runs = new RunLog(registryFile(o));
       const options = { model: o.model, input: path.resolve(o.input), output: path.resolve(o.output), chunk_rows: o.chunkRows, limit: o.limit ?? null };

@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PipelineError, runPipeline, type RunResult } from '../pipeline/run-pipeline';
-import { RunLog } from '../registry/run-log';
+import type * as RunPipelineModule from '../pipeline/run-pipeline';
+import type { RunResult } from '../pipeline/run-pipeline';
+import type * as RunLogModule from '../registry/run-log';
 import { repositoryOption } from './repository-option';
 import { registerCandidate, registryFile, registryOption } from './registry-command';
 
@@ -41,6 +42,11 @@ export function registerTrainCommand(program: Command): Command {
     .option('--dry-run', 'run every stage but register nothing', false)
     .option('--json', 'print the result (version, metrics, gates) as JSON on stdout', false)
     .action(async (pipeline: string, o: { repository: string; registry?: string; rowsLimit?: number; seed?: number; epochs?: number; dryRun: boolean; json: boolean }) => {
+      // The training stack loads when `train` runs, not with every command (issue 12).
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { PipelineError, runPipeline } = require('../pipeline/run-pipeline') as typeof RunPipelineModule;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const { RunLog } = require('../registry/run-log') as typeof RunLogModule;
       // Every run is recorded (infera runs list|show|compare), failed ones included.
       const runs = new RunLog(registryFile(o));
       const runId = runs.start({

@@ -12,8 +12,8 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { quoteIdent, readerSql, Warehouse } from '../data/warehouse';
-import { loadPipelineConfig } from '../pipeline/pipeline-config';
+import type * as WarehouseModule from '../data/warehouse';
+import type * as PipelineConfigModule from '../pipeline/pipeline-config';
 import type { Alert, AlertSink } from '../monitoring/alerts';
 import type { ModelRegistry } from '../registry/registry';
 
@@ -44,6 +44,12 @@ const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
  * @returns the path of the derived pipeline file (in `dir`).
  */
 export async function newestWindowPipeline(pipeline: string, newest: { train_days: number; holdout_days: number }, dir: string): Promise<string> {
+  // Loaded here, on the first retrain with `newest`, not with the server: DuckDB and the
+  // pipeline's schema are training code (issue 12: `infera serve` loads what serving needs).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { loadPipelineConfig } = require('../pipeline/pipeline-config') as typeof PipelineConfigModule;
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { quoteIdent, readerSql, Warehouse } = require('../data/warehouse') as typeof WarehouseModule;
   const { config, sourcePath } = loadPipelineConfig(pipeline);
   const wh = await Warehouse.open();
   let maxMs: number;

@@ -27,8 +27,9 @@ import { ModelRepository, versionsOnDisk } from '../repository/model-repository'
 import type { ModelVersion } from '../repository/model-version';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { formatOf, quoteIdent, quoteString, readerSql, sha256File } from '../data/warehouse';
+import { DEFAULT_CHUNK_ROWS } from './score-defaults';
 
-export const DEFAULT_CHUNK_ROWS = 65_536;
+export { DEFAULT_CHUNK_ROWS };
 export const DUCKDB_MEMORY_LIMIT = '256MB';
 
 export interface ScoreOptions {
