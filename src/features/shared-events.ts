@@ -11,6 +11,7 @@
 import type { Pool } from 'pg';
 import { migrate, SerialRounds, sharedPool } from '../db/postgres';
 import type { OnlineFeatureStore, ParsedEvent } from './online-store';
+import type { OnlineEventLog } from './local-events';
 
 export const EVENTS_POLL_MS = 1_000;
 
@@ -35,7 +36,7 @@ export interface SharedEventsOptions {
   log?: (obj: object, msg: string) => void;
 }
 
-export class SharedOnlineEvents {
+export class SharedOnlineEvents implements OnlineEventLog {
   private readonly pool: Pool;
   private migrated: Promise<void> | null = null;
   private pullFrom: string | null = null;

@@ -8,7 +8,7 @@
 import { InferaError } from '../errors';
 import type { ModelMetrics } from '../monitoring/metrics';
 import type { OnlineFeatureStore } from '../features/online-store';
-import type { SharedOnlineEvents } from '../features/shared-events';
+import type { OnlineEventLog } from '../features/local-events';
 import type { ModelRepository } from '../repository/model-repository';
 import type { ModelVersion } from '../repository/model-version';
 import { Router } from './router';
@@ -20,20 +20,25 @@ export interface FeatureRoutesContext {
   router: Router;
   repository: ModelRepository;
   store: OnlineFeatureStore;
-  /** With --database-url: events are stored for every replica before this one applies them. */
-  shared?: SharedOnlineEvents;
+  /**
+   * Where events are kept before this server applies them: PostgreSQL for every replica
+   * (--database-url) or the embedded registry file; none: memory only.
+   */
+  log?: OnlineEventLog;
   metrics?: ModelMetrics;
   maxBodyBytes: number;
 }
 
-/** Makes the store follow every loaded version that declares online features. */
-export function registerLoaded(repository: ModelRepository, store: OnlineFeatureStore): void {
+/** Makes the store follow every loaded version that declares online features. @returns whether a source is new to it. */
+export function registerLoaded(repository: ModelRepository, store: OnlineFeatureStore): boolean {
+  let added = false;
   for (const m of repository.list()) {
     for (const v of m.versions.values()) {
       const online = v.serving?.featureSpec?.online;
-      if (online) store.register(online);
+      if (online && store.register(online)) added = true;
     }
   }
+  return added;
 }
 
 export function registerFeatureRoutes(ctx: FeatureRoutesContext): void {
@@ -45,7 +50,8 @@ export function registerFeatureRoutes(ctx: FeatureRoutesContext): void {
     const events = body.events;
     if (!Array.isArray(events) || events.length === 0) throw new InferaError('ENG_ERR_BAD_REQUEST', "send {\"events\": [{...}, ...]}: a non-empty array of the source's events");
     if (events.length > MAX_EVENTS_PER_REQUEST) throw new InferaError('ENG_ERR_BAD_REQUEST', `'events' holds ${events.length} events; at most ${MAX_EVENTS_PER_REQUEST} per request`);
-    registerLoaded(repository, store);
+    // A source new to this server first gets the history its event log holds.
+    if (registerLoaded(repository, store)) await ctx.log?.sync();
     if (!store.has(source)) throw new InferaError('ENG_ERR_SOURCE_NOT_FOUND', `no loaded model reads online source '${source}' (declared in its pipeline's online_features)`);
     let parsed;
     try {
@@ -53,11 +59,11 @@ export function registerFeatureRoutes(ctx: FeatureRoutesContext): void {
     } catch (e) {
       throw new InferaError('ENG_ERR_BAD_REQUEST', `${(e as Error).message}; no event of this request was stored`);
     }
-    if (ctx.shared) {
+    if (ctx.log) {
       try {
-        await ctx.shared.write(source, parsed);
+        await ctx.log.write(source, parsed);
       } catch (e) {
-        throw new InferaError('ENG_ERR_DATABASE_UNAVAILABLE', `the shared database did not store the events (${(e as Error).message}); no event of this request was stored, send them again`, { retryAfterS: 1 });
+        throw new InferaError('ENG_ERR_DATABASE_UNAVAILABLE', `the event log did not store the events (${(e as Error).message}); no event of this request was stored, send them again`, { retryAfterS: 1 });
       }
     }
     const r = store.apply(source, parsed);
@@ -66,8 +72,8 @@ export function registerFeatureRoutes(ctx: FeatureRoutesContext): void {
     ex.json(200, { source, accepted: r.accepted, too_old: r.too_old });
   }, { dataPlane: true });
 
-  router.add('get', '/v2/features', (ex) => {
-    registerLoaded(repository, store);
+  router.add('get', '/v2/features', async (ex) => {
+    if (registerLoaded(repository, store)) await ctx.log?.sync();
     ex.json(200, { sources: store.status() });
   });
 }

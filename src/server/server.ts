@@ -31,6 +31,7 @@ import { registerScoreRoutes } from './routes-score';
 import { registerFeatureRoutes, registerLoaded } from './routes-features';
 import { OnlineFeatureStore } from '../features/online-store';
 import { SharedOnlineEvents } from '../features/shared-events';
+import { LocalOnlineEvents, type OnlineEventLog } from '../features/local-events';
 import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
@@ -131,8 +132,11 @@ export class InferaServer {
   readonly sharedRegistry: SharedRegistry | null;
   /** Online feature values /predict joins (src/features/online-store.ts). */
   readonly online: OnlineFeatureStore;
-  /** Their events' replication through the shared database (--database-url), or undefined. */
-  readonly sharedEvents: SharedOnlineEvents | undefined;
+  /**
+   * Where their events are kept: PostgreSQL shared by the replicas (--database-url), else the
+   * registry's SQLite file; undefined with neither (memory only).
+   */
+  readonly eventLog: OnlineEventLog | undefined;
   private registryTimer: NodeJS.Timeout | null = null;
   /** Ends canaries on evidence (guardrails, mSPRT on labels). */
   readonly rollout: RolloutController;
@@ -197,6 +201,12 @@ export class InferaServer {
     }) : null;
     const sharedRegistry = this.sharedRegistry;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
+    const online = (this.online = new OnlineFeatureStore());
+    const sharedEvents = opts.databaseUrl ? new SharedOnlineEvents({
+      url: opts.databaseUrl, replica, store: online, log: (o, m) => this.log.warn(o, m),
+      onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
+    }) : undefined;
+    this.eventLog = sharedEvents ?? (opts.registryPath && opts.registryPath !== ':memory:' ? new LocalOnlineEvents(opts.registryPath, online, (o, m) => this.log.warn(o, m)) : undefined);
     this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
     this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
     const cache = this.cache;
@@ -206,15 +216,10 @@ export class InferaServer {
         ...(shared ? { database: shared.health() } : {}),
         ...(sharedRegistry ? { registry: sharedRegistry.health() } : {}),
         ...(cache.backend === 'redis' ? { cache: cache.health() } : {}),
-        ...(this.sharedEvents ? { online_events: this.sharedEvents.health() } : {}),
+        ...(sharedEvents ? { online_events: sharedEvents.health() } : {}),
       }),
     });
-    const online = (this.online = new OnlineFeatureStore());
-    this.sharedEvents = opts.databaseUrl ? new SharedOnlineEvents({
-      url: opts.databaseUrl, replica, store: online, log: (o, m) => this.log.warn(o, m),
-      onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
-    }) : undefined;
-    registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, shared: this.sharedEvents, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
+    registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, log: this.eventLog, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(),
@@ -289,7 +294,7 @@ export class InferaServer {
     await this.repository.loadAll();
     // Replicas: the online feature history the others hold, before this one is ready.
     registerLoaded(this.repository, this.online);
-    await this.sharedEvents?.sync();
+    await this.eventLog?.sync();
     this.loaded = true;
     // Deployments and aliases changed by the CLI (another process) take effect within ~0.5 s.
     this.registryTimer = setInterval(() => {
@@ -344,7 +349,7 @@ export class InferaServer {
     await this.repository.close();
     await this.backend.close();
     await this.sharedRegistry?.close();
-    await this.sharedEvents?.close();
+    await this.eventLog?.close();
     this.modelRegistry.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }

@@ -159,3 +159,32 @@ test('a replayed day: served values equal the builder\'s bit for bit, prediction
   assert.ok(Math.abs(aucServed - aucOffline) <= 0.005, `served AUC ${aucServed} vs offline ${aucOffline}`);
   assert.ok(aucOffline > 0.6, `AUC ${aucOffline}`);
 });
+
+test('a restarted server keeps the events it was sent (the registry\'s SQLite file) and serves the same values', async () => {
+  const registryPath = path.join(tmp, 'registry.sqlite');
+  // The last 20,000 events before the day, and three of its flights.
+  const times = events.date as Float64Array;
+  let end = 0;
+  while (end < times.length && times[end] < DAY.from) end++;
+  const sent = Array.from({ length: 20_000 }, (_, k) => eventOf(end - 20_000 + k));
+  const rows = [0, 100, 200].map(clientRow);
+  const first = await startServer({ repository: path.join(tmp, 'models'), registryPath });
+  let before;
+  try {
+    const r = await postJson(`${first.url}/v2/features/flights/events`, { events: sent });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    before = await postJson(`${first.url}/predict`, { model: 'flights-online', instances: rows, return_online_features: true });
+    assert.ok(before.json.predictions.some((p: { online_features: Record<string, number> }) => p.online_features.origin_flights_1d > 0));
+  } finally {
+    await first.server.stop();
+  }
+  const second = await startServer({ repository: path.join(tmp, 'models'), registryPath });
+  try {
+    const held = (await getJson(`${second.url}/v2/features`)).json.sources[0].events;
+    assert.equal(held, 20_000);
+    const after = await postJson(`${second.url}/predict`, { model: 'flights-online', instances: rows, return_online_features: true });
+    assert.deepStrictEqual(after.json.predictions.map((p: { online_features: unknown; probabilities: unknown }) => [p.online_features, p.probabilities]), before.json.predictions.map((p: { online_features: unknown; probabilities: unknown }) => [p.online_features, p.probabilities]));
+  } finally {
+    await second.server.stop();
+  }
+});
