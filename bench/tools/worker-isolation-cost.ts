@@ -15,8 +15,12 @@
  *   fork     child_process.fork, serialization 'advanced' (V8 serializer over the IPC pipe);
  *   pipe     a child process fed length-prefixed binary frames on its stdin / stdout (a small
  *            JSON header, then the raw tensor bytes, 8-byte aligned): no serializer, one copy
- *            on each side. Node's standard library has no shared memory across processes
- *            (SharedArrayBuffer stops at threads), so this is the cheapest channel it offers.
+ *            on each side, but a large batch crosses the socket in 64 KiB reads (one wake-up
+ *            of the reader each);
+ *   shm      the same frames written to a file in /dev/shm (tmpfs) with one writev and read
+ *            with one read, only a small doorbell frame on the pipe: one wake-up each way
+ *            whatever the size. Node's standard library has no mmap and no shared memory
+ *            across processes (SharedArrayBuffer stops at threads); this is the nearest.
  * One batch in flight at a time; every round trip is timed (µs) and every answer is compared
  * bit for bit with the in-process answer to the same feed (a mismatch fails the run). The
  * workers also time their own compute, so `transport` = round trip − remote compute is
@@ -24,12 +28,13 @@
  *
  * Pinning (default, when taskset exists and there are ≥ 2 cores): this process (all threads)
  * on core 0, the worker thread and the children on core 1, as a 2-core server would place an
- * event loop and its worker. Paths alternate in blocks of --block batches, ABBA order
+ * event loop and its worker; for `inproc` blocks the main thread moves to core 1, so that all
+ * paths compute on the same core (a neighbour busier on one core must not pass for overhead). Paths alternate in blocks of --block batches, ABBA order
  * (inproc thread fork pipe, pipe fork thread inproc, ...), so a slow phase of the shared
  * machine hits all of them.
  */
 import { ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
-import { readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readSync, readlinkSync, rmSync, writeFileSync, writevSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -44,13 +49,14 @@ import { percentile, median } from '../lib/stats';
 import { vadFeeds } from '../lib/vad';
 import { loadSpeechChunks } from '../lib/wav';
 
-export const PATHS = ['inproc', 'thread', 'fork', 'pipe'] as const;
+export const PATHS = ['inproc', 'thread', 'fork', 'pipe', 'shm'] as const;
 export type PathName = (typeof PATHS)[number];
 export const PATH_LABELS: Record<PathName, string> = {
   inproc: '(a) in process, compute alone',
   thread: '(b) worker thread, buffers transferred',
   fork: "(c1) child process, fork + 'advanced' IPC",
   pipe: '(c2) child process, binary frames on stdin/stdout',
+  shm: '(c3) child process, frames in a /dev/shm file, doorbell on stdin/stdout',
 };
 
 /** Tensors of a batch: typed arrays only (both models' inputs and outputs are). */
@@ -236,12 +242,15 @@ interface FrameHeader {
   computeUs?: number;
   error?: string;
   close?: boolean;
+  /** shm path: the frame is in the shared file, this many bytes from offset 0. */
+  shm?: number;
   tensors: { name: string; datatype: PlainTensor['datatype']; shape: number[]; offset: number; bytes: number }[];
 }
 
 const pad8 = (n: number) => (n + 7) & ~7;
 
-export function writeFrame(out: Writable, head: Omit<FrameHeader, 'tensors'>, tensors: Batch): void {
+/** The frame as buffers to write in order (the first holds the length word and the header). */
+export function encodeFrame(head: Omit<FrameHeader, 'tensors'>, tensors: Batch): Buffer[] {
   const parts: Buffer[] = [];
   const tensorsHead: FrameHeader['tensors'] = [];
   let offset = 0;
@@ -259,10 +268,26 @@ export function writeFrame(out: Writable, head: Omit<FrameHeader, 'tensors'>, te
   pre.writeUInt32LE(4 + headLen + offset, 0);
   pre.writeUInt32LE(headLen, 4);
   json.copy(pre, 8);
+  return [pre, ...parts];
+}
+
+export function writeFrame(out: Writable, head: Omit<FrameHeader, 'tensors'>, tensors: Batch): void {
   out.cork();
-  out.write(pre);
-  for (const p of parts) out.write(p);
+  for (const p of encodeFrame(head, tensors)) out.write(p);
   out.uncork();
+}
+
+/** Decodes a whole frame held in `f` (length word included, at 0): tensors are views into f. */
+export function parseFrame(f: Uint8Array): { head: FrameHeader; tensors: Batch } {
+  const headLen = new DataView(f.buffer, f.byteOffset).getUint32(4, true);
+  const head = JSON.parse(Buffer.from(f.buffer, f.byteOffset + 8, headLen).toString('utf8').replace(/\0+$/, '')) as FrameHeader;
+  const base = f.byteOffset + 8 + headLen; // headLen is a multiple of 8: every tensor starts 8-aligned
+  const tensors: Batch = head.tensors.map((t) => {
+    const view = VIEWS[t.datatype];
+    if (!view) throw new Error(`frame: datatype ${t.datatype} not handled`);
+    return { name: t.name, datatype: t.datatype, shape: t.shape, data: view(f.buffer as ArrayBuffer, base + t.offset, t.bytes) };
+  });
+  return { head, tensors };
 }
 
 const VIEWS: Partial<Record<PlainTensor['datatype'], (b: ArrayBuffer, o: number, n: number) => TypedArray>> = {
@@ -308,23 +333,39 @@ export class FrameReader {
   }
 
   private emit(f: Uint8Array): void {
-    const headLen = new DataView(f.buffer).getUint32(4, true);
-    const head = JSON.parse(Buffer.from(f.buffer, 8, headLen).toString('utf8').replace(/\0+$/, '')) as FrameHeader;
-    const base = 8 + headLen; // headLen is a multiple of 8: every tensor starts 8-aligned
-    const tensors: Batch = head.tensors.map((t) => {
-      const view = VIEWS[t.datatype];
-      if (!view) throw new Error(`frame: datatype ${t.datatype} not handled`);
-      return { name: t.name, datatype: t.datatype, shape: t.shape, data: view(f.buffer as ArrayBuffer, base + t.offset, t.bytes) };
-    });
+    const { head, tensors } = parseFrame(f);
     this.onFrame(head, tensors);
   }
 }
 
-function pipeChildMain(modelPath: string): void {
+/** Writes a frame into a shared file (from offset 0); returns its size. */
+function writeShm(fd: number, head: Omit<FrameHeader, 'tensors'>, tensors: Batch): number {
+  const parts = encodeFrame(head, tensors);
+  const total = parts.reduce((s, p) => s + p.length, 0);
+  let done = 0;
+  while (done < total) done += writevSync(fd, done === 0 ? parts : [Buffer.concat(parts).subarray(done)], done);
+  return total;
+}
+
+function readShm(fd: number, bytes: number): { head: FrameHeader; tensors: Batch } {
+  const f = new Uint8Array(bytes);
+  let got = 0;
+  while (got < bytes) {
+    const n = readSync(fd, f, got, bytes - got, got);
+    if (n === 0) throw new Error(`shared file ended at ${got} of ${bytes} bytes`);
+    got += n;
+  }
+  return parseFrame(f);
+}
+
+function pipeChildMain(modelPath: string, shm?: { input: string; output: string }): void {
   const out = process.stdout;
+  const fdIn = shm ? openSync(shm.input, 'r') : -1;
+  const fdOut = shm ? openSync(shm.output, 'r+') : -1;
   createSession(modelPath, 1).then(
     (s) => {
-      const reader = new FrameReader((head, inputs) => {
+      const reader = new FrameReader((doorbell, framed) => {
+        const { head, tensors: inputs } = shm && doorbell.shm !== undefined ? readShm(fdIn, doorbell.shm) : { head: doorbell, tensors: framed };
         if (head.close) {
           void s.release().then(() => {
             writeFrame(out, { id: head.id }, []);
@@ -334,7 +375,10 @@ function pipeChildMain(modelPath: string): void {
           return;
         }
         computeOnce(s, inputs).then(
-          (a) => writeFrame(out, { id: head.id, computeUs: a.computeUs }, a.outputs),
+          (a) =>
+            shm
+              ? writeFrame(out, { id: head.id, shm: writeShm(fdOut, { id: head.id, computeUs: a.computeUs }, a.outputs) }, [])
+              : writeFrame(out, { id: head.id, computeUs: a.computeUs }, a.outputs),
           (e: Error) => writeFrame(out, { id: head.id, error: e.message }, []),
         );
       });
@@ -345,8 +389,18 @@ function pipeChildMain(modelPath: string): void {
   );
 }
 
-async function pipeRunner(modelPath: string, pinCpu: string | null): Promise<Runner> {
-  const c = spawn(process.execPath, [__filename, '--isolation-child', 'pipe', modelPath], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function pipeRunner(modelPath: string, pinCpu: string | null, useShm: boolean): Promise<Runner> {
+  let shm: { dir: string; input: string; output: string; fdIn: number; fdOut: number } | null = null;
+  if (useShm) {
+    const dir = mkdtempSync(path.join(existsSync('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'infera-isolation-'));
+    const input = path.join(dir, 'in');
+    const output = path.join(dir, 'out');
+    writeFileSync(input, '');
+    writeFileSync(output, '');
+    shm = { dir, input, output, fdIn: openSync(input, 'r+'), fdOut: openSync(output, 'r') };
+  }
+  const args = [__filename, '--isolation-child', useShm ? 'shm' : 'pipe', modelPath, ...(shm ? [shm.input, shm.output] : [])];
+  const c = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'inherit'] });
   const stdin = c.stdin as Writable;
   const stdout = c.stdout as Readable;
   const pending = new Pending();
@@ -355,6 +409,7 @@ async function pipeRunner(modelPath: string, pinCpu: string | null): Promise<Run
   const ready = new Promise<void>((res, rej) => ((readyResolve = res), (readyReject = rej)));
   const reader = new FrameReader((head, tensors) => {
     if (head.id === 0) return head.error ? readyReject(new Error(head.error)) : readyResolve();
+    if (shm && head.shm !== undefined) ({ head, tensors } = readShm(shm.fdOut, head.shm));
     pending.settle({ id: head.id, error: head.error, outputs: tensors, computeUs: head.computeUs } as { id: number; error?: string });
   });
   stdout.on('data', (chunk: Buffer) => reader.push(chunk));
@@ -366,12 +421,17 @@ async function pipeRunner(modelPath: string, pinCpu: string | null): Promise<Run
   await ready;
   if (pinCpu !== null) pinProcess(c.pid!, pinCpu);
   return {
-    name: 'pipe',
-    run: (inputs) => pending.open<RunAnswer>((id) => writeFrame(stdin, { id }, inputs)),
+    name: useShm ? 'shm' : 'pipe',
+    run: (inputs) => pending.open<RunAnswer>((id) => (shm ? writeFrame(stdin, { id, shm: writeShm(shm.fdIn, { id }, inputs) }, []) : writeFrame(stdin, { id }, inputs))),
     close: async () => {
       await pending.open((id) => writeFrame(stdin, { id, close: true }, []));
       stdin.end();
       await childExit(c);
+      if (shm) {
+        closeSync(shm.fdIn);
+        closeSync(shm.fdOut);
+        rmSync(shm.dir, { recursive: true, force: true });
+      }
     },
   };
 }
@@ -385,7 +445,9 @@ export function startRunner(name: PathName, modelPath: string, pinCpu: string | 
     case 'fork':
       return forkRunner(modelPath, pinCpu);
     case 'pipe':
-      return pipeRunner(modelPath, pinCpu);
+      return pipeRunner(modelPath, pinCpu, false);
+    case 'shm':
+      return pipeRunner(modelPath, pinCpu, true);
   }
 }
 
@@ -476,6 +538,8 @@ export interface MeasureOptions {
   warmup: number;
   paths?: readonly PathName[];
   log?: (s: string) => void;
+  /** Called before each path's warm-up and blocks (e.g. to move this thread to the workers' core for `inproc`). */
+  onPath?: (p: PathName) => void;
 }
 
 /**
@@ -501,12 +565,14 @@ export async function measure(w: Workload, runners: Record<PathName, Runner>, o:
     blockMedians[p] = [];
     mismatches[p] = 0;
     done[p] = 0;
+    o.onPath?.(p);
     for (let i = 0; i < o.warmup; i++) await runners[p].run(freshCopy(w.feeds[i % w.feeds.length]));
   }
   const blocks = Math.ceil(o.batches / o.block);
   for (let b = 0; b < blocks; b++) {
     const order = b % 2 === 0 ? paths : [...paths].reverse();
     for (const p of order) {
+      o.onPath?.(p);
       const n = Math.min(o.block, o.batches - done[p]);
       const times: number[] = [];
       for (let i = 0; i < n; i++) {
@@ -588,10 +654,20 @@ async function main(): Promise<void> {
   for (const s of sizes) if (!Number.isInteger(s) || s <= 0) throw new Error(`--sizes: positive integers, got ${toolArg('sizes')}`);
   if (pin) pinProcess(process.pid, '0');
   const pinCpu = pin ? '1' : null;
+  // (a) computes on the workers' core (only this thread moves; taskset -pc on the pid is the main
+  // thread): a neighbour busier on one core than the other must not pass for overhead.
+  let mainCpu = '0';
+  const onPath = (p: PathName) => {
+    const want = p === 'inproc' ? '1' : '0';
+    if (!pin || want === mainCpu) return;
+    const r = spawnSync('taskset', ['-pc', want, String(process.pid)], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`taskset -pc ${want} ${process.pid}: ${r.stderr}`);
+    mainCpu = want;
+  };
   const log = (s: string) => process.stdout.write(`${s}\n`);
   const cpu = cpuLine();
   log(`${cpu}; node ${process.version}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-  log(pin ? 'pinned: this process (all threads) on core 0; worker thread and children on core 1' : 'not pinned');
+  log(pin ? 'pinned: this process (all threads) on core 0, worker thread and children on core 1; the main thread moves to core 1 for (a)' : 'not pinned');
   const cases: CaseResult[] = [];
   const t0 = Date.now();
   for (const m of models) {
@@ -601,7 +677,7 @@ async function main(): Promise<void> {
     try {
       for (const rows of sizes) {
         const w = m === 'vad' ? vadWorkload(root, rows) : await flightsWorkload(root, rows);
-        const c = await measure(w, runners, { batches, block, warmup, log });
+        const c = await measure(w, runners, { batches, block, warmup, log, onPath });
         cases.push(c);
         log(tableOf([c]).split('\n').slice(2).join('\n'));
       }
@@ -623,6 +699,7 @@ if (!isMainThread && (workerData as ThreadData | undefined)?.role === 'isolation
   threadMain(workerData as ThreadData);
 } else if (process.argv[2] === '--isolation-child') {
   if (process.argv[3] === 'fork') forkChildMain(process.argv[4]);
+  else if (process.argv[3] === 'shm') pipeChildMain(process.argv[4], { input: process.argv[5], output: process.argv[6] });
   else pipeChildMain(process.argv[4]);
 } else if (require.main === module) {
   main().then(
