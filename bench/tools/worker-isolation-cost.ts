@@ -521,6 +521,8 @@ export interface PathResult {
   remoteComputeP50Us: number;
   /** Median of each block, min and max (the run-to-run spread). */
   blockP50Us: { min: number; max: number };
+  /** Every block's median, in run order (paired with the other paths' neighbouring blocks). */
+  blockP50sUs: number[];
   mismatches: number;
 }
 
@@ -607,6 +609,7 @@ export async function measure(w: Workload, runners: Record<PathName, Runner>, o:
       transportP50Us: median(transport[p]),
       remoteComputeP50Us: median(remote[p]),
       blockP50Us: { min: Math.min(...blockMedians[p]), max: Math.max(...blockMedians[p]) },
+      blockP50sUs: blockMedians[p].map((x) => Math.round(x)),
       mismatches: mismatches[p],
     })),
   };
