@@ -5,7 +5,7 @@ import { ModelConfig, VersionPolicy, parseModelConfig } from '../config/model-co
 import { InferaError } from '../errors';
 import { Backend, LoadOptions, ModelMetadata } from '../runtime/backend';
 import type { ModelMetrics } from '../monitoring/metrics';
-import { ModelVersion } from './model-version';
+import { ModelVersion } from '../serving/model-version';
 import { checkModelName, resolveInside } from './paths';
 import { checkAgainstModelFile, versionConfig } from './metadata-check';
 import { SandboxOptions, validateInSandbox } from './sandbox';

@@ -33,7 +33,7 @@ export interface RunOptions {
   /**
    * A pooled batch running longer is abandoned: its requests fail with ENG_ERR_EXECUTION_TIMEOUT
    * while the worker finishes it (see onnx-backend.ts abandonAfter). Inline runs cannot be
-   * interrupted (they are chosen only for batches predicted far shorter; see ModelVersion).
+   * interrupted (they are chosen only for batches predicted far shorter; see batch-execution.ts).
    */
   timeoutMs?: number;
 }

@@ -24,7 +24,7 @@ import { NativeBackend } from '../runtime/native-backend';
 import { outputToPrediction } from '../protocol/predict-codec';
 import { ModelRegistry, defaultRegistryPath } from '../registry/registry';
 import { ModelRepository, versionsOnDisk } from '../repository/model-repository';
-import type { ModelVersion } from '../repository/model-version';
+import type { ModelVersion } from '../serving/model-version';
 import { OnnxBackend } from '../runtime/onnx-backend';
 import { formatOf, quoteIdent, quoteString, readerSql, sha256File } from '../data/warehouse';
 import { DEFAULT_CHUNK_ROWS } from './score-defaults';

@@ -9,7 +9,7 @@ import { numberAt, type DataType, type Tensor } from '../protocol/datatypes';
 import type { InferRequest } from '../protocol/oip-codec';
 import { parseScheduleParameters } from '../protocol/schedule-params';
 import { ModelRepository } from '../repository/model-repository';
-import { ModelVersion } from '../repository/model-version';
+import { ModelVersion } from '../serving/model-version';
 import { checkModelName } from '../repository/paths';
 import { shadowQueues } from '../rollout/shadow-queue';
 import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';

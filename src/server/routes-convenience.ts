@@ -6,7 +6,7 @@ import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } fro
 import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
-import type { ModelVersion } from '../repository/model-version';
+import type { ModelVersion } from '../serving/model-version';
 import { shadowQueues } from '../rollout/shadow-queue';
 import { requireAdmin } from './admin-auth';
 import type { PredictionCache } from './prediction-cache';

@@ -10,7 +10,7 @@ import type { ModelMetrics } from '../monitoring/metrics';
 import type { OnlineFeatureStore } from '../features/online-store';
 import type { OnlineEventLog } from '../features/local-events';
 import type { ModelRepository } from '../repository/model-repository';
-import type { ModelVersion } from '../repository/model-version';
+import type { ModelVersion } from '../serving/model-version';
 import { Router } from './router';
 
 /** Events per POST: large enough for a replayed hour of a busy source, bounded for memory. */

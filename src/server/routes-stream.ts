@@ -2,7 +2,7 @@ import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, us_socket_cont
 import { InferaError } from '../errors';
 import type { ModelMetrics } from '../monitoring/metrics';
 import type { ModelRepository } from '../repository/model-repository';
-import type { ModelVersion } from '../repository/model-version';
+import type { ModelVersion } from '../serving/model-version';
 import { checkModelName, parseVersion } from '../repository/paths';
 import {
   CLOSE, DEFAULT_STREAM_LIMITS, SampleFormat, StreamBinding, StreamLimits, StreamSession, StreamSocket, WINDOW, parseStreamQuery,

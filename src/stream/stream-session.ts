@@ -2,7 +2,7 @@ import { InferaError, toInferaError } from '../errors';
 import { StreamResampler, TARGET_RATE } from '../native/audio';
 import { DEFAULT_SEGMENTER, SegmenterOptions, SpeechSegmenter } from '../audio/speech-segmenter';
 import type { Tensor } from '../protocol/datatypes';
-import type { InferInput, InferOutput, SequenceChunk } from '../repository/model-version';
+import type { InferInput, InferOutput, SequenceChunk } from '../serving/model-version';
 
 /**
  * One streaming connection = one sequence of a stateful model (the VAD), independent

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StreamModel, StreamSession, StreamSocket, WINDOW, parseStreamQuery } from '../../../src/stream/stream-session';
 import { InferaError } from '../../../src/errors';
-import type { InferInput, SequenceChunk } from '../../../src/repository/model-version';
+import type { InferInput, SequenceChunk } from '../../../src/serving/model-version';
 import { AUDIO, loadAudio } from '../../helpers/stream-audio';
 import { pcm16Bytes } from '../../helpers/ws-client';
 

@@ -1,14 +1,13 @@
 import { ModelConfig, batchAxisOf } from '../config/model-config';
 import { InferaError } from '../errors';
 import { Backend, ModelMetadata } from '../runtime/backend';
+import { BatchExecution, type BatchResult, type Payload } from '../runtime/batch-execution';
 import { BatchPolicy, StaticPolicy } from '../batching/batch-policy';
 import { AdaptivePolicy } from '../batching/adaptive-policy';
 import { CostModel } from '../batching/cost-model';
 import { loopLoad } from '../batching/loop-load';
-import { chooseSite, defaultInlineMaxMs } from '../runtime/execution-site';
 import { DynamicBatcher } from '../batching/dynamic-batcher';
 import { SequenceBatcher, SequenceItem } from '../batching/sequence-batcher';
-import { assembleInput, scatterOutput } from '../batching/batch-assembly';
 import { DataType, Tensor, allocData, elementCount } from '../protocol/datatypes';
 import { InputSpec, validateInputs } from '../protocol/validate';
 import { SequenceParams, sequenceKey } from '../protocol/schedule-params';
@@ -49,18 +48,6 @@ export interface InferOutput {
   computeMs: number;
 }
 
-interface Payload {
-  tensors: Tensor[];
-  rows: number;
-  enqueuedAt: number;
-}
-
-interface BatchResult {
-  outputs: Tensor[];
-  queueMs: number;
-  computeMs: number;
-}
-
 /** Per-version execution statistics, in the shape of the OIP statistics extension. */
 export interface VersionStats {
   successCount: number;
@@ -91,9 +78,12 @@ function policyFor(config: ModelConfig, maxQueueDelayMs: number, cost: CostModel
 }
 
 /**
- * A loaded, servable model version: its resolved input specs, its batchers (dynamic
- * for stateless requests; sequence, when model.json declares `sequence`, for requests
- * with a sequence_id) and the backend key it runs under.
+ * A loaded, servable model version, the front door of its requests: inputs validated once
+ * against its specs, priorities mapped, sequence state held, and its batchers (dynamic for
+ * stateless requests; sequence, when model.json declares `sequence`, for requests with a
+ * sequence_id) feeding its BatchExecution (src/runtime/batch-execution.ts). The repository
+ * creates and retires versions (src/repository/model-repository.ts); requests flow
+ * server → routing → here (batching) → runtime → backend.
  */
 export class ModelVersion {
   readonly inputSpecs: InputSpec[];
@@ -105,23 +95,12 @@ export class ModelVersion {
   featureRanges?: FeatureRanges;
   /** What this version answers /predict with (model bytes, predict section, feature spec): repository/version-digest.ts. */
   digest?: string;
-  private readonly outputAxes: Map<string, number | null>;
+  private readonly execution: BatchExecution;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
   private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;
   private readonly stateSlots: StateSlot[] = [];
   /** cost(rows) of a batch of this version, learned online; decides where batches run. */
   readonly cost = new CostModel();
-  private readonly learnsCost: boolean;
-  /**
-   * The inline budget: model.json's or the default for the cores, and never more than half the
-   * execution timeout (an inline run cannot be abandoned, so only batches predicted well inside
-   * the timeout may run there).
-   */
-  private get inlineMaxMs(): number {
-    const i = this.config.instance;
-    const budget = i.inline_max_ms ?? defaultInlineMaxMs(this.cores);
-    return i.execution_timeout_ms === undefined ? budget : Math.min(budget, i.execution_timeout_ms / 2);
-  }
   /** The inputs a sequence request carries (all but the state). */
   private readonly sequenceSpecs: InputSpec[] = [];
   readonly stats: VersionStats = {
@@ -136,18 +115,31 @@ export class ModelVersion {
     readonly metadata: ModelMetadata,
     private readonly backend: Backend,
     maxInFlight: number,
-    private readonly metrics: ModelMetrics | undefined,
+    metrics: ModelMetrics | undefined,
     /** The backend's key for this load of the version (unique per reload). */
     readonly key: string,
     /** CPUs this process may run on: where batches run (execution-site.ts). */
-    private readonly cores = 1,
+    cores = 1,
   ) {
-    // An adaptive policy learns this model from every batch's wall time; otherwise execute() feeds it.
-    this.learnsCost = config.batching.policy !== 'adaptive';
     this.inputSpecs = config.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, batchAxis: batchAxisOf(config, t) }));
     this.inputTypes = new Map(this.inputSpecs.map((s) => [s.name, s.datatype]));
     this.outputNames = config.outputs.map((t) => t.name);
-    this.outputAxes = new Map(config.outputs.map((t) => [t.name, batchAxisOf(config, t)]));
+    this.execution = new BatchExecution({
+      name, version, key, config, backend, cores, metrics, cost: this.cost,
+      // An adaptive policy learns this model from every batch's wall time; otherwise the execution feeds it.
+      learnsCost: config.batching.policy !== 'adaptive',
+      inputSpecs: this.inputSpecs,
+      outputNames: this.outputNames,
+      outputAxes: new Map(config.outputs.map((t) => [t.name, batchAxisOf(config, t)])),
+      onWorkerCrash: (message) => this.noteCrash(message),
+      onBatch: (rows, computeMs) => {
+        this.stats.executionCount += 1;
+        const b = this.stats.batches.get(rows) ?? { count: 0, ns: 0 };
+        b.count += 1;
+        b.ns += computeMs * 1e6;
+        this.stats.batches.set(rows, b);
+      },
+    });
     const labels = { model: name, version: String(version) };
     const hooks = {
       onBatch: (rows: number) => metrics?.batchSize.observe(labels, rows),
@@ -157,7 +149,7 @@ export class ModelVersion {
       policy: policyFor(config, config.batching.max_queue_delay_ms, this.cost),
       maxQueueSize: config.batching.max_queue_size,
       maxInFlight,
-      execute: (payloads) => this.execute(payloads),
+      execute: (payloads) => this.execution.run(payloads),
       hooks,
     });
     const seq = config.sequence;
@@ -327,43 +319,11 @@ export class ModelVersion {
       });
       return { ...payload, tensors };
     });
-    const results = await this.execute(payloads);
+    const results = await this.execution.run(payloads);
     return results.map((r) => ({
       result: r,
       state: this.stateSlots.map((slot) => ({ ...r.outputs.find((t) => t.name === slot.output)!, name: slot.input })),
     }));
-  }
-
-  /** Runs one batch: concatenate, execute, slice back per request. */
-  private async execute(payloads: Payload[]): Promise<BatchResult[]> {
-    const t0 = performance.now();
-    const inputs = await Promise.all(
-      this.inputSpecs.map((spec, i) =>
-        spec.batchAxis === null ? payloads[0].tensors[i] : assembleInput(payloads.map((p) => p.tensors[i]), spec.batchAxis),
-      ),
-    );
-    const rows = payloads.map((p) => p.rows);
-    const totalRows = rows.reduce((a, b) => a + b, 0);
-    const site = chooseSite({ mode: this.config.instance.execution, rows: totalRows, cost: this.cost.snapshot(), cores: this.cores, inlineMaxMs: this.inlineMaxMs });
-    this.metrics?.executions.inc({ model: this.name, version: String(this.version), site });
-    const runStarted = performance.now();
-    let outputs: Tensor[];
-    try {
-      outputs = await this.backend.run(this.key, inputs, this.outputNames, { site, timeoutMs: this.config.instance.execution_timeout_ms });
-    } catch (e) {
-      if (e instanceof InferaError && e.code === 'ENG_ERR_WORKER_FAILED') this.noteCrash(e.message);
-      throw e;
-    }
-    if (this.learnsCost) this.cost.observeBatch(totalRows, performance.now() - runStarted);
-    const perRequest = await Promise.all(outputs.map((o) => scatterOutput(o, this.outputAxes.get(o.name) ?? null, rows)));
-    const computeMs = performance.now() - t0;
-    this.stats.executionCount += 1;
-    const b = this.stats.batches.get(totalRows) ?? { count: 0, ns: 0 };
-    b.count += 1;
-    b.ns += computeMs * 1e6;
-    this.stats.batches.set(totalRows, b);
-    this.metrics?.computeSeconds.observe({ model: this.name, version: String(this.version) }, computeMs / 1000);
-    return payloads.map((p, i) => ({ outputs: perRequest.map((list) => list[i]), queueMs: t0 - p.enqueuedAt, computeMs }));
   }
 
   async drain(): Promise<void> {
