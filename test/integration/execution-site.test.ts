@@ -23,10 +23,10 @@ after(async () => {
   await ref.release();
 });
 
-function withExecution(repo: string, execution: string): void {
+function withExecution(repo: string, execution: string, inlineMaxMs?: number): void {
   const file = path.join(repo, 'vad/model.json');
   const cfg = JSON.parse(fs.readFileSync(file, 'utf8'));
-  cfg.instance = { ...cfg.instance, execution };
+  cfg.instance = { ...cfg.instance, execution, ...(inlineMaxMs !== undefined ? { inline_max_ms: inlineMaxMs } : {}) };
   fs.writeFileSync(file, JSON.stringify(cfg));
 }
 
@@ -35,7 +35,10 @@ const outputOf = (json: any, name: string): number[] => json.outputs.find((o: an
 for (const [execution, cores] of [['inline', 2], ['pool', 1], ['auto', 1], ['auto', 2]] as const) {
   test(`execution '${execution}' on ${cores} core(s): single requests and a held batch of 24 equal onnxruntime in process; /metrics counts the site`, async () => {
     const repo = scratchRepository();
-    withExecution(repo, execution);
+    // auto on one core: the budget is set out of reach of a busy machine, where one measured
+    // batch can take tens of ms and push the 24-row prediction past the default 50 ms (the
+    // rule itself is chooseSite's unit test); this test is about where batches are counted.
+    withExecution(repo, execution, execution === 'auto' && cores === 1 ? 60_000 : undefined);
     const srv = await startServer({ repository: repo, cores, workers: cores });
     try {
       for (const ch of chunks.slice(0, 4)) {
@@ -60,7 +63,7 @@ for (const [execution, cores] of [['inline', 2], ['pool', 1], ['auto', 1], ['aut
       assert.strictEqual(inline + pool, 5, metrics.split('\n').filter((l) => l.includes('batch_executions')).join('\n'));
       if (execution === 'inline') assert.strictEqual(pool, 0);
       if (execution === 'pool') assert.strictEqual(inline, 0);
-      // auto, one core: a VAD batch is far below 50 ms, so nothing leaves the event loop.
+      // auto, one core: every batch is within the inline budget, so nothing leaves the event loop.
       if (execution === 'auto' && cores === 1) assert.strictEqual(pool, 0);
       // auto, two cores: the first batches (nothing measured yet) go to the pool; the 24-row one
       // (predicted well above 1 ms) too.
