@@ -79,8 +79,12 @@ export function adaptiveDecide(queue: readonly QueuedView[], now: number, m: Cos
   const e = cfg.efficiency ?? DEFAULT_EFFICIENCY;
   if (m.a > 0 && g.rows >= Math.ceil((e * m.b) / ((1 - e) * m.a) - 1e-9)) return all;
 
-  // 4. Wait for the next arrival when it is due before the latest safe start.
+  // 4. Wait for the next arrival when it is due before the latest safe start — unless the
+  // event loop is saturated: then the requests wait for the loop (parse, encode), not for the
+  // model, a larger batch saves nothing that matters and the wait only adds to their latency
+  // (measured: p50 75 ms against static 0 ms's 23 ms at 1.25× capacity).
   if (!Number.isFinite(m.gapMs) || !Number.isFinite(m.lastArrival)) return all;
+  if ((cfg.loopBusy?.() ?? 0) >= LOOP_SATURATED) return all;
   const expectedNext = m.lastArrival + m.gapMs;
   const latestStart = minObjective - costMs(m, g.rows + 1);
   if (expectedNext > now && expectedNext <= latestStart) return { kind: 'wait', waitMs: expectedNext - now };
