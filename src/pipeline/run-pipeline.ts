@@ -94,6 +94,8 @@ interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; g: Fl
 
 type ModelName = 'mlp' | 'gbdt' | 'baseline';
 
+const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
+
 /** Rows [0, n) of a row-major matrix whose row i is kept when keep(i). */
 function pickRows(x: Float32Array, cols: number, n: number, keep: (i: number) => boolean): Float32Array {
   let k = 0;
@@ -250,16 +252,17 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
         fitted = trainGbdt(fitData, { ...options, valid });
       }
       let model: GbdtModel = fitted!; // set by every path above (a search has ≥ 1 trial)
-      const uncalibrated = model;
       // The kept model's own training time (a search's total is in the trials).
       const seconds = trials ? bestTrial(trials).seconds : (performance.now() - t0) / 1000;
       // Platt scaling on the same held-out rows, folded into the trees: what is served is calibrated.
       let platt: Record<string, unknown> | null = null;
+      let map: { a: number; b: number } | null = null;
       if (calibration === 'platt') {
         const z = gbdtRawScores(model, validX, validY.length);
         const before = gbdtProbabilities(model, validX, validY.length);
         const fitted = fitPlatt(z, validY);
         model = plattFolded(model, fitted);
+        map = fitted;
         const after = gbdtProbabilities(model, validX, validY.length);
         platt = {
           method: 'platt', ...vr!.describe, rows: validY.length, a: fitted.a, b: fitted.b,
@@ -283,7 +286,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       };
       // The validation rows scored by the served (calibrated) model: a gate can hold them.
       const validation = vr ? { labels: validY, p: gbdtProbabilities(model, validX, validY.length) } : null;
-      return { model, uncalibrated: calibration === 'platt' ? uncalibrated : null, validation, history, params: { ...p, ...chosen } };
+      return { model, platt: map, validation, history, params: { ...p, ...chosen } };
     };
     log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and ${primary === 'mlp' ? `MLP ${JSON.stringify(mlpParams!.hidden)}` : 'GBDT'}`);
     const baseline = await stage('train', () => fit('baseline', baseParams));
@@ -309,7 +312,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const d = await stage('evaluate', () => load(w));
       if (d.rows === 0) throw new PipelineError('evaluate', `no rows in window '${w.name}' [${w.from}, ${w.to})`);
       const { x, g, unknown } = features(spec, d);
-      const pm = score(primary, { x, g, rows: d.rows });
+      // A calibrated GBDT's raw score is a·z + b of the uncalibrated one's z: one pass of the trees gives both.
+      const raw = gbdt?.platt ? gbdtRawScores(gbdt.model, g!, d.rows) : null;
+      const pm = raw ? Float32Array.from(raw, sigmoid) : score(primary, { x, g, rows: d.rows });
       const pb = score('baseline', { x, g, rows: d.rows });
       if (w.name === 'holdout') {
         const th = cfg.threshold;
@@ -323,8 +328,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       unknownCategories[w.name] = unknown;
       const [m, b] = [metrics[primary][w.name], metrics.baseline[w.name]];
       let before = '';
-      if (gbdt?.uncalibrated) {
-        const pu = gbdtProbabilities(gbdt.uncalibrated, g!, d.rows);
+      if (raw) {
+        const platt = gbdt!.platt!;
+        const pu = Float32Array.from(raw, (z) => sigmoid((z - platt.b) / platt.a));
         const u = (uncalibratedMetrics[w.name] = { log_loss: logLoss(d.labels, pu), ece: expectedCalibrationError(d.labels, pu), mean_probability: mean(pu) });
         before = ` (uncalibrated ${u.log_loss.toFixed(4)}, ECE ${u.ece.toFixed(4)}, mean p ${u.mean_probability.toFixed(4)})`;
       }
@@ -397,7 +403,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       metrics: metrics[exported],
       baseline_metrics: metrics.baseline,
       // The GBDT's figures before its calibration, per window (null without calibration).
-      uncalibrated_metrics: gbdt?.uncalibrated ? uncalibratedMetrics : null,
+      uncalibrated_metrics: gbdt?.platt ? uncalibratedMetrics : null,
       // An externally measured model to compare against, per window (from the pipeline file).
       reference: cfg.reference ?? null,
       unknown_categories: unknownCategories,
