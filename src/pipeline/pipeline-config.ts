@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import type { FitOptions } from '../features';
+import { parseTimestamp } from '../features/time';
 import { parseDuration, type OnlineFeatures } from '../features/online';
 import type { TimeWindow } from '../data/warehouse';
 import type { GbdtOptions } from '../native/gbdt';
@@ -24,17 +25,30 @@ export interface ModelParams extends TrainOptions {
 }
 
 /**
- * Gradient-boosted trees instead of the MLP ("model": {"type": "gbdt", ...}). Early stopping
- * needs `early_stopping_window`: the rows of the training window inside it are held out of
- * the fit and pick the number of trees; the holdout week is never used for training choices.
+ * Whole days of the training window held out of the fit: day d, counted from
+ * windows.train.from (d = 0 is its first day), when d % every === offset.
+ */
+export interface ValidationDays {
+  every: number;
+  /** Default 0 (the training window's first day is a validation day). */
+  offset?: number;
+}
+
+/**
+ * Gradient-boosted trees instead of the MLP ("model": {"type": "gbdt", ...}). The validation
+ * rows — whole days spread over the training window (`validation_days`) or one stretch of it
+ * (`early_stopping_window`) — are held out of the fit; they alone pick the number of trees,
+ * score the search's trials and fit the calibration. The holdout week is never used for
+ * training choices.
  */
 export interface GbdtParams extends GbdtOptions {
   type: 'gbdt';
   seed: number;
   early_stopping_window?: TimeWindow;
-  /** 'platt': σ(a·z + b) fitted on the early-stopping window's rows, folded into the trees (calibration.ts). */
+  validation_days?: ValidationDays;
+  /** 'platt': σ(a·z + b) fitted on the validation rows, folded into the trees (calibration.ts). */
   calibration?: 'none' | 'platt';
-  /** Random search over these parameters, scored on the early-stopping window only (search.ts). */
+  /** Random search over these parameters, scored on the validation rows only (search.ts). */
   search?: SearchSpace;
 }
 
@@ -171,6 +185,10 @@ const gbdtModel = {
     early_stopping_rounds: { type: 'integer', minimum: 0 },
     metric: { enum: ['logloss', 'auc'] },
     early_stopping_window: window,
+    validation_days: {
+      type: 'object', required: ['every'], additionalProperties: false,
+      properties: { every: { type: 'integer', minimum: 2, maximum: 366 }, offset: { type: 'integer', minimum: 0 } },
+    },
     calibration: { enum: ['none', 'platt'] },
     search: {
       type: 'object', required: ['trials', 'seed', 'space'], additionalProperties: false,
@@ -299,25 +317,74 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
   const primary = primaryModel(cfg);
   if (primary === 'mlp' && !cfg.models.mlp) throw new Error(`${file}: models: missing field 'mlp' (the model trained unless "model" is {"type": "gbdt"})`);
   const es = cfg.model?.type === 'gbdt' ? cfg.model : undefined;
-  if (es?.early_stopping_rounds && !es.early_stopping_window) throw new Error(`${file}: model.early_stopping_rounds needs model.early_stopping_window (rows of the training window held out of the fit)`);
-  if (es?.search && !es.early_stopping_window) throw new Error(`${file}: model.search scores its trials on model.early_stopping_window (rows held out of the fit); name one`);
+  const held = 'model.early_stopping_window or model.validation_days';
+  if (es?.early_stopping_window && es.validation_days) throw new Error(`${file}: model.early_stopping_window and model.validation_days both name the validation rows; keep one`);
+  const hasValidation = !!(es?.early_stopping_window || es?.validation_days);
+  if (es?.early_stopping_rounds && !hasValidation) throw new Error(`${file}: model.early_stopping_rounds needs ${held} (rows of the training window held out of the fit)`);
+  if (es?.search && !hasValidation) throw new Error(`${file}: model.search scores its trials on ${held} (rows held out of the fit); name one`);
   for (const [k, r] of Object.entries(es?.search?.space ?? {})) {
     const [lo, hi] = Object.values(r as SearchRange)[0] as [number, number];
     if (!(lo <= hi)) throw new Error(`${file}: model.search.space.${k}: low ${lo} > high ${hi}`);
   }
-  if (es?.calibration === 'platt' && !es.early_stopping_window) throw new Error(`${file}: model.calibration 'platt' is fitted on model.early_stopping_window (rows held out of the fit); name one`);
+  if (es?.calibration === 'platt' && !hasValidation) throw new Error(`${file}: model.calibration 'platt' is fitted on ${held} (rows held out of the fit); name one`);
   if (es?.early_stopping_window) {
     const [w, t] = [es.early_stopping_window, cfg.windows.train];
     if (!(w.from > t.from && w.from < w.to && w.to <= t.to)) throw new Error(`${file}: model.early_stopping_window [${w.from}, ${w.to}) must lie inside the training window [${t.from}, ${t.to}) and leave rows to fit`);
+  }
+  if (es?.validation_days) {
+    const { every, offset = 0 } = es.validation_days;
+    const days = trainingDays(cfg.windows.train);
+    if (offset >= every) throw new Error(`${file}: model.validation_days.offset ${offset} must be below every (${every})`);
+    if (every % 7 === 0) throw new Error(`${file}: model.validation_days.every ${every} is a multiple of 7: every validation day would be the same weekday (day_of_week is an input); pick another`);
+    if (offset >= days) throw new Error(`${file}: model.validation_days: the training window has ${days} day(s), none of them day ${offset} (offset); no validation rows`);
+    if (days < 2) throw new Error(`${file}: model.validation_days: the training window has one day; no day is left to fit`);
   }
   for (const [what, m] of [...cfg.gates.map((g, i) => [`gates.${i}.model`, g.model] as const), ['export.model', cfg.export?.model] as const]) {
     if (m !== undefined && m !== 'baseline' && m !== primary) throw new Error(`${file}: ${what}: '${m}' is not trained by this pipeline (it trains '${primary}' and the baseline)`);
   }
   if (cfg.online_features) onlineFeaturesOf(cfg, file);
+  // 'validation': the GBDT's held-out validation rows (scored after calibration). The baseline
+  // is fitted on them, so it has no validation metrics to gate or to beat.
+  const gateable = hasValidation ? [...names, 'validation'] : names;
   cfg.gates.forEach((g, i) => {
-    if (Array.isArray(g.windows)) for (const w of g.windows) if (!names.includes(w)) throw new Error(`${file}: gates.${i}.windows: unknown window '${w}' (have ${names.join(', ')})`);
+    if (Array.isArray(g.windows)) {
+      for (const w of g.windows) if (!gateable.includes(w)) throw new Error(`${file}: gates.${i}.windows: unknown window '${w}' (have ${gateable.join(', ')})`);
+      if (g.windows.includes('validation') && (g.model === 'baseline' || g.beats_baseline_by !== undefined)) throw new Error(`${file}: gates.${i}: the baseline is fitted on the validation rows; gate the ${primary} alone there (no model 'baseline', no beats_baseline_by)`);
+    }
   });
   return cfg;
+}
+
+const DAY_MS = 86_400_000;
+
+/** Days (started) in a window: the validation days are counted from its start. */
+function trainingDays(w: TimeWindow): number {
+  return Math.ceil((parseTimestamp(w.to) - parseTimestamp(w.from)) / DAY_MS);
+}
+
+/** The GBDT's held-out validation rows: which timestamps, and what the card records of them. */
+export interface ValidationRows {
+  /** True for a timestamp (epoch ms) held out of the fit. */
+  held: (t: number) => boolean;
+  /** The rule, and for validation_days the days it picks (YYYY-MM-DD of each day's start). */
+  describe: { early_stopping_window: TimeWindow } | { validation_days: Required<ValidationDays>; days: string[] };
+}
+
+/** The validation rows of a GBDT model inside the training window `train`, or null without any. */
+export function validationRows(train: TimeWindow, model: Pick<GbdtParams, 'early_stopping_window' | 'validation_days'>): ValidationRows | null {
+  if (model.early_stopping_window) {
+    const w = model.early_stopping_window;
+    const [from, to] = [parseTimestamp(w.from), parseTimestamp(w.to)];
+    return { held: (t) => t >= from && t < to, describe: { early_stopping_window: w } };
+  }
+  if (model.validation_days) {
+    const { every, offset = 0 } = model.validation_days;
+    const start = parseTimestamp(train.from);
+    const days: string[] = [];
+    for (let d = offset; d < trainingDays(train); d += every) days.push(new Date(start + d * DAY_MS).toISOString().slice(0, train.from.length > 10 ? 16 : 10).replace('T', ' '));
+    return { held: (t) => (((Math.floor((t - start) / DAY_MS) % every) + every) % every) === offset, describe: { validation_days: { every, offset }, days } };
+  }
+  return null;
 }
 
 /** Reads a pipeline file; source paths are resolved relative to it. */

@@ -18,7 +18,7 @@ import { fitPlatt } from './calibration';
 import { bestTrial, drawTrials, Trial } from './search';
 import type { GbdtOptions } from '../native/gbdt';
 import { exportOnnx } from './onnx-writer';
-import { GbdtParams, loadPipelineConfig, ModelParams, onlineFeaturesOf, PipelineConfig, primaryModel } from './pipeline-config';
+import { GbdtParams, loadPipelineConfig, ModelParams, onlineFeaturesOf, PipelineConfig, primaryModel, validationRows } from './pipeline-config';
 import { buildProfile } from './profile';
 import { progressReporter, ProgressOptions } from './progress';
 import { registerModel, servingModelJson } from './register';
@@ -93,6 +93,8 @@ function portablePath(p: string): string {
 interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; g: Float32Array | null; rows: number }
 
 type ModelName = 'mlp' | 'gbdt' | 'baseline';
+
+const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** Rows [0, n) of a row-major matrix whose row i is kept when keep(i). */
 function pickRows(x: Float32Array, cols: number, n: number, keep: (i: number) => boolean): Float32Array {
@@ -208,23 +210,25 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       log(`  ${label}: ${history.epochs.length} epochs in ${history.seconds.toFixed(1)} s, ${Math.round(history.rows_per_second)} rows/s, final loss ${history.epochs[history.epochs.length - 1].loss.toFixed(4)}`);
       return { net, history };
     };
-    // GBDT: rows of the early-stopping window (inside the training window) pick the number
-    // of trees; the others are fitted.
-    const fitGbdt = (p: GbdtParams): { model: GbdtModel; history: Record<string, unknown>; params: GbdtParams } => {
-      const { type: _type, early_stopping_window: esw, calibration, search, ...options } = p;
+    // GBDT: the validation rows (whole days spread over the training window, or one stretch of
+    // it) pick the number of trees, score the search and fit the calibration; the others are fitted.
+    const fitGbdt = (p: GbdtParams) => {
+      const { type: _type, early_stopping_window: _esw, validation_days: _vd, calibration, search, ...options } = p;
+      const vr = validationRows(cfg.windows.train, p);
       const ts = trainData.columns[cfg.timestamp] as Float64Array;
-      const [from, to] = esw ? [parseTimestamp(esw.from), parseTimestamp(esw.to)] : [Infinity, Infinity];
-      const held = (i: number) => ts[i] >= from && ts[i] < to;
+      const held = (i: number) => (vr ? vr.held(ts[i]) : false);
       const cols = gcols.length;
       const n = trainData.rows;
       const fitX = pickRows(trainData.g!, cols, n, (i) => !held(i));
       const fitY = trainData.labels.filter((_, i) => !held(i));
       const validX = pickRows(trainData.g!, cols, n, held);
       const validY = trainData.labels.filter((_, i) => held(i));
-      if (fitY.length === 0) throw new Error('no training rows outside model.early_stopping_window');
-      if (esw && validY.length === 0) throw new Error(`no training rows inside model.early_stopping_window [${esw.from}, ${esw.to})`);
+      const heldName = vr && 'days' in vr.describe ? `model.validation_days (${vr.describe.days.join(', ')})` : 'model.early_stopping_window';
+      if (fitY.length === 0) throw new Error(`no training rows outside ${heldName}`);
+      if (vr && validY.length === 0) throw new Error(`no training rows inside ${heldName}`);
+      if (vr) log(`  validation rows: ${validY.length} of ${n} training rows held out of the fit (${'days' in vr.describe ? `days ${vr.describe.days.join(', ')}` : `[${vr.describe.early_stopping_window.from}, ${vr.describe.early_stopping_window.to})`}), label rate ${(validY.reduce((a, b) => a + b, 0) / validY.length).toFixed(4)} vs ${(fitY.reduce((a, b) => a + b, 0) / fitY.length).toFixed(4)} fitted`);
       const fitData = { x: fitX, rows: fitY.length, cols, y: fitY, categorical: categoricalColumns(gcols) };
-      const valid = esw ? { x: validX, rows: validY.length, y: validY } : undefined;
+      const valid = vr ? { x: validX, rows: validY.length, y: validY } : undefined;
       // Random search: every trial fits and is scored on the same training-window rows; the
       // best trial's model is kept (no refit), its parameters recorded as the ones used.
       let chosen: Partial<GbdtOptions> = {};
@@ -240,10 +244,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
           const m = trainGbdt(fitData, { ...options, ...params, valid });
           const validAuc = auc(validY, gbdtProbabilities(m, validX, validY.length));
           trials.push({ params, valid_auc: validAuc, trees: m.trees.length, seconds: (performance.now() - t1) / 1000 });
-          log(`  search trial ${k + 1}/${draws.length}: ${JSON.stringify(params, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v))} → early-stopping AUC ${validAuc.toFixed(4)}, ${m.trees.length} trees`);
+          log(`  search trial ${k + 1}/${draws.length}: ${JSON.stringify(params, (_, v) => (typeof v === 'number' && !Number.isInteger(v) ? Number(v.toPrecision(4)) : v))} → validation AUC ${validAuc.toFixed(4)}, ${m.trees.length} trees`);
           if (validAuc > bestAuc) [bestAuc, fitted, chosen] = [validAuc, m, params];
         }
-        log(`  search: trial ${trials.indexOf(bestTrial(trials)) + 1} chosen on the early-stopping window only`);
+        log(`  search: trial ${trials.indexOf(bestTrial(trials)) + 1} chosen on the validation rows only`);
       } else {
         fitted = trainGbdt(fitData, { ...options, valid });
       }
@@ -252,14 +256,16 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const seconds = trials ? bestTrial(trials).seconds : (performance.now() - t0) / 1000;
       // Platt scaling on the same held-out rows, folded into the trees: what is served is calibrated.
       let platt: Record<string, unknown> | null = null;
+      let map: { a: number; b: number } | null = null;
       if (calibration === 'platt') {
         const z = gbdtRawScores(model, validX, validY.length);
         const before = gbdtProbabilities(model, validX, validY.length);
         const fitted = fitPlatt(z, validY);
         model = plattFolded(model, fitted);
+        map = fitted;
         const after = gbdtProbabilities(model, validX, validY.length);
         platt = {
-          method: 'platt', window: esw, rows: validY.length, a: fitted.a, b: fitted.b,
+          method: 'platt', ...vr!.describe, rows: validY.length, a: fitted.a, b: fitted.b,
           before: { log_loss: logLoss(validY, before), ece: expectedCalibrationError(validY, before) },
           after: { log_loss: logLoss(validY, after), ece: expectedCalibrationError(validY, after) },
         };
@@ -269,15 +275,18 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const rate = (fitY.length * iterations) / seconds;
       const best = model.bestIteration;
       log(`  gbdt: ${model.trees.length} trees kept of ${iterations} in ${seconds.toFixed(1)} s, ${Math.round(rate)} rows/s (row-iterations), ${fitY.length} rows fitted` +
-        (esw ? `, ${validY.length} early-stopping rows: AUC ${model.validAuc[best].toFixed(4)}, log loss ${model.validLoss[best].toFixed(4)}` : ''));
+        (vr ? `, ${validY.length} validation rows: AUC ${model.validAuc[best].toFixed(4)}, log loss ${model.validLoss[best].toFixed(4)}` : ''));
       const history = {
         ...(trials ? { search: { method: 'random', trials: trials.length, seed: search!.seed, space: search!.space, results: trials, chosen } } : {}),
         trees: model.trees.length, iterations, best_iteration: best, seconds, rows_per_second: rate, fit_rows: fitY.length, early_stopping_rows: validY.length,
+        validation: vr ? { ...vr.describe, rows: validY.length, positives: validY.reduce((a, b) => a + b, 0) } : null,
         train_loss: Array.from(model.trainLoss), valid_loss: Array.from(model.validLoss), valid_auc: Array.from(model.validAuc),
         feature_gain: Object.fromEntries(gcols.map((c, i) => [c.name ?? `column ${i}`, model.featureGain[i]])),
         calibration: platt,
       };
-      return { model, history, params: { ...p, ...chosen } };
+      // The validation rows scored by the served (calibrated) model: a gate can hold them.
+      const validation = vr ? { labels: validY, p: gbdtProbabilities(model, validX, validY.length) } : null;
+      return { model, platt: map, validation, history, params: { ...p, ...chosen } };
     };
     log(`train on [${cfg.windows.train.from}, ${cfg.windows.train.to}): baseline (logistic) and ${primary === 'mlp' ? `MLP ${JSON.stringify(mlpParams!.hidden)}` : 'GBDT'}`);
     const baseline = await stage('train', () => fit('baseline', baseParams));
@@ -293,6 +302,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     const rows: Record<string, number> = { train: trainData.rows };
     const unknownCategories: Record<string, number> = {};
     const thresholds: Record<string, number> = { [primary]: 0.5, baseline: 0.5 };
+    // The GBDT before calibration, per window (what calibration changed, measured on the same rows).
+    const uncalibratedMetrics: Record<string, { log_loss: number; ece: number; mean_probability: number }> = {};
+    const mean = (p: ArrayLike<number>) => { let s = 0; for (let i = 0; i < p.length; i++) s += p[i]; return s / p.length; };
     // The model the version serves: the MLP or GBDT, or (export.model "baseline") the logistic baseline.
     const exported: ModelName = cfg.export?.model ?? primary;
     let holdout: { columns: Columns; rows: number; pred: Record<string, Float32Array> } | null = null;
@@ -300,7 +312,9 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       const d = await stage('evaluate', () => load(w));
       if (d.rows === 0) throw new PipelineError('evaluate', `no rows in window '${w.name}' [${w.from}, ${w.to})`);
       const { x, g, unknown } = features(spec, d);
-      const pm = score(primary, { x, g, rows: d.rows });
+      // A calibrated GBDT's raw score is a·z + b of the uncalibrated one's z: one pass of the trees gives both.
+      const raw = gbdt?.platt ? gbdtRawScores(gbdt.model, g!, d.rows) : null;
+      const pm = raw ? Float32Array.from(raw, sigmoid) : score(primary, { x, g, rows: d.rows });
       const pb = score('baseline', { x, g, rows: d.rows });
       if (w.name === 'holdout') {
         const th = cfg.threshold;
@@ -313,7 +327,22 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       rows[w.name] = d.rows;
       unknownCategories[w.name] = unknown;
       const [m, b] = [metrics[primary][w.name], metrics.baseline[w.name]];
-      log(`  ${w.name.padEnd(8)} ${String(d.rows).padStart(7)} rows  AUC ${primary} ${m.auc.toFixed(4)} / baseline ${b.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)} / ${b.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  P/R@${thresholds[primary].toFixed(3)} ${m.precision.toFixed(3)}/${m.recall.toFixed(3)}`);
+      let before = '';
+      if (raw) {
+        const platt = gbdt!.platt!;
+        const pu = Float32Array.from(raw, (z) => sigmoid((z - platt.b) / platt.a));
+        const u = (uncalibratedMetrics[w.name] = { log_loss: logLoss(d.labels, pu), ece: expectedCalibrationError(d.labels, pu), mean_probability: mean(pu) });
+        before = ` (uncalibrated ${u.log_loss.toFixed(4)}, ECE ${u.ece.toFixed(4)}, mean p ${u.mean_probability.toFixed(4)})`;
+      }
+      log(`  ${w.name.padEnd(8)} ${String(d.rows).padStart(7)} rows  rate ${m.base_rate.toFixed(4)}  AUC ${primary} ${m.auc.toFixed(4)} / baseline ${b.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)} / ${b.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)} / ${b.ece.toFixed(4)}  mean p ${mean(pm).toFixed(4)} / ${mean(pb).toFixed(4)}${before}  P/R@${thresholds[primary].toFixed(3)} ${m.precision.toFixed(3)}/${m.recall.toFixed(3)}`);
+    }
+    // The GBDT's validation rows (held out of the fit; calibrated on them when calibration is on).
+    if (gbdt?.validation) {
+      const v = gbdt.validation;
+      metrics[primary].validation = evaluate(v.labels, v.p, thresholds[primary]);
+      rows.validation = v.labels.length;
+      const m = metrics[primary].validation;
+      log(`  validation ${String(m.rows).padStart(5)} rows  rate ${m.base_rate.toFixed(4)}  AUC ${primary} ${m.auc.toFixed(4)}  log loss ${m.log_loss.toFixed(4)}  ECE ${m.ece.toFixed(4)}  mean p ${mean(v.p).toFixed(4)} (rows held out of the fit, inside the training window)`);
     }
     lap('evaluate_s', t);
 
@@ -373,6 +402,8 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       threshold: thresholds[exported],
       metrics: metrics[exported],
       baseline_metrics: metrics.baseline,
+      // The GBDT's figures before its calibration, per window (null without calibration).
+      uncalibrated_metrics: gbdt?.platt ? uncalibratedMetrics : null,
       // An externally measured model to compare against, per window (from the pipeline file).
       reference: cfg.reference ?? null,
       unknown_categories: unknownCategories,

@@ -1,8 +1,8 @@
 /**
  * Hyper-parameter search for the GBDT: random search (Bergstra & Bengio: for a handful of
  * parameters that matter unevenly, random points beat a grid of the same size). Every trial
- * fits on the training window's rows outside the early-stopping window and is scored on the
- * rows inside it (AUC at its best iteration); the holdout week and the later months are never
+ * fits on the training window's rows outside the validation rows (model.validation_days or
+ * model.early_stopping_window) and is scored on them (AUC at its best iteration); the holdout week and the later months are never
  * seen, so what the pipeline reports for them stays an out-of-time test of one chosen model.
  */
 import type { GbdtOptions } from '../native/gbdt';
@@ -24,7 +24,7 @@ export type SearchableParam = (typeof SEARCHABLE)[number];
 
 export interface Trial {
   params: Partial<GbdtOptions>;
-  /** AUC on the early-stopping rows at the trial's best iteration. */
+  /** AUC on the validation rows at the trial's best iteration. */
   valid_auc: number;
   trees: number;
   seconds: number;

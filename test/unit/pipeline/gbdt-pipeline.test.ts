@@ -12,7 +12,7 @@ import { loadFeatureSpec, transform } from '../../../src/features';
 import { runPipeline } from '../../../src/pipeline/run-pipeline';
 import { runOutcome } from '../../../src/cli/train-command';
 import { drawTrials, type SearchSpace } from '../../../src/pipeline/search';
-import { FLIGHTS, ROOT } from '../features/flights-data';
+import { columnsOf, FLIGHTS, labelsOf, loadFlights, ROOT } from '../features/flights-data';
 
 const SMOKE = path.join(ROOT, 'pipelines/flights-delay-smoke.json');
 let tmp: string;
@@ -137,6 +137,102 @@ test('a random search keeps the trial with the best early-stopping AUC; the late
   assert.deepStrictEqual(outcome.params.gbdt, h.gbdt.params);
 });
 
+/** The served model's probabilities of the real flights of `days` (ONNX, not the trainer). */
+async function servedOn(dir: string, days: [string, string][]): Promise<{ p: Float32Array; y: Uint8Array }> {
+  const spec = loadFeatureSpec(path.join(dir, 'feature_spec.json'));
+  const session = await ort.InferenceSession.create(path.join(dir, 'model.onnx'));
+  const ps: Float32Array[] = [];
+  const ys: Uint8Array[] = [];
+  try {
+    for (const [from, to] of days) {
+      const f = await loadFlights({ from, to });
+      const x = transform(spec, columnsOf(f));
+      const out = await session.run({ features: new ort.Tensor('float32', x.data, [f.rows, x.width]) });
+      ps.push(out.probability.data as Float32Array);
+      ys.push(labelsOf(f));
+    }
+  } finally {
+    await session.release();
+  }
+  const cat = <T extends Float32Array | Uint8Array>(parts: T[], make: (n: number) => T): T => {
+    const out = make(parts.reduce((n, a) => n + a.length, 0));
+    let o = 0;
+    for (const a of parts) (out.set(a, o), (o += a.length));
+    return out;
+  };
+  return { p: cat(ps, (n) => new Float32Array(n)), y: cat(ys, (n) => new Uint8Array(n)) };
+}
+
+/** Reference figures, written here from their definitions (10 equal-width bins for ECE). */
+function reference(y: Uint8Array, p: Float32Array) {
+  const n = y.length;
+  let ll = 0, bias = 0, slope = 0;
+  const [cnt, sy, sp] = [new Float64Array(10), new Float64Array(10), new Float64Array(10)];
+  for (let i = 0; i < n; i++) {
+    const q = Math.min(Math.max(p[i], 1e-15), 1 - 1e-15);
+    ll -= y[i] ? Math.log(q) : Math.log(1 - q);
+    bias += p[i] - y[i];
+    slope += (p[i] - y[i]) * Math.log(q / (1 - q));
+    const b = Math.min(9, Math.floor(p[i] * 10));
+    cnt[b]++, (sy[b] += y[i]), (sp[b] += p[i]);
+  }
+  let ece = 0;
+  for (let b = 0; b < 10; b++) if (cnt[b]) ece += Math.abs(sy[b] - sp[b]) / n;
+  return { log_loss: ll / n, ece, bias: bias / n, slope: slope / n };
+}
+
+test('validation_days: whole days spread over the training window are held out, stop the trees and fit the calibration', async () => {
+  const lines: string[] = [];
+  const repoDays = path.join(tmp, 'models-days');
+  // Training window Jan 1-5; every 3rd day from day 1: Jan 2 and Jan 5.
+  const res = await runPipeline({
+    pipelineFile: variant('days', (c) => {
+      delete c.model.early_stopping_window;
+      c.model.validation_days = { every: 3, offset: 1 };
+      c.gates.push({ name: 'validation-calibration', metric: 'ece', max: 0.05, windows: ['validation'] });
+    }),
+    repository: repoDays, log: (l) => lines.push(l), progress: false,
+  });
+  assert.strictEqual(res.registered, true);
+  const card = res.card as any;
+  const h = card.training.gbdt.history;
+  assert.deepStrictEqual(h.validation.days, ['2001-01-02', '2001-01-05']);
+  assert.deepStrictEqual(h.validation.validation_days, { every: 3, offset: 1 });
+
+  // Exactly the rows of those two days are held out: counted by reading each day on its own.
+  const served = await servedOn(path.join(repoDays, 'flights-delay-gbdt', '1'), [['2001-01-02', '2001-01-03'], ['2001-01-05', '2001-01-06']]);
+  const { y, p } = served;
+  assert.strictEqual(h.validation.rows, y.length);
+  assert.strictEqual(h.validation.positives, y.reduce((a, b) => a + b, 0));
+  assert.strictEqual(h.early_stopping_rows, y.length);
+  assert.strictEqual(h.fit_rows + y.length, card.rows.train);
+  assert.strictEqual(card.rows.validation, y.length);
+  assert.strictEqual(h.best_iteration, h.valid_auc.indexOf(Math.max(...h.valid_auc)), 'the trees stop at the validation rows\' best');
+
+  // Platt is fitted on those rows: a logistic fit with slope and intercept leaves, on its own
+  // rows, mean(p − y) = 0 and mean((p − y)·logit p) = 0 (its two score equations). Checked on
+  // the exported model's outputs; the holdout days, which it was not fitted on, are far off.
+  const c = h.calibration;
+  assert.strictEqual(c.method, 'platt');
+  assert.strictEqual(c.rows, y.length);
+  assert.deepStrictEqual(c.days, h.validation.days);
+  const ref = reference(y, p);
+  assert.ok(Math.abs(ref.bias) < 2e-4 && Math.abs(ref.slope) < 2e-4, JSON.stringify(ref));
+  const holdout = await servedOn(path.join(repoDays, 'flights-delay-gbdt', '1'), [['2001-01-06', '2001-01-08']]);
+  assert.ok(Math.abs(reference(holdout.y, holdout.p).bias) > 0.01, JSON.stringify(reference(holdout.y, holdout.p)));
+  // Calibration lowers ECE and log loss there; the card's validation figures are the exported model's.
+  assert.ok(c.after.ece <= c.before.ece && c.after.log_loss <= c.before.log_loss, JSON.stringify(c));
+  const v = card.metrics.validation;
+  assert.ok(Math.abs(v.log_loss - ref.log_loss) < 1e-5 && Math.abs(v.log_loss - c.after.log_loss) < 1e-9, `${v.log_loss} vs ${ref.log_loss}`);
+  assert.ok(Math.abs(v.ece - ref.ece) < 1e-4 && Math.abs(v.ece - c.after.ece) < 1e-9, `${v.ece} vs ${ref.ece}`);
+  assert.strictEqual(v.rows, y.length);
+  // The validation window can be gated; the GBDT before calibration is reported per window.
+  const gate = res.gates.find((g) => g.gate === 'validation-calibration');
+  assert.ok(gate && gate.window === 'validation' && gate.passed === v.ece <= 0.05, JSON.stringify(res.gates));
+  for (const w of ['holdout', '2001-02-01..03']) assert.ok(Number.isFinite(card.uncalibrated_metrics[w].ece) && Number.isFinite(card.uncalibrated_metrics[w].log_loss), JSON.stringify(card.uncalibrated_metrics));
+  assert.ok(lines.some((l) => /^ {2}validation rows: \d+ of \d+ training rows held out of the fit \(days 2001-01-02, 2001-01-05\)/.test(l)), lines.join('\n'));
+});
+
 test('BAD CALL - GBDT pipeline options are checked naming the field', async () => {
   const cases: [(c: Record<string, any>) => void, RegExp][] = [
     [(c) => delete c.model.early_stopping_window, /model\.early_stopping_rounds needs model\.early_stopping_window/],
@@ -148,6 +244,14 @@ test('BAD CALL - GBDT pipeline options are checked naming the field', async () =
     [(c) => (c.model.search = { trials: 2, seed: 1, space: { max_leaves: { int: [8, 4] } } }), /model\.search\.space\.max_leaves: low 8 > high 4/],
     [(c) => (c.model.search = { trials: 2, seed: 1, space: { learning_rate: { log_uniform: [0, 0.1] } } }), /model/],
     [(c) => (c.model = { type: 'mlp' }), /models: missing field 'mlp'/],
+    [(c) => (c.model.validation_days = { every: 3 }), /model\.early_stopping_window and model\.validation_days both name the validation rows; keep one/],
+    [(c) => (delete c.model.early_stopping_window, (c.model.validation_days = { every: 3, offset: 3 })), /model\.validation_days\.offset 3 must be below every \(3\)/],
+    [(c) => (delete c.model.early_stopping_window, (c.model.validation_days = { every: 7 })), /model\.validation_days\.every 7 is a multiple of 7/],
+    [(c) => (delete c.model.early_stopping_window, (c.model.validation_days = { every: 9, offset: 6 })), /model\.validation_days: the training window has 5 day\(s\), none of them day 6/],
+    [(c) => (delete c.model.early_stopping_window, (c.model.validation_days = { every: 1 })), /model\.validation_days\.every: must be >= 2|validation_days/],
+    [(c) => (delete c.model.early_stopping_window, (c.model.validation_days = { every: 3, days: 2 })), /model\.validation_days: unknown field 'days'/],
+    [(c) => c.gates.push({ metric: 'ece', beats_baseline_by: 0, windows: ['validation'] }), /gates\.2: the baseline is fitted on the validation rows/],
+    [(c) => (delete c.model.early_stopping_window, delete c.model.early_stopping_rounds, delete c.model.calibration, c.gates.push({ metric: 'ece', max: 0.1, windows: ['validation'] })), /gates\.2\.windows: unknown window 'validation'/],
   ];
   for (const [edit, re] of cases) {
     await assert.rejects(runPipeline({ pipelineFile: variant('bad', edit), repository: repo, log: () => undefined, progress: false }), re);
