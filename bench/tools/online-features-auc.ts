@@ -18,15 +18,26 @@ const ROOT = path.resolve(__dirname, '../../..');
 
 async function run(file: string, rowsLimit?: number): Promise<{ metrics: Record<string, { auc: number; ece?: number }>; seconds: number }> {
   const t0 = performance.now();
-  const res = await runPipeline({ pipelineFile: path.join(ROOT, 'pipelines', file), repository: fs.mkdtempSync(path.join(os.tmpdir(), 'infera-online-auc-')), dryRun: true, progress: false, rowsLimit, log: (l) => process.stderr.write(`[${file}] ${l}\n`) });
+  const res = await runPipeline({ pipelineFile: file, repository: fs.mkdtempSync(path.join(os.tmpdir(), 'infera-online-auc-')), dryRun: true, progress: false, rowsLimit, log: (l) => process.stderr.write(`[${path.basename(file)}] ${l}\n`) });
   return { metrics: res.card.metrics as Record<string, { auc: number; ece?: number }>, seconds: (performance.now() - t0) / 1000 };
 }
 
 async function main(): Promise<void> {
   const rows = toolArg('rows') ? Number(toolArg('rows')) : undefined;
   const out = toolArg('out');
-  const without = await run('flights-delay-gbdt.json', rows);
-  const withOnline = await run('flights-delay-online.json', rows);
+  const online = path.join(ROOT, 'pipelines/flights-delay-online.json');
+  // The same pipeline without its online features, next to it so the source path still resolves.
+  const cfg = JSON.parse(fs.readFileSync(online, 'utf8'));
+  delete cfg.online_features;
+  const plain = path.join(ROOT, 'pipelines', `.online-features-auc-${process.pid}.json`);
+  fs.writeFileSync(plain, JSON.stringify(cfg));
+  let without;
+  try {
+    without = await run(plain, rows);
+  } finally {
+    fs.rmSync(plain, { force: true });
+  }
+  const withOnline = await run(online, rows);
   const lines = [
     `cpu: ${os.cpus()[0].model}, ${os.cpus().length} cores; rows per window: ${rows ?? 'all'}`,
     '| window | AUC without | AUC with online features | gain |',
