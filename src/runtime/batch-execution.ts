@@ -19,8 +19,6 @@ export interface Payload {
   tensors: Tensor[];
   rows: number;
   enqueuedAt: number;
-  /** No client waits for it (a shadow run). */
-  background?: boolean;
 }
 
 /** One request's answer from a batch. */
@@ -79,10 +77,7 @@ export class BatchExecution {
     );
     const rows = payloads.map((p) => p.rows);
     const totalRows = rows.reduce((a, b) => a + b, 0);
-    // Background work (shadow runs) goes to a worker even on one core: the OS preempts a thread
-    // for the event loop when a client's request arrives; an inline run would make it wait.
-    const background = o.config.instance.execution === 'auto' && payloads.every((p) => p.background);
-    const site = background ? 'pool' : chooseSite({ mode: o.config.instance.execution, rows: totalRows, cost: o.cost.snapshot(), cores: o.cores, inlineMaxMs: this.inlineMaxMs });
+    const site = chooseSite({ mode: o.config.instance.execution, rows: totalRows, cost: o.cost.snapshot(), cores: o.cores, inlineMaxMs: this.inlineMaxMs });
     o.metrics?.executions.inc({ model: o.name, version: String(o.version), site });
     const runStarted = performance.now();
     let outputs: Tensor[];

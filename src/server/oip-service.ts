@@ -186,7 +186,7 @@ export class OipService {
     for (const item of batch) {
       const started = performance.now();
       try {
-        const r = await shadow.infer({ inputs: item.inputs, outputs: item.outputs, background: true });
+        const r = await shadow.infer({ inputs: item.inputs, outputs: item.outputs });
         metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
         observePredictions(monitoring, shadow, r.outputs, item.id, performance.now() - started);
       } catch {

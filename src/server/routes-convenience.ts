@@ -75,7 +75,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       for (let i = 0; i < rows.length; i += size) {
         const part = withOnlineFeatures(ctx.online, mv, rows.slice(i, i + size), ctx.metrics);
         const { inputs } = featuresToInputs(mv.config, part, mv.featureSpec);
-        parts.push(mv.infer({ inputs, outputs: [p.output], background: true }).then((r) => part.map((_, k) => {
+        parts.push(mv.infer({ inputs, outputs: [p.output] }).then((r) => part.map((_, k) => {
           const q = outputToPrediction(p, r.outputs[0], k, part.length);
           return q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction);
         })));

@@ -24,11 +24,6 @@ export interface InferInput {
   priority?: number;
   /** A request of a sequence: the server holds the state inputs. */
   sequence?: SequenceParams;
-  /**
-   * Work no client waits for (a shadow run): a batch of only such requests runs in the worker
-   * pool, where the OS can preempt it for the event loop, never inline ahead of clients' requests.
-   */
-  background?: boolean;
 }
 
 /**
@@ -237,7 +232,7 @@ export class ModelVersion {
     const p = req.priority;
     const priority = levels === 0 ? 1 : p === undefined || p === 0 || p > levels ? this.config.batching.default_priority_level : p;
     const started = performance.now();
-    const r = this.batcher.submit({ tensors: v.tensors, rows: v.rows, enqueuedAt: started, background: req.background }, { rows: v.rows, key: v.batchKey, priority }, this.timeoutOf(req));
+    const r = this.batcher.submit({ tensors: v.tensors, rows: v.rows, enqueuedAt: started }, { rows: v.rows, key: v.batchKey, priority }, this.timeoutOf(req));
     return this.track(r, started, v.rows, req.outputs.length > 0 ? req.outputs : this.outputNames);
   }
 

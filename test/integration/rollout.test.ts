@@ -69,20 +69,10 @@ test('canary 20 %: about a fifth of 1,000 real requests answered by the candidat
   await admin('deployment', { stable: 1, candidate: 2, mode: 'shadow', share: 1 });
   const metric = async () => Number((await (await fetch(`${srv.url}/metrics`)).text()).match(/infera_shadow_requests_total\{model="flights-delay",version="2",outcome="success"\} (\d+)/)?.[1] ?? 0);
   const before = await metric();
-  const sites = async () => {
-    const text = await (await fetch(`${srv.url}/metrics`)).text();
-    const at = (site: string) => Number(text.match(new RegExp(`infera_batch_executions_total\\{model="flights-delay",version="2",site="${site}"\\} (\\d+)`))?.[1] ?? 0);
-    return { inline: at('inline'), pool: at('pool') };
-  };
-  const sitesBefore = await sites();
   const shadowed = await Promise.all(Array.from({ length: 50 }, (_, i) => predict(i, { id: `shadow-${i}` })));
   assert.ok(shadowed.every((a) => a.status === 200 && a.json.model_version === '1'), 'the client only sees stable');
   for (let i = 0; i < 100 && (await metric()) < before + 50; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await metric(), before + 50, 'every request also ran on the candidate');
-  // Shadow batches are background work: they run in a worker, never inline ahead of clients.
-  const sitesAfter = await sites();
-  assert.equal(sitesAfter.inline, sitesBefore.inline, 'no shadow batch ran on the event loop');
-  assert.ok(sitesAfter.pool > sitesBefore.pool, `shadow batches in the pool: ${sitesBefore.pool} → ${sitesAfter.pool}`);
   // One label joins both versions' answers; v2 is a copy of v1, so they agree everywhere.
   const fb = await postJson(`${srv.url}/v2/models/flights-delay/feedback`, { items: Array.from({ length: 50 }, (_, i) => ({ id: `shadow-${i}`, label: rows.delay[i] > 15 ? 1 : 0 })) });
   assert.equal(fb.json.matched, 50, JSON.stringify(fb.json));
