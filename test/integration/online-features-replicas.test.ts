@@ -15,6 +15,7 @@ import { formatNaive } from '../../src/features/time';
 import { runPipeline } from '../../src/pipeline/run-pipeline';
 import { PostgresServer } from '../helpers/postgres-server';
 import { getJson, postJson, Running, startServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 import { FLIGHTS, ROOT } from '../unit/features/flights-data';
 
 async function flights(where: string, kinds: Record<string, 'epoch_ms' | 'string' | 'number'>): Promise<Record<string, unknown>[]> {
@@ -25,16 +26,6 @@ async function flights(where: string, kinds: Record<string, 'epoch_ms' | 'string
     return Array.from({ length: rows }, (_, i) => Object.fromEntries(Object.keys(kinds).map((k) => [k, k === 'date' ? formatNaive((columns.date as Float64Array)[i]) : (columns[k] as ArrayLike<unknown>)[i]])));
   } finally {
     wh.close();
-  }
-}
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 50));
   }
 }
 

@@ -14,19 +14,10 @@ import { after, before, describe, it } from 'node:test';
 import { SYNC_MS } from '../../src/registry/shared-registry';
 import { PostgresServer } from '../helpers/postgres-server';
 import { getJson, MODELS, postJson, Running, startServer } from '../helpers/server';
+import { waitFor } from '../helpers/wait';
 
 /** Two rounds (push here, pull there) and their queries; asserted as a hang bound, reported as measured. */
 const BOUND_MS = 2 * SYNC_MS + 2_000;
-
-async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await read();
-    if (ok(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(v).slice(0, 300)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 describe('replicas sharing PostgreSQL: the registry, its audit log and one rollout leader', () => {
   let pg: PostgresServer;
