@@ -15,7 +15,8 @@ import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
 import { OipService } from './oip-service';
-import { GrpcServer } from './grpc-server';
+import type * as GrpcServerModule from './grpc-server';
+import type { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
 import { PredictionCache, cacheUrlProblem, createPredictionCache } from './prediction-cache';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
@@ -23,20 +24,35 @@ import { registerMonitoringRoutes } from './routes-monitoring';
 import { registerOpenApiRoute } from './openapi';
 import { AccessPolicy } from './access';
 import { ModelRegistry } from '../registry/registry';
-import { SharedRegistry } from '../registry/shared-registry';
+import type * as SharedRegistryModule from '../registry/shared-registry';
+import type { SharedRegistry } from '../registry/shared-registry';
 import { RolloutConfig, RolloutController } from '../rollout/rollout-controller';
 import { RetrainRule, RetrainTrigger } from '../rollout/retrain-trigger';
 import { registerRegistryRoutes } from './routes-registry';
 import { registerScoreRoutes } from './routes-score';
 import { registerFeatureRoutes, registerLoaded } from './routes-features';
 import { OnlineFeatureStore } from '../features/online-store';
-import { SharedOnlineEvents } from '../features/shared-events';
+import type * as SharedEventsModule from '../features/shared-events';
 import { LocalOnlineEvents, type OnlineEventLog } from '../features/local-events';
 import { ScoreJobs } from '../scoring/score-jobs';
 import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
-import { SharedPredictionLog } from '../monitoring/shared-log';
+import type * as SharedLogModule from '../monitoring/shared-log';
 import { Logger, createLogger } from '../config/logger';
+
+/**
+ * Optional serving features load their libraries only when configured: gRPC (@grpc/grpc-js,
+ * protobufjs) with a gRPC port, PostgreSQL (pg) with a database URL. A server without them
+ * does not carry them (issue 12: `infera serve` loads what serving needs).
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+const grpcModule = () => require('./grpc-server') as typeof GrpcServerModule;
+const postgresModules = () => ({
+  log: require('../monitoring/shared-log') as typeof SharedLogModule,
+  registry: require('../registry/shared-registry') as typeof SharedRegistryModule,
+  events: require('../features/shared-events') as typeof SharedEventsModule,
+});
+/* eslint-enable @typescript-eslint/no-require-imports */
 
 export interface ServerOptions {
   repository: string;
@@ -194,15 +210,16 @@ export class InferaServer {
     const ready = () => this.loaded && !this.router.draining;
     // One name per process start: a restarted replica is a new one (its embedded state is new).
     const replica = `${os.hostname()}/${randomUUID().slice(0, 8)}`;
-    const shared = opts.databaseUrl ? new SharedPredictionLog({ url: opts.databaseUrl, replica, registry: this.registry, log: (o, m) => this.log.warn(o, m) }) : undefined;
-    this.sharedRegistry = opts.databaseUrl ? new SharedRegistry({
+    const pgm = opts.databaseUrl ? postgresModules() : undefined;
+    const shared = opts.databaseUrl ? new pgm!.log.SharedPredictionLog({ url: opts.databaseUrl, replica, registry: this.registry, log: (o, m) => this.log.warn(o, m) }) : undefined;
+    this.sharedRegistry = opts.databaseUrl ? new pgm!.registry.SharedRegistry({
       url: opts.databaseUrl, replica, registry: this.modelRegistry, metrics: this.registry, log: (o, m) => this.log.warn(o, m),
       onApplied: () => (this.loaded ? this.repository.syncRegistry() : Promise.resolve()),
     }) : null;
     const sharedRegistry = this.sharedRegistry;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
     const online = (this.online = new OnlineFeatureStore());
-    const sharedEvents = opts.databaseUrl ? new SharedOnlineEvents({
+    const sharedEvents = opts.databaseUrl ? new pgm!.events.SharedOnlineEvents({
       url: opts.databaseUrl, replica, store: online, log: (o, m) => this.log.warn(o, m),
       onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
     }) : undefined;
@@ -248,7 +265,7 @@ export class InferaServer {
     this.streams = registerStreamRoutes({ app: this.app, repository: this.repository, metrics: this.metrics, access: this.router.access, draining: () => this.router.draining, log: (o, m) => this.log.warn(o, m) });
     this.router.fallback();
     if (opts.grpcPort !== undefined) {
-      this.grpc = new GrpcServer({
+      this.grpc = new (grpcModule().GrpcServer)({
         service: this.oip, access: this.router.access, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, maxMessageBytes: opts.maxBodyBytes, reusePort: opts.reusePort,
         ready, draining: () => this.router.draining, track: (fn) => this.router.track(fn), metrics: this.metrics, log: (o, m) => this.log.error(o, m),
       });

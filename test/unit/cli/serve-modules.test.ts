@@ -22,9 +22,13 @@ const NOT_SERVING: [string, RegExp][] = [
   ['offline scoring', /[/\\]dist[/\\]src[/\\]scoring[/\\]score-file\.js$/],
   ['the offline replay', /[/\\]dist[/\\]src[/\\]monitoring[/\\]replay\.js$/],
   ['DuckDB', /[/\\]node_modules[/\\]@duckdb[/\\]/],
+  // Optional serving features, loaded only when configured (--grpc-port, --database-url):
+  ['gRPC (@grpc/grpc-js)', /[/\\]node_modules[/\\]@grpc[/\\]/],
+  ['protobufjs', /[/\\]node_modules[/\\]protobufjs[/\\]/],
+  ['PostgreSQL (pg)', /[/\\]node_modules[/\\]pg[/\\]/],
 ];
 
-test('infera serve: neither the launcher nor the server process loads the training stack, DuckDB or the quantizer', async () => {
+test('infera serve: neither the launcher nor the server process loads the training stack, DuckDB or the quantizer, nor gRPC or PostgreSQL when not configured', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'infera-serve-modules-'));
   try {
     const hook = path.join(dir, 'record-modules.js');
