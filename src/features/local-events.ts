@@ -23,6 +23,8 @@ export interface OnlineEventLog {
 export class LocalOnlineEvents implements OnlineEventLog {
   private readonly db: Database.Database;
   private readonly insert: Database.Statement;
+  private readonly newest: Database.Statement;
+  private readonly prune: Database.Statement;
   private readonly loaded = new Set<string>();
 
   constructor(file: string, private readonly store: OnlineFeatureStore, private readonly log?: (obj: object, msg: string) => void) {
@@ -32,18 +34,16 @@ export class LocalOnlineEvents implements OnlineEventLog {
     this.db.exec(`CREATE TABLE IF NOT EXISTS online_events (source TEXT NOT NULL, event_ms REAL NOT NULL, event TEXT NOT NULL);
                   CREATE INDEX IF NOT EXISTS online_events_time ON online_events (source, event_ms);`);
     this.insert = this.db.prepare('INSERT INTO online_events (source, event_ms, event) VALUES (?, ?, ?)');
+    this.newest = this.db.prepare('SELECT max(event_ms) AS m FROM online_events WHERE source = ?');
+    this.prune = this.db.prepare('DELETE FROM online_events WHERE source = ? AND event_ms < ?');
   }
 
   async write(source: string, events: ParsedEvent[]): Promise<void> {
     const retention = this.store.retentionMs(source);
     this.db.transaction(() => {
-      let newest = -Infinity;
-      for (const e of events) {
-        this.insert.run(source, e.t, JSON.stringify(e.row));
-        if (e.t > newest) newest = e.t;
-      }
-      const max = this.db.prepare('SELECT max(event_ms) AS m FROM online_events WHERE source = ?').get(source) as { m: number | null };
-      if (max.m !== null && retention > 0) this.db.prepare('DELETE FROM online_events WHERE source = ? AND event_ms < ?').run(source, max.m - retention);
+      for (const e of events) this.insert.run(source, e.t, JSON.stringify(e.row));
+      const { m } = this.newest.get(source) as { m: number | null };
+      if (m !== null && retention > 0) this.prune.run(source, m - retention);
     })();
   }
 

@@ -50,7 +50,7 @@ interface Source {
   strings: Set<string>;
   numbers: Set<string>;
   /** Retained events in arrival order (rebuilds a group a newly loaded version adds). */
-  events: { t: number; row: Record<string, unknown> }[];
+  events: ParsedEvent[];
   /** Event times of all retained events, sorted: the staleness check. */
   times: number[];
   groups: Map<string, Group>;
@@ -241,14 +241,14 @@ export class OnlineFeatureStore {
     }));
   }
 
-  private add(src: Source, ev: { t: number; row: Record<string, unknown> }): void {
+  private add(src: Source, ev: ParsedEvent): void {
     src.events.push(ev);
     src.times.splice(upperBound(src.times, ev.t), 0, ev.t);
     if (ev.t > src.newest) src.newest = ev.t;
     for (const g of src.groups.values()) this.addToGroup(g, ev);
   }
 
-  private addToGroup(g: Group, ev: { t: number; row: Record<string, unknown> }): void {
+  private addToGroup(g: Group, ev: ParsedEvent): void {
     const key = entityKey(g.entity, ev.row);
     if (key === null) return;
     let s = g.series.get(key);

@@ -210,17 +210,17 @@ export class InferaServer {
     const ready = () => this.loaded && !this.router.draining;
     // One name per process start: a restarted replica is a new one (its embedded state is new).
     const replica = `${os.hostname()}/${randomUUID().slice(0, 8)}`;
-    const pgm = opts.databaseUrl ? postgresModules() : undefined;
-    const shared = opts.databaseUrl ? new pgm!.log.SharedPredictionLog({ url: opts.databaseUrl, replica, registry: this.registry, log: (o, m) => this.log.warn(o, m) }) : undefined;
-    this.sharedRegistry = opts.databaseUrl ? new pgm!.registry.SharedRegistry({
-      url: opts.databaseUrl, replica, registry: this.modelRegistry, metrics: this.registry, log: (o, m) => this.log.warn(o, m),
+    const pg = opts.databaseUrl ? { url: opts.databaseUrl, ...postgresModules() } : undefined;
+    const shared = pg ? new pg.log.SharedPredictionLog({ url: pg.url, replica, registry: this.registry, log: (o, m) => this.log.warn(o, m) }) : undefined;
+    this.sharedRegistry = pg ? new pg.registry.SharedRegistry({
+      url: pg.url, replica, registry: this.modelRegistry, metrics: this.registry, log: (o, m) => this.log.warn(o, m),
       onApplied: () => (this.loaded ? this.repository.syncRegistry() : Promise.resolve()),
     }) : null;
     const sharedRegistry = this.sharedRegistry;
     this.monitoring = registerMonitoringRoutes({ router: this.router, repository: this.repository, repositoryRoot: opts.repository, config: opts.monitoring, registry: this.registry, log: this.log, maxBodyBytes: opts.maxBodyBytes, shared });
     const online = (this.online = new OnlineFeatureStore());
-    const sharedEvents = opts.databaseUrl ? new pgm!.events.SharedOnlineEvents({
-      url: opts.databaseUrl, replica, store: online, log: (o, m) => this.log.warn(o, m),
+    const sharedEvents = pg ? new pg.events.SharedOnlineEvents({
+      url: pg.url, replica, store: online, log: (o, m) => this.log.warn(o, m),
       onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
     }) : undefined;
     this.eventLog = sharedEvents ?? (opts.registryPath && opts.registryPath !== ':memory:' ? new LocalOnlineEvents(opts.registryPath, online, (o, m) => this.log.warn(o, m)) : undefined);
