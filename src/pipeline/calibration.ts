@@ -6,14 +6,13 @@
  * no extra node, and onnxruntime and the trainer still agree. With a > 0 it is monotone:
  * AUC is unchanged, log loss and ECE move.
  */
+import { sigmoid } from './network';
+
 export interface Platt {
   a: number;
   b: number;
 }
 
-function sigmoid(t: number): number {
-  return t >= 0 ? 1 / (1 + Math.exp(-t)) : Math.exp(t) / (1 + Math.exp(t));
-}
 
 /** Mean log loss of σ(a·z + b) against y, computed stably from the logit. */
 export function plattLogLoss(z: ArrayLike<number>, y: ArrayLike<number>, p: Platt): number {

@@ -25,6 +25,7 @@ import { blockWidth, FeatureSpec, SparseRows } from '../features';
 import { loadBinding } from '../native/binding';
 import type { GbdtOptions, GbdtTrained, GbdtTree } from '../native/gbdt';
 import { encodeModel, OnnxGraph, OnnxModelOptions } from './onnx-writer';
+import { sigmoid } from './network';
 
 export type { GbdtOptions, GbdtTree } from '../native/gbdt';
 
@@ -71,7 +72,7 @@ export function gbdtRawScores(model: GbdtModel, x: Float32Array, rows: number): 
 /** The trainer's probabilities, rounded to float32 like the served output. */
 export function gbdtProbabilities(model: GbdtModel, x: Float32Array, rows: number): Float32Array {
   const raw = gbdtRawScores(model, x, rows);
-  return Float32Array.from(raw, (z) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))));
+  return Float32Array.from(raw, sigmoid);
 }
 
 /**

@@ -12,7 +12,7 @@ import { auc, bestF1Threshold, evaluate, expectedCalibrationError, logLoss } fro
 import { checkGates, formatGates, GateResult, WindowMetrics } from './gates';
 import { ColumnKind, ingest, IngestResult, quoteIdent, readColumns, readerSql, TimeWindow, Warehouse } from '../data/warehouse';
 import { addOnlineColumns } from '../features/online-sql';
-import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict } from './network';
+import { concatCsr, createNetwork, CsrMatrix, fromSparseRows, Network, predict, sigmoid } from './network';
 import { categoricalColumns, exportGbdtOnnx, GBDT_ML_OPSET, gbdtColumns, gbdtMatrix, GbdtModel, gbdtProbabilities, gbdtRawScores, plattFolded, trainGbdt } from './gbdt';
 import { fitPlatt } from './calibration';
 import { bestTrial, drawTrials, Trial } from './search';
@@ -93,8 +93,6 @@ function portablePath(p: string): string {
 interface WindowData { columns: Columns; labels: Uint8Array; x: CsrMatrix; g: Float32Array | null; rows: number }
 
 type ModelName = 'mlp' | 'gbdt' | 'baseline';
-
-const sigmoid = (z: number) => (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z)));
 
 /** Rows [0, n) of a row-major matrix whose row i is kept when keep(i). */
 function pickRows(x: Float32Array, cols: number, n: number, keep: (i: number) => boolean): Float32Array {
