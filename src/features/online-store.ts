@@ -10,7 +10,7 @@
  *    the newest event are evicted; a lookup whose window reaches before the eviction
  *    cutoff cannot be exact and is answered with the default, reason 'stale'.
  */
-import { toEpochMs } from './time';
+import { MS_PER_DAY, toEpochMs } from './time';
 import { eventColumns, measureOf, type OnlineAggregate, type OnlineFeatures } from './online';
 
 export type DefaultReason = 'missing' | 'stale';
@@ -26,8 +26,6 @@ export interface OnlineValues {
   values: number[];
   reasons: (DefaultReason | null)[];
 }
-
-const DAY_MS = 86_400_000;
 
 interface Series {
   t: number[];
@@ -114,7 +112,7 @@ export class OnlineFeatureStore {
     cols.strings.forEach((c) => src!.strings.add(c));
     cols.numbers.forEach((c) => src!.numbers.add(c));
     for (const f of online.features) {
-      src.retentionMs = Math.max(src.retentionMs, f.window_ms + DAY_MS);
+      src.retentionMs = Math.max(src.retentionMs, f.window_ms + MS_PER_DAY);
       const gk = f.entity.join('\u0000');
       let g = src.groups.get(gk);
       if (!g) {

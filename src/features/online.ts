@@ -15,6 +15,7 @@
  * Sums are exact for integer-valued columns (both sides subtract cumulative sums), so the
  * served value equals the training value bit for bit.
  */
+import { MS_PER_DAY } from './time';
 
 /** One aggregate feature as the feature spec stores it (durations in milliseconds). */
 export interface OnlineAggregate {
@@ -44,7 +45,7 @@ export interface OnlineFeatures {
 }
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/;
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: MS_PER_DAY };
 
 /** "90m", "2h", "7d" → milliseconds; NaN when not a duration. */
 export function parseDuration(text: string): number {

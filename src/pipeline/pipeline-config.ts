@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import type { FitOptions } from '../features';
-import { parseTimestamp } from '../features/time';
+import { MS_PER_DAY, parseTimestamp } from '../features/time';
 import { parseDuration, type OnlineFeatures } from '../features/online';
 import type { TimeWindow } from '../data/warehouse';
 import type { GbdtOptions } from '../native/gbdt';
@@ -355,11 +355,9 @@ export function parsePipelineConfig(raw: unknown, file: string): PipelineConfig 
   return cfg;
 }
 
-const DAY_MS = 86_400_000;
-
 /** Days (started) in a window: the validation days are counted from its start. */
 function trainingDays(w: TimeWindow): number {
-  return Math.ceil((parseTimestamp(w.to) - parseTimestamp(w.from)) / DAY_MS);
+  return Math.ceil((parseTimestamp(w.to) - parseTimestamp(w.from)) / MS_PER_DAY);
 }
 
 /** The GBDT's held-out validation rows: which timestamps, and what the card records of them. */
@@ -381,8 +379,8 @@ export function validationRows(train: TimeWindow, model: Pick<GbdtParams, 'early
     const { every, offset = 0 } = model.validation_days;
     const start = parseTimestamp(train.from);
     const days: string[] = [];
-    for (let d = offset; d < trainingDays(train); d += every) days.push(new Date(start + d * DAY_MS).toISOString().slice(0, train.from.length > 10 ? 16 : 10).replace('T', ' '));
-    return { held: (t) => (((Math.floor((t - start) / DAY_MS) % every) + every) % every) === offset, describe: { validation_days: { every, offset }, days } };
+    for (let d = offset; d < trainingDays(train); d += every) days.push(new Date(start + d * MS_PER_DAY).toISOString().slice(0, train.from.length > 10 ? 16 : 10).replace('T', ' '));
+    return { held: (t) => (((Math.floor((t - start) / MS_PER_DAY) % every) + every) % every) === offset, describe: { validation_days: { every, offset }, days } };
   }
   return null;
 }
