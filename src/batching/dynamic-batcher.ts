@@ -65,7 +65,7 @@ export class DynamicBatcher<T, R> implements BatchQueue<Pending<T, R>[]> {
     let at = this.queue.length;
     while (at > 0 && this.queue[at - 1].priority > priority) at--;
     const entry = { rows: view.rows, key: view.key, priority, enqueuedAt: now, deadline: now + timeoutMs };
-    const refused = this.loop.admit(entry, this.queue.slice(0, at));
+    const refused = this.loop.admit(entry, () => this.queue.slice(0, at));
     if (refused) return Promise.reject(refused);
     return new Promise<R>((resolve, reject) => {
       this.queue.splice(at, 0, { payload, ...entry, resolve, reject });

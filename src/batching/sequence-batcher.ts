@@ -138,7 +138,7 @@ export class SequenceBatcher<P, R, S> implements BatchQueue<SequenceBatch<P, R, 
     const entry = { rows: 1, key: view.key, enqueuedAt: now, deadline: now + timeoutMs };
     // Ahead of this chunk: every chunk queued before it (one batch takes one chunk per sequence,
     // so this overstates the wait only when one sequence has many chunks queued).
-    const refused = this.loop.admit(entry, this.queuedChunks());
+    const refused = this.loop.admit(entry, () => this.queuedChunks());
     if (refused) return Promise.reject(refused);
     if (!seq) {
       seq = { key, label, state: null, queue: [], running: false, closing: false, restartNext: false, owned: flags.owned === true, lastSeen: now };
