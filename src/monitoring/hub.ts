@@ -85,7 +85,6 @@ export class MonitoringHub {
   private queuedRows = 0;
   private scheduled = false;
   private lastOpsCheck = 0;
-  private lastRetain = 0;
   readonly now: () => number;
   private closed = false;
   /** Sees every observation as it is flushed (the rollout controller): predictions, or null for an error. */
@@ -222,10 +221,6 @@ export class MonitoringHub {
     }
     const now = this.now();
     if (now - this.lastOpsCheck >= 1000) this.checkOps();
-    if (now - this.lastRetain >= 60_000) {
-      this.lastRetain = now;
-      this.log.retain(now);
-    }
   }
 
   /** Writes the sampled predictions waiting for the log, in one transaction. */
@@ -238,6 +233,8 @@ export class MonitoringHub {
     const rows = this.pendingLog;
     this.pendingLog = [];
     this.log.insertMany(rows);
+    // Bounded: deletes about what this write added once the log is full (see retain()).
+    this.log.retain(this.now());
     this.shared?.addPredictions(rows);
   }
 

@@ -128,4 +128,19 @@ describe('prediction log', () => {
     assert.deepEqual(log.count('flights-delay'), { rows: 51, labelled: 0 });
     log.close();
   });
+
+  it('keeps the newest maxRows rows, deleting at most maxDelete per call', () => {
+    const log = new PredictionLog({ maxRows: 100 });
+    const rows = ids.slice(0, 150).map((id, seq) => ({ model: 'flights-delay', version: 1, id, seq, arrivalMs: Date.now(), eventMs: null, inputs: null, output: 0.2 }));
+    log.insertMany(rows);
+    assert.deepEqual([log.retain(Date.now(), 30), log.retain(Date.now(), 30), log.retain(Date.now(), 30)], [30, 20, 0]);
+    assert.deepEqual(log.count('flights-delay'), { rows: 100, labelled: 0 });
+    // The newest 100 were kept: the oldest 50 ids are unknown to a label, the rest match.
+    assert.deepEqual(log.setLabels('flights-delay', ids.slice(49, 51).map((id) => ({ id, label: 1 }))).unknown, [ids[49]]);
+    // A replaced row moves to the newest end; the cut still keeps at most maxRows.
+    log.insertMany([{ ...rows[60], output: 0.3 }, ...ids.slice(150, 160).map((id, k) => ({ ...rows[0], id, seq: 150 + k }))]);
+    log.retain(Date.now());
+    assert.ok(log.count('flights-delay').rows <= 100, `${log.count('flights-delay').rows} rows`);
+    log.close();
+  });
 });
