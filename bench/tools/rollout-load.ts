@@ -2,7 +2,7 @@
  * Rollout under load: what deployment changes and shadow traffic cost a live server.
  *
  *   node dist/bench/tools/rollout-load.js [--seconds 20] [--changes 10] [--rounds 3]
- *        [--out bench/results/rollout] [--no-pin]
+ *        [--shadow-share 1] [--out bench/results/rollout] [--no-pin]
  *
  * Server: `infera serve` on a temp repository holding flights-delay v1 and a copy of it as
  * v2 (the same real model: a retrained version has the same architecture and cost, and the
@@ -16,7 +16,8 @@
  *    management API. Every answer must be a 2xx from a version that some deployment in effect
  *    between its request's send and its answer allowed.
  * 3. Shadow: open loop at 50 % of capacity, --rounds rounds of "stable v1 only" and "stable
- *    v1 + shadow v2 on every request" in ABBA order; p99 of each arm (median over rounds).
+ *    v1 + shadow v2 on --shadow-share of the requests" (1: every request; Seldon's mirror
+ *    percent, KServe's shadow share) in ABBA order; p99 of each arm (median over rounds).
  *
  * Writes result.json and summary.md to --out (default bench/runs/rollout-<UTC time>/) and
  * exits 1 when a request failed or an answer came from a version no deployment allowed.
@@ -50,7 +51,7 @@ interface Deployment {
 const STABLE_V1: Deployment = { body: { stable: 1 }, allows: ['1'] };
 const CANARY: Deployment = { body: { stable: 1, candidate: 2, mode: 'canary', share: 0.5 }, allows: ['1', '2'] };
 const STABLE_V2: Deployment = { body: { stable: 2 }, allows: ['2'] };
-const SHADOW: Deployment = { body: { stable: 1, candidate: 2, mode: 'shadow', share: 1 }, allows: ['1'] };
+const shadowDeployment = (share: number): Deployment => ({ body: { stable: 1, candidate: 2, mode: 'shadow', share }, allows: ['1'] });
 
 /** A deployment is in effect from the moment its change was sent until the next change was acknowledged. */
 interface InEffect {
@@ -75,6 +76,9 @@ async function main(): Promise<void> {
   const seconds = toolPositiveInt('seconds', 20);
   const changes = toolPositiveInt('changes', 10);
   const rounds = toolPositiveInt('rounds', 3);
+  const shadowShare = Number(toolArg('shadow-share') ?? 1);
+  if (!(shadowShare > 0 && shadowShare <= 1)) throw new Error(`--shadow-share must be in (0, 1], got '${toolArg('shadow-share')}'`);
+  const SHADOW = shadowDeployment(shadowShare);
   const out = path.resolve(toolArg('out') ?? path.join(ROOT, 'bench/runs', `rollout-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const pinning = planPinning(!process.argv.includes('--no-pin'));
 
@@ -179,7 +183,7 @@ async function main(): Promise<void> {
     console.log(`A/B 50 %: ${seen.size} keys, ${switched} saw more than one version, ${keysOnCandidate} on the candidate`);
 
     const shadowRate = Math.round(0.5 * capacityRps);
-    console.log(`shadow: open loop at ${shadowRate} req/s (50 %), ${rounds} rounds × 2 arms × ${Math.min(seconds, 10)} s`);
+    console.log(`shadow (share ${shadowShare}): open loop at ${shadowRate} req/s (50 %), ${rounds} rounds × 2 arms × ${Math.min(seconds, 10)} s`);
     const arms: Record<'stable' | 'shadow', LoadRunStats[]> = { stable: [], shadow: [] };
     let shadowed = 0;
     let dropped = 0;
@@ -231,6 +235,7 @@ async function main(): Promise<void> {
       shadow: {
         rate: shadowRate,
         rounds,
+        share: shadowShare,
         seconds_per_run: Math.min(seconds, 10),
         p50_ms: p50,
         p90_ms: p90,
@@ -261,7 +266,7 @@ async function main(): Promise<void> {
         `| ${changes} deployment changes at 70 % (${changeRate} req/s, ${seconds} s) | ${answers.length} answers, status ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, **${inconsistent.length} inconsistent with the deployment in effect**; p50 ${changeRun.latencyMs.p50} / p99 ${changeRun.latencyMs.p99} ms (between changes v1 stays loaded: the server's --keep-warm) |`,
         `| canary at 20 %, 10,000 requests at 70 % | ${split['2']} of ${split['1'] + split['2']} from the candidate: **${(splitShare * 100).toFixed(2)} %** |`,
         `| A/B at 50 % by X-Routing-Key, ${seen.size} keys × ${Math.round(abSent / Math.max(1, seen.size))} requests | **${switched} keys saw more than one version**; ${keysOnCandidate} keys on the candidate |`,
-        `| shadow at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests) |`,
+        `| shadow of ${shadowShare === 1 ? 'every request' : `${shadowShare * 100} % of the requests`} at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests) |`,
         '',
       ].join('\n'),
     );
