@@ -7,8 +7,8 @@
  *   node dist/bench/tools/worker-isolation-cost.js [--batches 2000] [--block 100] [--warmup 50]
  *       [--models vad,flights] [--sizes 1,16,64] [--no-pin] [--json FILE]
  *
- * Paths, each with its own session created by the server's own createSession (intra-op 1,
- * inter-op 1, sequential, all optimisations) and run by the server's own runSession:
+ * Paths, each with its own session created by the server's own OrtSession.create (intra-op 1,
+ * inter-op 1, sequential, all optimisations) and run by its run():
  *   inproc   the compute alone, on this thread (what an inline batch costs);
  *   thread   node:worker_threads, input and output ArrayBuffers transferred (as Piscina moves
  *            them in src/runtime/onnx-backend.ts);
@@ -39,8 +39,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import type * as ort from 'onnxruntime-node';
-import { createSession, PlainTensor, runSession } from '../../src/runtime/ort-session';
+import { OrtSession, PlainTensor } from '../../src/runtime/ort-session';
+
+/** The server's own session, created as a promise so that a load error settles like a run's. */
+const createSession = async (modelPath: string, intraOpThreads: number): Promise<OrtSession> => OrtSession.create(modelPath, intraOpThreads);
 import type { TypedArray } from '../../src/protocol/datatypes';
 import { toolArg, toolPositiveInt } from '../lib/cli';
 import { flightsModelFiles, flightsParquet, loadFebruaryFlights, loadSpec, prepareTensor } from '../lib/flights';
@@ -77,9 +79,9 @@ export interface Runner {
 const hr = () => process.hrtime.bigint();
 const usSince = (t: bigint) => Number(hr() - t) / 1e3;
 
-async function computeOnce(s: ort.InferenceSession, inputs: Batch): Promise<RunAnswer> {
+async function computeOnce(s: OrtSession, inputs: Batch): Promise<RunAnswer> {
   const t = hr();
-  const outputs = await runSession(s, inputs, s.outputNames);
+  const outputs = s.run(inputs, s.outputs.map((o) => o.name));
   return { outputs, computeUs: usSince(t) };
 }
 
@@ -87,7 +89,7 @@ async function computeOnce(s: ort.InferenceSession, inputs: Batch): Promise<RunA
 
 async function inprocRunner(modelPath: string): Promise<Runner> {
   const s = await createSession(modelPath, 1);
-  return { name: 'inproc', run: (inputs) => computeOnce(s, inputs), close: () => s.release() };
+  return { name: 'inproc', run: (inputs) => computeOnce(s, inputs), close: async () => s.release() };
 }
 
 // ---------------------------------------------------------------- (b) worker thread
@@ -119,7 +121,8 @@ function threadMain(d: ThreadData): void {
       port.on('message', (m: { id: number; inputs?: Batch; close?: boolean }) => {
         if (m.close) {
           // release before exiting: terminating a worker inside onnxruntime aborts the process
-          void s.release().then(() => port.postMessage({ id: m.id, closed: true }));
+          s.release();
+          port.postMessage({ id: m.id, closed: true });
           return;
         }
         computeOnce(s, m.inputs!).then(
@@ -189,7 +192,8 @@ function forkChildMain(modelPath: string): void {
     (s) => {
       process.on('message', (m: { id: number; inputs?: Batch; close?: boolean }) => {
         if (m.close) {
-          void s.release().then(() => process.send!({ id: m.id, closed: true }, () => process.exit(0)));
+          s.release();
+          process.send!({ id: m.id, closed: true }, () => process.exit(0));
           return;
         }
         computeOnce(s, m.inputs!).then(
@@ -367,11 +371,10 @@ function pipeChildMain(modelPath: string, shm?: { input: string; output: string 
       const reader = new FrameReader((doorbell, framed) => {
         const { head, tensors: inputs } = shm && doorbell.shm !== undefined ? readShm(fdIn, doorbell.shm) : { head: doorbell, tensors: framed };
         if (head.close) {
-          void s.release().then(() => {
-            writeFrame(out, { id: head.id }, []);
-            process.exitCode = 0;
-            process.stdin.destroy();
-          });
+          s.release();
+          writeFrame(out, { id: head.id }, []);
+          process.exitCode = 0;
+          process.stdin.destroy();
           return;
         }
         computeOnce(s, inputs).then(

@@ -12,7 +12,7 @@
  * more than 1 sample).
  */
 import { allocData, elementCount } from '../protocol/datatypes';
-import { createSession, metadataOf, runSession } from '../runtime/ort-session';
+import { OrtSession } from '../runtime/ort-session';
 
 async function main(): Promise<void> {
   const [modelPath, intra, flag, failure] = process.argv.slice(2);
@@ -28,20 +28,19 @@ async function main(): Promise<void> {
       return;
     }
   }
-  const session = await createSession(modelPath, Number(intra) || 1);
-  const inputs = metadataOf(session.inputMetadata);
-  const outputs = metadataOf(session.outputMetadata);
+  const session = OrtSession.create(modelPath, Number(intra) || 1);
+  const { inputs, outputs } = session;
   let warm = 'ok';
   try {
     const feeds = inputs.map((t) => {
       const shape = (t.shape ?? []).map((d) => (d < 0 ? 1 : d));
       return { name: t.name, datatype: t.datatype, shape, data: allocData(t.datatype, elementCount(shape)) };
     });
-    await runSession(session, feeds, outputs.map((o) => o.name));
+    session.run(feeds, outputs.map((o) => o.name));
   } catch (e) {
     warm = `refused: ${(e as Error).message.slice(0, 300)}`;
   }
-  await session.release();
+  session.release();
   process.stdout.write(`${JSON.stringify({ inputs, outputs, warm })}\n`);
 }
 

@@ -4,8 +4,7 @@ import { Piscina } from 'piscina';
 import { Tensor } from '../protocol/datatypes';
 import { Backend, LoadOptions, MODEL_RUN_FAILED, ModelMetadata, RunOptions, modelRejected } from './backend';
 import type { WireTensor, WorkerResult, WorkerTask } from './onnx-worker';
-import { createSession, runSession } from './ort-session';
-import type * as ort from 'onnxruntime-node';
+import { OrtSession } from './ort-session';
 
 export interface OnnxBackendOptions {
   /** Worker threads, each with its own sessions (2 on a 2-core machine). */
@@ -16,7 +15,7 @@ interface Loaded {
   path: string;
   intraOpThreads: number;
   /** The event loop's own session, for batches run inline. */
-  inline: ort.InferenceSession;
+  inline: OrtSession;
 }
 
 /**
@@ -52,10 +51,10 @@ export class OnnxBackend implements Backend {
     const task = { op: 'load' as const, key, path: modelPath, intraOpThreads: opts.intraOpThreads, epoch: this.epoch, live: [...this.live, key] };
     // One load per worker, submitted together so that every idle worker takes one.
     const [inline, ...results] = await Promise.all([
-      createSession(modelPath, opts.intraOpThreads),
+      OrtSession.create(modelPath, opts.intraOpThreads),
       ...Array.from({ length: this.workers }, () => this.submit(task) as Promise<ModelMetadata>),
     ]);
-    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline: inline as ort.InferenceSession });
+    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline: inline as OrtSession });
     this.bumpEpoch();
     return results[0];
   }
@@ -64,7 +63,7 @@ export class OnnxBackend implements Backend {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
     try {
-      if (opts.site === 'inline') return await runSession(m.inline, inputs, outputNames);
+      if (opts.site === 'inline') return m.inline.run(inputs, outputNames);
       return await this.runPooled(key, m, inputs, outputNames, opts.timeoutMs);
     } catch (e) {
       const message = e instanceof Error ? e.message : String(e);
@@ -114,7 +113,7 @@ export class OnnxBackend implements Backend {
     if (!m) return;
     this.loaded.delete(key);
     this.bumpEpoch();
-    await m.inline.release();
+    m.inline.release();
   }
 
   /** Pool tasks not settled yet, abandoned ones (execution timeout) included. */

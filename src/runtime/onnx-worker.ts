@@ -3,10 +3,9 @@
  * call in onnxruntime-node; here it blocks only this worker. Batches too long to run
  * inline on the event loop come here (src/runtime/execution-site.ts).
  */
-import type * as ort from 'onnxruntime-node';
 import { threadId } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { createSession, metadataOf, PlainTensor, runSession } from './ort-session';
+import { OrtSession, PlainTensor } from './ort-session';
 
 export type WireTensor = PlainTensor;
 
@@ -14,15 +13,14 @@ export type WorkerTask =
   | { op: 'load'; key: string; path: string; intraOpThreads: number; epoch: number; live: string[] }
   | { op: 'run'; key: string; path: string; intraOpThreads: number; epoch: number; live: string[]; inputs: WireTensor[]; outputs: string[]; exitWorker?: boolean };
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+const sessions = new Map<string, OrtSession>();
 let knownEpoch = 0;
 
-function session(key: string, path: string, intraOpThreads: number): Promise<ort.InferenceSession> {
+function session(key: string, path: string, intraOpThreads: number): OrtSession {
   let s = sessions.get(key);
   if (!s) {
-    s = createSession(path, intraOpThreads);
+    s = OrtSession.create(path, intraOpThreads);
     sessions.set(key, s);
-    s.catch(() => sessions.delete(key));
   }
   return s;
 }
@@ -35,20 +33,20 @@ function evict(epoch: number, live: string[]): void {
   for (const [key, s] of sessions) {
     if (!keep.has(key)) {
       sessions.delete(key);
-      s.then((x) => x.release()).catch(() => undefined);
+      s.release();
     }
   }
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
   evict(task.epoch, task.live);
-  const s = await session(task.key, task.path, task.intraOpThreads);
+  const s = session(task.key, task.path, task.intraOpThreads);
   if (task.op === 'load') {
-    return { inputs: metadataOf(s.inputMetadata), outputs: metadataOf(s.outputMetadata) };
+    return { inputs: s.inputs, outputs: s.outputs };
   }
   // Test switch (OnnxBackend.exitWorkerOnNextRun): the worker dies mid-batch, as a crash would.
   if (task.exitWorker) process.exit(70);
-  const tensors = await runSession(s, task.inputs, task.outputs);
+  const tensors = s.run(task.inputs, task.outputs);
   return move(transferable(tensors) as Parameters<typeof move>[0]);
 }
 
