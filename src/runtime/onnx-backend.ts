@@ -49,12 +49,24 @@ export class OnnxBackend implements Backend {
 
   async load(key: string, modelPath: string, opts: LoadOptions): Promise<ModelMetadata> {
     const task = { op: 'load' as const, key, path: modelPath, intraOpThreads: opts.intraOpThreads, epoch: this.epoch, live: [...this.live, key] };
-    // One load per worker, submitted together so that every idle worker takes one.
-    const [inline, ...results] = await Promise.all([
-      OrtSession.create(modelPath, opts.intraOpThreads),
-      ...Array.from({ length: this.workers }, () => this.submit(task) as Promise<ModelMetadata>),
-    ]);
-    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline: inline as OrtSession });
+    // One load per worker, submitted together (every idle worker takes one) and before this
+    // thread's own load, which blocks it: the workers load meanwhile.
+    const loads = Promise.all(Array.from({ length: this.workers }, () => this.submit(task) as Promise<ModelMetadata>));
+    let inline: OrtSession;
+    try {
+      inline = OrtSession.create(modelPath, opts.intraOpThreads);
+    } catch (e) {
+      await loads.catch(() => undefined);
+      throw e;
+    }
+    let results: ModelMetadata[];
+    try {
+      results = await loads;
+    } catch (e) {
+      inline.release();
+      throw e;
+    }
+    this.loaded.set(key, { path: modelPath, intraOpThreads: opts.intraOpThreads, inline });
     this.bumpEpoch();
     return results[0];
   }
