@@ -111,8 +111,8 @@ export class PredictionLog {
     this.expired = this.db.prepare('DELETE FROM predictions WHERE rowid IN (SELECT rowid FROM predictions WHERE arrival_ms < ? LIMIT ?)');
     // Two statements: SQLite answers a lone min() or max() of the rowid from the b-tree's end,
     // but scans the whole table for both in one SELECT.
-    this.newestRowid = this.db.prepare('SELECT max(rowid) FROM predictions');
-    this.oldestRowid = this.db.prepare('SELECT min(rowid) FROM predictions');
+    this.newestRowid = this.db.prepare('SELECT max(rowid) FROM predictions').pluck();
+    this.oldestRowid = this.db.prepare('SELECT min(rowid) FROM predictions').pluck();
     this.beyondRows = this.db.prepare('DELETE FROM predictions WHERE rowid <= ?');
     this.pairs = this.db.prepare('SELECT a.output AS a, b.output AS b, a.label AS label FROM predictions a JOIN predictions b ON b.model = a.model AND b.id = a.id AND b.version = ? WHERE a.model = ? AND a.version = ? AND a.arrival_ms >= ?');
   }
@@ -215,8 +215,8 @@ export class PredictionLog {
    */
   retain(nowMs = Date.now(), maxDelete = RETAIN_CHUNK_ROWS): number {
     let deleted = this.expired.run(nowMs - this.retentionMs, maxDelete).changes;
-    const newest = this.newestRowid.pluck().get() as number | null;
-    const oldest = this.oldestRowid.pluck().get() as number | null;
+    const newest = this.newestRowid.get() as number | null;
+    const oldest = this.oldestRowid.get() as number | null;
     if (newest !== null && oldest !== null) {
       const cutoff = Math.min(newest - this.maxRows, oldest + maxDelete - 1);
       if (cutoff >= oldest) deleted += this.beyondRows.run(cutoff).changes;
