@@ -63,6 +63,8 @@ export interface GbdtOptions {
   /** Stop when the validation metric has not improved for this many iterations; keep the best. */
   early_stopping_rounds?: number;
   metric?: 'logloss' | 'auc';
+  /** 0 (default): the addon's compute pool, every core; 1: the calling thread only. The trees do not depend on it. */
+  num_threads?: number;
 }
 
 /** Raw addon exports of the GBDT trainer. */

@@ -45,6 +45,9 @@ struct Params {
   // Early stopping on the validation set (0: off).
   int early_stopping_rounds = 0;
   bool metric_auc = false;        // false: validation log loss
+  // 0: split the work over the process's compute pool (exec::ThreadPool);
+  // 1: this thread only. The model is the same bit for bit either way.
+  int num_threads = 0;
 };
 
 // A dense float32 row-major matrix; NaN is a missing value. Columns listed in

@@ -61,6 +61,7 @@ Params ParseParams(const Napi::Env& env, const Napi::Object& o) {
   p.cat_l2 = NonNegOption(env, o, "cat_l2", p.cat_l2);
   p.min_data_per_group = IntOption(env, o, "min_data_per_group", p.min_data_per_group, 1, 1 << 30);
   p.early_stopping_rounds = IntOption(env, o, "early_stopping_rounds", 0, 0, 100000);
+  p.num_threads = IntOption(env, o, "num_threads", p.num_threads, 0, 1);
   if (o.Has("metric") && !o.Get("metric").IsUndefined()) {
     const Napi::Value m = o.Get("metric");
     THROW_TYPEERROR_IF(!m.IsString(), env, "metric must be 'logloss' or 'auc'");

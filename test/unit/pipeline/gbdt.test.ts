@@ -229,6 +229,18 @@ test('determinism: the same seed exports identical bytes; another seed with subs
   assert.strictEqual(bytes(fit({ ...full, seed: 1 })), bytes(fit({ ...full, seed: 2 })));
 });
 
+test('threads: the compute pool and one thread train the same model bit for bit (curves included)', () => {
+  // 30,000 rows are two row blocks, so gradients, partitions, score updates and the loss
+  // sums are split across threads, as are the histograms (one feature per task).
+  const opts = { ...OPTS, num_iterations: 25, early_stopping_rounds: 0 };
+  const one = fit({ ...opts, num_threads: 1 });
+  const pool = fit({ ...opts, num_threads: 0 });
+  assert.deepStrictEqual(pool.trainLoss, one.trainLoss);
+  assert.deepStrictEqual(pool.validAuc, one.validAuc);
+  assert.deepStrictEqual(pool.trees, one.trees);
+  assert.strictEqual(pool.initScore, one.initScore);
+});
+
 test('early stopping keeps the best validation iteration of the recorded curve', () => {
   const losses = Array.from(model.validLoss);
   const best = losses.indexOf(Math.min(...losses));
@@ -278,5 +290,6 @@ test('BAD CALL - labels, codes, options and shapes are checked', () => {
   assert.throws(() => t({}, { max_bins: 256 }), /max_bins must be an integer in 2\.\.255/);
   assert.throws(() => t({}, { early_stopping_rounds: 5 }), /early stopping needs a validation set/);
   assert.throws(() => t({}, { metric: 'mse' as 'auc' }), /metric must be 'logloss' or 'auc'/);
+  assert.throws(() => t({}, { num_threads: 2 }), /num_threads must be an integer in 0\.\.1/);
   assert.throws(() => exportGbdtOnnx(model, columns.slice(1), spec.width, { opset: 13 }), /11 column mappings for a model of 12 columns/);
 });
