@@ -3,8 +3,9 @@
 // category codes (categorical), leaf-wise growth, histogram subtraction,
 // shrinkage, L2 on leaf values, bagging and feature subsampling, early
 // stopping on a validation set. Pure C++ (no napi.h): gbdt_bindings.cc is the
-// JS glue. Single-threaded on purpose: the result is a function of the inputs
-// and the seed only, bit for bit.
+// JS glue. Multi-threaded on the addon's compute pool (exec::ThreadPool), split
+// only where the split changes no floating-point operation: the result is a
+// function of the inputs and the seed only, bit for bit, on any thread count.
 //
 // Prediction semantics (the ONNX export and the test-side walker follow them):
 //  - numeric node: x is NaN -> default side; x <= threshold -> left; else right.
