@@ -45,30 +45,33 @@ function accessor(obs: Observation, input: string): ValueOf {
   return (r) => rows[r]?.[input];
 }
 
-function columnEncoder(c: BaselineColumn): (v: unknown) => number {
+/**
+ * How a column turns a row into its bin. Time-derived columns take the row's timestamp as
+ * epoch ms (`t`, parsed once per row for all of them); the others the raw value `v`.
+ */
+interface ColumnEncoder {
+  usesTime: boolean;
+  bin(v: unknown, t: number): number;
+}
+
+function columnEncoder(c: BaselineColumn): ColumnEncoder {
   if (c.kind === 'numeric') {
     if (c.derive === 'hour_of_day') {
-      return (v) => {
-        const t = toEpochMs(v);
-        return Number.isFinite(t) ? binOf(c.edges, Math.floor(minuteOfDay(t) / 60)) : -1;
-      };
+      return { usesTime: true, bin: (_v, t) => (Number.isFinite(t) ? binOf(c.edges, Math.floor(minuteOfDay(t) / 60)) : -1) };
     }
-    return (v) => (typeof v === 'number' && Number.isFinite(v) ? binOf(c.edges, v) : -1);
+    return { usesTime: false, bin: (v) => (typeof v === 'number' && Number.isFinite(v) ? binOf(c.edges, v) : -1) };
   }
   if (c.derive === 'day_of_week') {
-    return (v) => {
-      const t = toEpochMs(v);
-      return Number.isFinite(t) ? dayOfWeek(t) : -1;
-    };
+    return { usesTime: true, bin: (_v, t) => (Number.isFinite(t) ? dayOfWeek(t) : -1) };
   }
   const index = new Map(c.categories.map((v, i) => [v, i]));
   const other = index.get(OTHER)!;
-  return (v) => (v === undefined || v === null || v === '' ? -1 : index.get(String(v)) ?? other);
+  return { usesTime: false, bin: (v) => (v === undefined || v === null || v === '' ? -1 : index.get(String(v)) ?? other) };
 }
 
 /** Encoders for one baseline, built once per model version. */
 export class RowEncoder {
-  private readonly encoders: ((v: unknown) => number)[];
+  private readonly encoders: ColumnEncoder[];
 
   constructor(readonly baseline: Baseline) {
     this.encoders = baseline.columns.map(columnEncoder);
@@ -86,18 +89,26 @@ export class RowEncoder {
     const k = this.encoders.length;
     const bins = new Int32Array(n * k);
     const features = Boolean(obs.rows || obs.columns);
-    if (features) {
-      this.baseline.columns.forEach((c, j) => {
-        const get = accessor(obs, c.input);
-        const enc = this.encoders[j];
-        for (let r = 0; r < n; r++) bins[r * k + j] = enc(get(r));
-      });
-    }
+    // Event time per row: the timestamp input parsed once, for the event clock and for every
+    // time-derived column (the baseline derives them from that same input).
     const eventMs = new Float64Array(n).fill(NaN);
     const ts = this.baseline.timestampInput;
     if (ts && features) {
       const get = accessor(obs, ts);
       for (let r = 0; r < n; r++) eventMs[r] = toEpochMs(get(r));
+    }
+    if (features) {
+      const columns = this.baseline.columns;
+      for (let j = 0; j < k; j++) {
+        const enc = this.encoders[j];
+        const input = columns[j].input;
+        const get = accessor(obs, input);
+        const sameTime = enc.usesTime && input === ts;
+        for (let r = 0; r < n; r++) {
+          const v = get(r);
+          bins[r * k + j] = enc.bin(v, !enc.usesTime ? NaN : sameTime ? eventMs[r] : toEpochMs(v));
+        }
+      }
     }
     return { rows: n, columns: k, bins, predictions: Float64Array.from(obs.predictions, Number), features, eventMs };
   }
