@@ -116,7 +116,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     const { mv, release, shadow } = repository.lease(name, version, routingKey);
     // Counted as OIP infer is (requests, in flight, queue wait, latency): dashboards, the
     // shipped Prometheus rules and the autoscaler's in-flight metric see /predict too.
-    const labels = { model: mv.name, version: String(mv.version) };
+    const labelsOf = () => ({ model: mv.name, version: String(mv.version) });
     const counted = ctx.metrics ? versionRequestMetrics(ctx.metrics, mv.name, mv.version) : undefined;
     counted?.pending.inc();
     try {
@@ -124,12 +124,12 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       if (!p) throw new InferaError('ENG_ERR_UNSUPPORTED', `model '${name}' declares no 'predict' section in model.json`);
       // The rows as the model sees them: with its online features, as of each row's time.
       const rows = withOnlineFeatures(ctx.online, mv, sent, ctx.metrics);
-      const range = mv.featureRanges ? checkRanges(rows, mv.featureRanges, p.out_of_range) : { warnings: [], counts: {} };
-      for (const [feature, k] of Object.entries(range.counts)) ctx.metrics?.outOfRange.inc({ ...labels, feature }, k);
-      const warnings = range.warnings.length ? { warnings: range.warnings } : {};
+      const range = mv.featureRanges ? checkRanges(rows, mv.featureRanges, p.out_of_range) : undefined;
+      if (range && ctx.metrics) for (const feature in range.counts) ctx.metrics.outOfRange.inc({ ...labelsOf(), feature }, range.counts[feature]);
+      const warnings = range?.warnings.length ? range.warnings : undefined;
       const run = async (part: Record<string, unknown>[]): Promise<Prediction[]> => {
         const { inputs, unknownCategories } = featuresToInputs(mv.config, part, mv.featureSpec);
-        if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labels, unknownCategories);
+        if (unknownCategories > 0) ctx.metrics?.unknownCategories.inc(labelsOf(), unknownCategories);
         try {
           const r = await mv.infer({ inputs, outputs: [p.output] });
           counted?.queueSeconds.observe(r.queueMs / 1000);
@@ -167,21 +167,29 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
         ids,
         latencyMs: performance.now() - started,
       });
-      const meta = { model: mv.name, model_version: String(mv.version), processing_time_ms: Number((performance.now() - started).toFixed(3)) };
-      // On request, the online feature values each row was predicted with.
+      // On request, the online feature values each row was predicted with. Fields left
+      // undefined are not written (JSON.stringify): one object literal per answer, no spreads.
       const onlineNames = body.return_online_features === true ? mv.featureSpec?.online?.features.map((f) => f.name) : undefined;
-      const onlineOf = (i: number) => (onlineNames ? { online_features: Object.fromEntries(onlineNames.map((n) => [n, rows[i][n]])) } : {});
+      const onlineOf = (i: number) => (onlineNames ? Object.fromEntries(onlineNames.map((n) => [n, rows[i][n]])) : undefined);
+      const modelVersion = String(mv.version);
+      const processingMs = Math.round((performance.now() - started) * 1000) / 1000;
       if (single) {
         const q = preds[0];
-        ex.json(200, { id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...onlineOf(0), ...meta, from_cache: fromCache, ...warnings });
+        ex.json(200, {
+          id: ids[0], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, online_features: onlineOf(0),
+          model: mv.name, model_version: modelVersion, processing_time_ms: processingMs, from_cache: fromCache, warnings,
+        });
       } else {
-        ex.json(200, { predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, ...onlineOf(i) })), ...meta, ...warnings });
+        ex.json(200, {
+          predictions: preds.map((q, i) => ({ id: ids[i], prediction: q.prediction, confidence: q.confidence, probabilities: q.probabilities, online_features: onlineOf(i) })),
+          model: mv.name, model_version: modelVersion, processing_time_ms: processingMs, warnings,
+        });
       }
       if (shadow) shadowQueue(shadow).offer({ rows: sent.length, features: sent, ids, release: shadow.lease() });
       counted?.success.inc();
       counted?.requestSeconds.observe((performance.now() - started) / 1000);
     } catch (e) {
-      ctx.metrics?.requests.inc({ ...labels, outcome: failureOutcome(toInferaError(e).status) });
+      ctx.metrics?.requests.inc({ ...labelsOf(), outcome: failureOutcome(toInferaError(e).status) });
       throw e;
     } finally {
       release();
