@@ -696,5 +696,21 @@ double PredictRaw(const Model& model, const float* row) {
   return s;
 }
 
+void PredictRawRows(const Model& model, const float* x, size_t rows, size_t cols, double* out) {
+  // Tree-major within a block of rows, so one tree's nodes stay in cache while the block
+  // walks it. Row by row over every tree missed cache on most nodes: ~0.6 µs a tree a row
+  // with 999 trees of 63 leaves (perf: all of a pipeline's month evaluations in TreeOutput).
+  // Each row still adds init, tree 0, tree 1, ... in that order: the same sums as PredictRaw.
+  constexpr size_t kBlock = 512;
+  const int blocks = static_cast<int>((rows + kBlock - 1) / kBlock);
+  exec::ThreadPool::Instance().ParallelFor(blocks, [&](int b) {
+    const size_t lo = static_cast<size_t>(b) * kBlock, hi = std::min(rows, lo + kBlock);
+    for (size_t r = lo; r < hi; ++r) out[r] = model.init_score;
+    for (const Tree& t : model.trees) {
+      for (size_t r = lo; r < hi; ++r) out[r] += TreeOutput(t, x + r * cols);
+    }
+  });
+}
+
 }  // namespace gbdt
 }  // namespace infera

@@ -91,5 +91,9 @@ Status Train(const Matrix& x, const uint8_t* y, const std::vector<int>& categori
 // Raw score (logit) of one row, with the semantics described above.
 double PredictRaw(const Model& model, const float* row);
 
+// PredictRaw of `rows` rows of `cols` columns (row-major) into out[0..rows), on the
+// compute pool; every value equal to PredictRaw's.
+void PredictRawRows(const Model& model, const float* x, size_t rows, size_t cols, double* out);
+
 }  // namespace gbdt
 }  // namespace infera

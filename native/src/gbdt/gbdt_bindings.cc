@@ -184,7 +184,7 @@ Napi::Value GbdtPredictSync(const Napi::CallbackInfo& info) {
   const Napi::Array trees = m.Get("trees").As<Napi::Array>();
   for (uint32_t i = 0; i < trees.Length(); ++i) model.trees.push_back(TreeFromJs(env, trees.Get(i), x.cols));
   Napi::Float64Array out = Napi::Float64Array::New(env, x.rows);
-  for (size_t r = 0; r < x.rows; ++r) out[r] = PredictRaw(model, x.data + r * x.cols);
+  PredictRawRows(model, x.data, x.rows, x.cols, out.Data());
   return out;
 }
 
