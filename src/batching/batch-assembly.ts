@@ -1,4 +1,4 @@
-import { concatAxis, sliceAxis } from '../native/binding';
+import { concatAxis, concatAxisSync, sliceAxis, sliceAxisSync } from '../native/binding';
 import { DATATYPES, Tensor, TypedArray, bytesOf, elementCount, typedFromBytes } from '../protocol/datatypes';
 
 function product(dims: readonly number[]): number {
@@ -6,10 +6,11 @@ function product(dims: readonly number[]): number {
 }
 
 /**
- * Concatenates the requests' tensors of one input along its batch axis (native,
- * off the JS thread for large batches). A single request passes through untouched.
+ * Concatenates the requests' tensors of one input along its batch axis (native). `inline`:
+ * on the calling thread whatever the size (see batch-execution.ts); otherwise large batches
+ * copy on the libuv pool. A single request passes through untouched.
  */
-export async function assembleInput(parts: Tensor[], axis: number): Promise<Tensor> {
+export async function assembleInput(parts: Tensor[], axis: number, inline = false): Promise<Tensor> {
   if (parts.length === 1) return parts[0];
   const first = parts[0];
   const outer = product(first.shape.slice(0, axis));
@@ -18,12 +19,13 @@ export async function assembleInput(parts: Tensor[], axis: number): Promise<Tens
   if (first.datatype === 'BYTES') return { name: first.name, datatype: 'BYTES', shape, data: concatStrings(parts.map((p) => p.data as string[]), outer, parts.map((p) => product(p.shape.slice(axis)))) };
   const bytes = DATATYPES[first.datatype].bytes;
   const innerBytes = parts.map((p) => product(p.shape.slice(axis)) * bytes);
-  const whole = await concatAxis(parts.map((p) => bytesOf(p.data as TypedArray)), outer, innerBytes);
+  const bytesList = parts.map((p) => bytesOf(p.data as TypedArray));
+  const whole = inline ? concatAxisSync(bytesList, outer, innerBytes) : await concatAxis(bytesList, outer, innerBytes);
   return { name: first.name, datatype: first.datatype, shape, data: typedFromBytes(first.datatype, whole) };
 }
 
-/** Splits one batched output back into per-request tensors by their row counts. */
-export async function scatterOutput(out: Tensor, axis: number | null, rows: number[]): Promise<Tensor[]> {
+/** Splits one batched output back into per-request tensors by their row counts (`inline` as assembleInput's). */
+export async function scatterOutput(out: Tensor, axis: number | null, rows: number[], inline = false): Promise<Tensor[]> {
   if (rows.length === 1) return [out];
   if (axis === null) return rows.map(() => out);
   const total = rows.reduce((a, b) => a + b, 0);
@@ -38,7 +40,9 @@ export async function scatterOutput(out: Tensor, axis: number | null, rows: numb
   }
   const datatype = out.datatype;
   const rowBytes = rowSize * DATATYPES[datatype].bytes;
-  const pieces = await sliceAxis(bytesOf(out.data as TypedArray), outer, rows.map((r) => r * rowBytes));
+  const whole = bytesOf(out.data as TypedArray);
+  const innerBytes = rows.map((r) => r * rowBytes);
+  const pieces = inline ? sliceAxisSync(whole, outer, innerBytes) : await sliceAxis(whole, outer, innerBytes);
   return pieces.map((piece, i) => ({ name: out.name, datatype, shape: shapeOf(i), data: typedFromBytes(datatype, piece) }));
 }
 

@@ -66,18 +66,26 @@ export class BatchExecution {
     return i.execution_timeout_ms === undefined ? budget : Math.min(budget, i.execution_timeout_ms / 2);
   }
 
-  /** Runs one batch: concatenate, execute, slice back per request. */
+  /**
+   * Runs one batch: concatenate, execute, slice back per request. The copies run where the
+   * batch runs: an inline batch, or any batch of a process with one core, copies on the event
+   * loop, since a hop to the libuv pool for the copy would cost two scheduler wake-ups and a
+   * loop turn for a copy the same core then waits for (the size threshold in binding.ts
+   * weighs the hop against the copy only where another core can take it). Measured:
+   * bench/README.md, "Stop 26".
+   */
   async run(payloads: Payload[]): Promise<BatchResult[]> {
     const { o } = this;
     const t0 = performance.now();
-    const inputs = await Promise.all(
-      o.inputSpecs.map((spec, i) =>
-        spec.batchAxis === null ? payloads[0].tensors[i] : assembleInput(payloads.map((p) => p.tensors[i]), spec.batchAxis),
-      ),
-    );
     const rows = payloads.map((p) => p.rows);
     const totalRows = rows.reduce((a, b) => a + b, 0);
     const site = chooseSite({ mode: o.config.instance.execution, rows: totalRows, cost: o.cost.snapshot(), cores: o.cores, inlineMaxMs: this.inlineMaxMs });
+    const copyInline = site === 'inline' || o.cores <= 1;
+    const inputs = await Promise.all(
+      o.inputSpecs.map((spec, i) =>
+        spec.batchAxis === null ? payloads[0].tensors[i] : assembleInput(payloads.map((p) => p.tensors[i]), spec.batchAxis, copyInline),
+      ),
+    );
     o.metrics?.executions.inc({ model: o.name, version: String(o.version), site });
     const runStarted = performance.now();
     let outputs: Tensor[];
@@ -88,7 +96,7 @@ export class BatchExecution {
       throw e;
     }
     if (o.learnsCost) o.cost.observeBatch(totalRows, performance.now() - runStarted);
-    const perRequest = await Promise.all(outputs.map((t) => scatterOutput(t, o.outputAxes.get(t.name) ?? null, rows)));
+    const perRequest = await Promise.all(outputs.map((t) => scatterOutput(t, o.outputAxes.get(t.name) ?? null, rows, copyInline)));
     const computeMs = performance.now() - t0;
     o.onBatch?.(totalRows, computeMs);
     o.metrics?.computeSeconds.observe({ model: o.name, version: String(o.version) }, computeMs / 1000);
