@@ -31,6 +31,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"cudaInfo", infera::CudaInfo},
       {"cpuFeatures", infera::CpuFeaturesInfo},
       {"buildInfo", infera::BuildInfo},
+      {"computeThreads", infera::ComputeThreads},
       {"kernelInfo", infera::quant::KernelInfo},
       {"gemmF32", infera::quant::GemmF32Binding},
       {"int8Gemm", infera::quant::Int8GemmBinding},

@@ -4,6 +4,8 @@
 //   INFERA_WITH_TENSORRT      cmake-js found NvInfer.h (no TensorRT code yet)
 #include "system_info.h"
 
+#include "exec/thread_pool.h"
+
 #include "cpu/cpu_features.h"
 #include "cuda/device.h"
 
@@ -80,6 +82,11 @@ Napi::Value BuildInfo(const Napi::CallbackInfo& info) {
 #endif
   out.Set("compiler", Napi::String::New(env, CompilerName()));
   return out;
+}
+
+// Starts the pool if it is not running yet (its size is fixed at first use).
+Napi::Value ComputeThreads(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), exec::ThreadPool::Instance().Concurrency());
 }
 
 }  // namespace infera

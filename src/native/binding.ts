@@ -72,12 +72,13 @@ export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding,
   cudaInfo(): CudaInfo;
   cpuFeatures(): CpuFeatures;
   buildInfo(): BuildInfo;
+  computeThreads(): number;
 }
 
 /** Every function a usable addon must export (a stale build missing one is skipped). */
 export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'concatAxis', 'concatAxisSync', 'sliceAxis', 'sliceAxisSync',
-  'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo',
+  'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo', 'computeThreads',
   // native/src/quant (typed wrappers in kernels.ts)
   'kernelInfo', 'gemmF32', 'int8Gemm', 'quantizeWeights', 'quantizeRows',
   // native/src/exec (typed wrappers in executor.ts)
@@ -294,4 +295,13 @@ export function cpuFeatures(): CpuFeatures {
  */
 export function buildInfo(): BuildInfo {
   return loadBinding().buildInfo();
+}
+
+/**
+ * Threads of the addon's compute pool (GBDT training, native batches, batched feature
+ * transforms): one per CPU this process may run on (its affinity mask when the pool started),
+ * the caller included. A process pinned to one core computes on that core alone.
+ */
+export function computeThreads(): number {
+  return loadBinding().computeThreads();
 }

@@ -9,6 +9,10 @@
 #include <algorithm>
 #include <atomic>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace infera {
 namespace exec {
 
@@ -21,11 +25,27 @@ struct ThreadPool::Job {
   int users = 0;  // helpers holding this job; guarded by mu_
 };
 
+namespace {
+
+// CPUs this process may run on: its affinity mask (taskset, cpusets) where the
+// OS has one, else every CPU. hardware_concurrency() counts the machine's CPUs,
+// so a process pinned to one core got helpers that could only preempt its own
+// thread (the same rule as os.availableParallelism() on the JS side).
+int UsableCpus() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
 ThreadPool& ThreadPool::Instance() {
   // Leaked on purpose: joining helpers from static destructors at process
   // exit can deadlock inside Node; the OS reclaims them.
-  static ThreadPool* pool = new ThreadPool(
-      std::max(1, static_cast<int>(std::thread::hardware_concurrency())) - 1);
+  static ThreadPool* pool = new ThreadPool(UsableCpus() - 1);
   return *pool;
 }
 

@@ -17,8 +17,9 @@ namespace exec {
 
 class ThreadPool {
  public:
-  // The pool: hardware_concurrency() - 1 helper threads, started on first
-  // use and never destroyed (helpers idle on a condition variable).
+  // The pool: one helper thread per CPU this process may run on (its affinity
+  // mask at first use), minus the caller; started on first use and never
+  // destroyed (helpers idle on a condition variable).
   static ThreadPool& Instance();
 
   // Runs fn(0) .. fn(n-1), each exactly once, on the caller and on idle

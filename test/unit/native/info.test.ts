@@ -3,10 +3,12 @@
 // /proc/driver/nvidia/gpus (present only when an NVIDIA driver sees a GPU).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  ADDON_CANDIDATES, BINDING_FUNCTIONS, PACKAGE_ROOT, addonPath, buildInfo, cpuFeatures, cudaInfo, loadBinding, loadBindingFrom,
+  ADDON_CANDIDATES, BINDING_FUNCTIONS, PACKAGE_ROOT, addonPath, buildInfo, computeThreads, cpuFeatures, cudaInfo, loadBinding, loadBindingFrom,
 } from '../../../src/native/binding';
 
 const BUILDS = ADDON_CANDIDATES.filter((f) => fs.existsSync(f));
@@ -39,7 +41,7 @@ test('loader: picks the first usable candidate and exports every function', () =
 
 test('BAD CALL - loader: a missing file or a module without the functions is refused', () => {
   assert.throws(() => loadBindingFrom(path.join(PACKAGE_ROOT, 'build', 'Release', 'missing.node')), { code: 'MODULE_NOT_FOUND' });
-  assert.throws(() => loadBindingFrom(path.join(PACKAGE_ROOT, 'package.json')), { message: /is a stale build: missing concatAxis, .*buildInfo, kernelInfo, .*quantizeRows/ });
+  assert.throws(() => loadBindingFrom(path.join(PACKAGE_ROOT, 'package.json')), { message: /is a stale build: missing concatAxis, .*buildInfo, computeThreads, kernelInfo, .*quantizeRows/ });
 });
 
 test('wrappers return what the loaded addon returns', () => {
@@ -97,3 +99,11 @@ for (const file of BUILDS) {
     });
   });
 }
+
+test('the compute pool has one thread per CPU the process may run on: all of them, or one under taskset', { skip: spawnSync('taskset', ['--version']).error ? 'taskset is not installed' : false }, () => {
+  assert.strictEqual(computeThreads(), os.availableParallelism());
+  const script = `console.log(require(${JSON.stringify(require.resolve('../../../src/native/binding'))}).computeThreads())`;
+  const pinned = spawnSync('taskset', ['-c', '0', process.execPath, '-e', script], { encoding: 'utf8' });
+  assert.strictEqual(pinned.status, 0, pinned.stderr);
+  assert.strictEqual(Number(pinned.stdout.trim()), 1);
+});
