@@ -72,8 +72,7 @@ struct Split {
   bool default_left = false;
   bool categorical = false;
   std::vector<int> cats;   // categorical: bins (codes) going left, ascending
-  double left_g = 0, left_h = 0;  // sums of the rows going left (from the histogram)
-  uint32_t left_count = 0;
+  Sums left;               // of the rows going left (from the histogram)
 };
 
 struct Leaf {
@@ -213,9 +212,8 @@ class Trainer {
 
       Tree tree = Grow(model);
       UpdateScores(tree, &score);
-      ParallelFor(Blocks(valid.rows), [&](int b) {
-        const size_t end = std::min(valid.rows, (b + 1) * kRowBlock);
-        for (size_t i = b * kRowBlock; i < end; ++i) vscore[i] += TreeOutput(tree, valid.data + i * valid.cols);
+      ForBlocks(0, valid.rows, [&](int, size_t lo, size_t hi) {
+        for (size_t i = lo; i < hi; ++i) vscore[i] += TreeOutput(tree, valid.data + i * valid.cols);
       });
       model->trees.push_back(std::move(tree));
       if (valid.rows == 0) continue;
@@ -246,6 +244,15 @@ class Trainer {
   }
 
   static int Blocks(size_t rows) { return static_cast<int>((rows + kRowBlock - 1) / kRowBlock); }
+
+  // fn(b, lo, hi) for the fixed row blocks [lo, hi) of [begin, end), block b
+  // starting at begin + b * kRowBlock; blocks run on the pool (see ParallelFor).
+  void ForBlocks(size_t begin, size_t end, const std::function<void(int, size_t, size_t)>& fn) const {
+    ParallelFor(Blocks(end - begin), [&](int b) {
+      const size_t lo = begin + static_cast<size_t>(b) * kRowBlock;
+      fn(b, lo, std::min(end, lo + kRowBlock));
+    });
+  }
 
   // Bins of column f (see the layout invariants at the top).
   Status QuantizeFeature(size_t f) {
@@ -295,10 +302,9 @@ class Trainer {
   double Gradients(const std::vector<double>& score) {
     const size_t n = score.size();
     std::vector<double> partial(Blocks(n), 0.0);
-    ParallelFor(Blocks(n), [&](int b) {
-      const size_t end = std::min(n, (b + 1) * kRowBlock);
+    ForBlocks(0, n, [&](int b, size_t lo, size_t hi) {
       double s = 0;
-      for (size_t i = b * kRowBlock; i < end; ++i) {
+      for (size_t i = lo; i < hi; ++i) {
         const double q = Sigmoid(score[i]);
         gh_[i].g = q - y_[i];
         gh_[i].h = std::max(q * (1 - q), 1e-16);
@@ -321,9 +327,8 @@ class Trainer {
       const double v = tree.value[lr.node];
       for (size_t i = lr.begin; i < lr.end; ++i) sc[rows_[i]] += v;
     });
-    ParallelFor(Blocks(oob_.size()), [&](int b) {
-      const size_t end = std::min(oob_.size(), (b + 1) * kRowBlock);
-      for (size_t i = b * kRowBlock; i < end; ++i) sc[oob_[i]] += BinnedOutput(tree, oob_[i]);
+    ForBlocks(0, oob_.size(), [&](int, size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) sc[oob_[i]] += BinnedOutput(tree, oob_[i]);
     });
   }
 
@@ -393,9 +398,8 @@ class Trainer {
     const size_t n = x_.rows, len = leaf->end - leaf->begin;
     const uint32_t* rows = rows_.data() + leaf->begin;
     GradHess* og = ordered_.data();
-    ParallelFor(Blocks(len), [&](int b) {
-      const size_t end = std::min(len, (b + 1) * kRowBlock);
-      for (size_t i = b * kRowBlock; i < end; ++i) og[i] = gh_[rows[i]];
+    ForBlocks(0, len, [&](int, size_t lo, size_t hi) {
+      for (size_t i = lo; i < hi; ++i) og[i] = gh_[rows[i]];
     });
     auto one = [&](int k) {
       const int f = selected_[k];
@@ -428,8 +432,7 @@ class Trainer {
     for (int b = 0; b <= nb_[s.feature]; ++b) left_bin[b] = SideOfBin(s, b) ? 1 : 0;
     const uint16_t* col = bins_.data() + static_cast<size_t>(s.feature) * x_.rows;
     std::vector<size_t> lefts(blocks);
-    ParallelFor(blocks, [&](int b) {
-      const size_t lo = begin + b * kRowBlock, hi = std::min(end, lo + kRowBlock);
+    ForBlocks(begin, end, [&](int b, size_t lo, size_t hi) {
       size_t l = lo, r = hi;
       for (size_t i = lo; i < hi; ++i) {
         const uint32_t row = rows_[i];
@@ -447,10 +450,10 @@ class Trainer {
     size_t right = mid;
     for (int b = 0; b < blocks; ++b) {
       rpos[b] = right;
-      right += std::min(end, begin + (b + 1) * kRowBlock) - (begin + b * kRowBlock) - lefts[b];
+      const size_t lo = begin + static_cast<size_t>(b) * kRowBlock;
+      right += std::min(end, lo + kRowBlock) - lo - lefts[b];
     }
-    ParallelFor(blocks, [&](int b) {
-      const size_t lo = begin + b * kRowBlock, hi = std::min(end, lo + kRowBlock);
+    ForBlocks(begin, end, [&](int b, size_t lo, size_t hi) {
       std::copy(scratch_.begin() + lo, scratch_.begin() + lo + lefts[b], rows_.begin() + lpos[b]);
       const size_t nr = hi - lo - lefts[b];
       for (size_t k = 0; k < nr; ++k) rows_[rpos[b] + k] = scratch_[hi - 1 - k];
@@ -504,9 +507,7 @@ class Trainer {
           best->categorical = false;
           best->default_left = miss.c > 0 ? miss_left == 1 : l.c >= r.c;
           best->cats.clear();
-          best->left_g = l.g;
-          best->left_h = l.h;
-          best->left_count = l.c;
+          best->left = l;
         }
       }
     }
@@ -546,9 +547,7 @@ class Trainer {
           best->default_left = false;
           best->cats.assign(dir == 0 ? used.begin() : used.end() - (k + 1), dir == 0 ? used.begin() + (k + 1) : used.end());
           std::sort(best->cats.begin(), best->cats.end());
-          best->left_g = l.g;
-          best->left_h = l.h;
-          best->left_count = l.c;
+          best->left = l;
         }
       }
     }
@@ -599,8 +598,8 @@ class Trainer {
       r.end = parent.end;
       l.depth = r.depth = parent.depth + 1;
       // Child sums from the split's histogram prefix (no pass over the rows).
-      l.sums = {s.left_g, s.left_h, static_cast<uint32_t>(mid - parent.begin)};
-      r.sums = {parent.sums.g - s.left_g, parent.sums.h - s.left_h, static_cast<uint32_t>(parent.end - mid)};
+      l.sums = {s.left.g, s.left.h, static_cast<uint32_t>(mid - parent.begin)};
+      r.sums = {parent.sums.g - s.left.g, parent.sums.h - s.left.h, static_cast<uint32_t>(parent.end - mid)};
       // The internal node.
       const int node = parent.node;
       t.feature[node] = s.feature;
