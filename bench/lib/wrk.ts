@@ -71,10 +71,11 @@ export function parseWrkOutput(stdout: string): WrkFigures {
   return JSON.parse(line.slice(MARK.length)) as WrkFigures;
 }
 
-function runWrk(script: string, url: string, connections: number, seconds: number, timeoutS: number): Promise<WrkFigures> {
+function runWrk(script: string, url: string, connections: number, seconds: number, timeoutS: number, threads: number, prefix: string[]): Promise<WrkFigures> {
   return new Promise((resolve, reject) => {
-    const args = ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutS}s`, '-s', script, url];
-    const p = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--timeout', `${timeoutS}s`, '-s', script, url];
+    const [cmd, ...pre] = [...prefix, 'wrk'];
+    const p = spawn(cmd, [...pre, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));
@@ -93,8 +94,14 @@ function runWrk(script: string, url: string, connections: number, seconds: numbe
   });
 }
 
+/** How wrk runs: its threads (one per generator core) and a command prefix (`taskset -c …`). */
+export interface WrkRunner {
+  threads: number;
+  prefix: string[];
+}
+
 /** One closed-loop run with wrk: a warm-up run (discarded but for its failures), then the measured run. */
-export async function wrkClosedLoop(t: LoadTarget, o: ClosedLoopOptions): Promise<LoadRunStats> {
+export async function wrkClosedLoop(t: LoadTarget, o: ClosedLoopOptions, runner: WrkRunner = { threads: 1, prefix: [] }): Promise<LoadRunStats> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'infera-wrk-'));
   try {
     const indices = closedLoopIndices(t.bodies.length);
@@ -102,8 +109,8 @@ export async function wrkClosedLoop(t: LoadTarget, o: ClosedLoopOptions): Promis
     const script = path.join(dir, 'bodies.lua');
     writeFileSync(script, wrkScript(dir, t, indices));
     const timeoutS = o.timeoutS ?? 10;
-    const warm = o.warmupS > 0 ? await runWrk(script, t.baseUrl, o.connections, Math.max(1, Math.ceil(o.warmupS)), timeoutS) : null;
-    const m = await runWrk(script, t.baseUrl, o.connections, Math.max(1, Math.round(o.durationS)), timeoutS);
+    const warm = o.warmupS > 0 ? await runWrk(script, t.baseUrl, o.connections, Math.max(1, Math.ceil(o.warmupS)), timeoutS, runner.threads, runner.prefix) : null;
+    const m = await runWrk(script, t.baseUrl, o.connections, Math.max(1, Math.round(o.durationS)), timeoutS, runner.threads, runner.prefix);
     const elapsedS = m.durationUs / 1e6;
     const ok2xx = Math.max(0, m.requests - m.status);
     const ms = (us: number) => Math.round(us) / 1000;

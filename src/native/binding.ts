@@ -96,11 +96,17 @@ export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
 /** Package root, found from dist/src/native/binding.js. */
 export const PACKAGE_ROOT = path.resolve(__dirname, '../../..');
 
-/** Addon files tried in order. */
-export const ADDON_CANDIDATES: readonly string[] = [
-  path.join(PACKAGE_ROOT, 'build', 'Release', 'infera.node'),
-  path.join(PACKAGE_ROOT, 'build-cmake', 'Release', 'infera.node'),
-];
+/** The node-gyp build (`npm install`): CPU only. */
+export const NODE_GYP_ADDON = path.join(PACKAGE_ROOT, 'build', 'Release', 'infera.node');
+/** The cmake-js build (`npm run build:cmake`): the same sources, plus CUDA where nvcc was found. */
+export const CMAKE_ADDON = path.join(PACKAGE_ROOT, 'build-cmake', 'Release', 'infera.node');
+
+/**
+ * Addon files tried in order. The cmake build comes first: it exists only when a user built it
+ * on purpose, and it is a superset of the node-gyp build (which `npm install` always makes), so
+ * preferring the node-gyp one would leave the CUDA paths unreachable (seen on the H200 device).
+ */
+export const ADDON_CANDIDATES: readonly string[] = [CMAKE_ADDON, NODE_GYP_ADDON];
 
 /**
  * Below this many bytes the batch functions copy on the JS thread: an AsyncWorker round

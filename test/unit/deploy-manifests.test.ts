@@ -23,7 +23,7 @@ import { Volume } from 'kubernetes-models/v1/Volume';
 import { addServeOptions, resolveServeSettings, ServeSettings } from '../../src/cli/serve-command';
 import { PACKAGE_MODELS } from '../../src/cli/repository-option';
 import { createMetrics } from '../../src/monitoring/metrics';
-import { ADDON_CANDIDATES } from '../../src/native/binding';
+import { NODE_GYP_ADDON } from '../../src/native/binding';
 import { GRPC_PROTO } from '../../src/server/grpc-server';
 import { ROOT, Running, startServer } from '../helpers/server';
 import yaml from 'js-yaml';
@@ -429,7 +429,7 @@ test('the Dockerfile runs what the Deployment runs, as its user, with the files 
     return dest.endsWith('/') ? sources.map((src) => path.posix.join(to, path.posix.basename(src))) : [path.posix.normalize(to)];
   });
   const inImage = (f: string) => copied.some((dest) => f === dest || f.startsWith(`${dest}/`));
-  const needed = [c.command[1], ADDON_CANDIDATES[0], GRPC_PROTO, path.join(PACKAGE_MODELS, 'flights-delay/model.json')];
+  const needed = [c.command[1], NODE_GYP_ADDON, GRPC_PROTO, path.join(PACKAGE_MODELS, 'flights-delay/model.json')];
   for (const f of needed) {
     const rel = path.isAbsolute(f) ? path.relative(ROOT, f) : f;
     assert.ok(inImage(path.posix.join(workdir, rel)), `${rel} is not copied into the runtime image`);

@@ -36,7 +36,7 @@ test('loader: picks the first usable candidate and exports every function', () =
   assert.equal(loadBinding(), b, 'cached');
   for (const name of BINDING_FUNCTIONS) assert.equal(typeof b[name], 'function', name);
   assert.deepEqual(ADDON_CANDIDATES.map((f) => path.relative(PACKAGE_ROOT, f)),
-    [path.join('build', 'Release', 'infera.node'), path.join('build-cmake', 'Release', 'infera.node')]);
+    [path.join('build-cmake', 'Release', 'infera.node'), path.join('build', 'Release', 'infera.node')]);
 });
 
 test('BAD CALL - loader: a missing file or a module without the functions is refused', () => {
