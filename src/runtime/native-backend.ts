@@ -83,7 +83,7 @@ export class NativeBackend implements Backend {
    * @throws Error when the key is not loaded, an input is missing, unknown, not FP32 or
    *   mis-shaped, or an output name is unknown.
    */
-  async run(key: string, inputs: Tensor[], outputNames: string[], _opts?: RunOptions): Promise<Tensor[]> {
+  async run(key: string, inputs: Tensor[], outputNames: string[], opts?: RunOptions): Promise<Tensor[]> {
     const m = this.loaded.get(key);
     if (!m) throw new Error(`model '${key}' is not loaded`);
     let rows = -1;
@@ -104,7 +104,9 @@ export class NativeBackend implements Backend {
       if (i < 0) throw new Error(`unknown output '${n}'`);
       return i;
     });
-    const outs = await m.model.run(data, Math.max(rows, 0));
+    // An inline batch runs on this thread: the site was chosen because the batch is shorter
+    // than a hop to the libuv pool and back (execution-site.ts); a pooled one runs there.
+    const outs = opts?.site === 'inline' ? m.model.runSync(data, Math.max(rows, 0)) : await m.model.run(data, Math.max(rows, 0));
     return wanted.map((i) => {
       const spec = m.graph.outputs[i];
       return { name: spec.name, datatype: 'FP32' as DataType, shape: [rows, ...spec.dims], data: outs[i] };

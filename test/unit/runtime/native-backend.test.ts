@@ -13,6 +13,7 @@ import { encodeModel, OnnxGraph } from '../../../src/pipeline/onnx-writer';
 import { NativeBackend } from '../../../src/runtime/native-backend';
 import { floatInitializer, readOnnxFile } from '../../../src/runtime/onnx-model-reader';
 import { Tensor } from '../../../src/protocol/datatypes';
+import type { ExecutionSite } from '../../../src/runtime/execution-site';
 import { FLIGHTS_ONNX, februaryRows, flightsMissing } from '../native/flights-model';
 import { VAD_ONNX } from '../native/real-data';
 
@@ -44,12 +45,12 @@ function concat(list: Float32Array[]): Float32Array {
 }
 
 /** Runs all rows through the backend in batches of the given sizes (cycled). */
-async function nativeRun(b: NativeBackend, key: string, x: Float32Array, width: number, rows: number, outputs: string[], batches: number[]): Promise<Record<string, Float32Array>> {
+async function nativeRun(b: NativeBackend, key: string, x: Float32Array, width: number, rows: number, outputs: string[], batches: number[], site?: ExecutionSite): Promise<Record<string, Float32Array>> {
   const parts: Record<string, Float32Array[]> = {};
   for (let r = 0, i = 0; r < rows; i++) {
     const n = Math.min(batches[i % batches.length], rows - r);
     const t: Tensor = { name: 'features', datatype: 'FP32', shape: [n, width], data: x.slice(r * width, (r + n) * width) };
-    const res = await b.run(key, [t], outputs);
+    const res = await b.run(key, [t], outputs, site ? { site } : undefined);
     res.forEach((o) => (parts[o.name] ??= []).push(o.data as Float32Array));
     r += n;
   }
@@ -63,7 +64,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return d;
 }
 
-test('native fp32 equals onnxruntime within 1e-5 on real February rows (1 and 2 threads, odd batches)', { skip }, async (t) => {
+test('native fp32 equals onnxruntime within 1e-5 on real February rows (1 and 2 threads, odd batches, inline and pooled)', { skip }, async (t) => {
   const data = await februaryRows(ROWS);
   const session = await ort.InferenceSession.create(FLIGHTS_ONNX, { intraOpNumThreads: 1 });
   const ref = (await ortRun(session, data.x, data.width, data.rows)).probability;
@@ -79,6 +80,9 @@ test('native fp32 equals onnxruntime within 1e-5 on real February rows (1 and 2 
   t.diagnostic(`${data.rows} February rows: max |native fp32 - onnxruntime| = ${d.toExponential(2)} (kernel ${b.describe('f1')!.kernels.f32})`);
   assert.ok(d <= FP32_MAX_ABS_DIFF, `max abs diff ${d}`);
   assert.deepEqual(two, one, 'row chunks on two threads give the same bits as one thread');
+  // An inline batch runs on the calling thread (no libuv hop): the same bits.
+  const inline = (await nativeRun(b, 'f2', data.x, data.width, data.rows, ['probability'], batches, 'inline')).probability;
+  assert.deepEqual(inline, one, 'inline and pooled runs give the same bits');
   await session.release();
 });
 
