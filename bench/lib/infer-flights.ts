@@ -29,7 +29,7 @@ import { bestCeiling, entry, equalP99Ratio, findSeries, whyMissing, type RatioIn
 import { assembleResult, startClock } from './result';
 import { ratio } from './stats';
 import { removeOnExit } from './repo-copy';
-import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, inferaNativeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer, type HttpVariant } from './targets';
+import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, OURS_ONNXRUNTIME, inferaOnnxruntimeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer, type HttpVariant } from './targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from './types';
 
 export type Encoding = 'json' | 'binary';
@@ -58,9 +58,9 @@ export function bodiesFor(bodyBytes: number, rowsPerRequest: number, totalRows: 
 export function computeInferRatios(r: RatioInput): RatioEntry[] {
   const out: RatioEntry[] = [];
   const main = Math.max(...r.config.connections);
-  for (const subject of [OURS, OURS_NATIVE]) {
+  for (const subject of [OURS, OURS_NATIVE, OURS_ONNXRUNTIME]) {
     const variants = [...new Set(r.targets.filter((t) => t.name === subject).map((t) => t.variant))];
-    const p = subject === OURS ? 'ours' : 'native';
+    const p = subject === OURS ? 'ours' : subject === OURS_NATIVE ? 'native' : 'onnxruntime';
     for (const v of variants) {
       const t = r.targets.find((x) => x.name === subject && x.variant === v);
       const rows = t?.rowsPerRequest ?? 1;
@@ -165,12 +165,12 @@ export function inferScenario(encoding: Encoding): Scenario {
       if (ctx.pinning.enabled && ctx.pinning.loadgenCpus) pinProcess(process.pid, ctx.pinning.loadgenCpus);
       ctx.log(`pinning: ${ctx.pinning.note}`);
 
-      const native = inferaNativeServer(repo, 'flights-delay');
-      const cleanup = removeOnExit([native.copy]);
+      const onnxruntime = inferaOnnxruntimeServer(repo, 'flights-delay');
+      const cleanup = removeOnExit([onnxruntime.copy]);
       const defs = [
         naiveServer({ model: files.model, modelName: 'flights-delay', description: `OIP v2 ${encoding} infer, session.run per request.` }),
         inferaServer({ repository: repo, models: ['flights-delay'] }),
-        native.def,
+        onnxruntime.def,
         uwsHelloServer(),
       ];
       const out = await runHttpTargets(defs, variants, opts, ctx).finally(cleanup);

@@ -17,8 +17,10 @@ import { freePort, httpRequest, launchServer, type ServerProcess } from './serve
 import type { InProcessResult, PinningInfo, PreflightResult, RunOptions, ScenarioContext, TargetResult, TargetRole } from './types';
 
 export const OURS = 'infera';
-/** Infera on a copy of the model with `"backend": "native"` (the addon's executor, fp32). */
+/** Infera on a copy of the model with `"backend": "native"`: the comparison target of runs before stop 27, read from recorded results. */
 export const OURS_NATIVE = 'infera-native';
+/** Infera on a copy of the model with `"backend": "onnxruntime"` (flights-delay ships on the native executor since stop 27). */
+export const OURS_ONNXRUNTIME = 'infera-onnxruntime';
 export const NAIVE = 'naive-fastify';
 /** The second naive peer: uWS + onnxruntime-node inline (what a performance-aware Node user writes). */
 export const NAIVE_UWS = 'naive-uws';
@@ -81,14 +83,14 @@ export function inferaServer(o: { name?: string; repository: string; models: str
  * executor on the libuv pool instead of onnxruntime in a worker thread. Returns the
  * definition and the copy (remove it when done).
  */
-export function inferaNativeServer(source: string, model: string, extraArgs: string[] = []): { def: ServerDef; copy: RepoCopy } {
-  const copy = copyRepository(source, [model], (_m, cfg) => ({ ...cfg, backend: 'native', precision: 'fp32' }), `native-${model}`);
+export function inferaOnnxruntimeServer(source: string, model: string, extraArgs: string[] = []): { def: ServerDef; copy: RepoCopy } {
+  const copy = copyRepository(source, [model], (_m, { precision: _p, ...cfg }) => ({ ...cfg, backend: 'onnxruntime' }), `onnxruntime-${model}`);
   const def = inferaServer({
-    name: OURS_NATIVE,
+    name: OURS_ONNXRUNTIME,
     repository: copy.dir,
     models: [model],
     extraArgs,
-    description: `Infera with ${model} on the native backend (model.json \`"backend": "native", "precision": "fp32"\` in a temp copy, ${copy.dir}); otherwise as shipped.`,
+    description: `Infera with ${model} on onnxruntime (model.json \`"backend": "onnxruntime"\` in a temp copy, ${copy.dir}), the backend it shipped with before the pipeline chose the native executor; otherwise as shipped.`,
   });
   return { def, copy };
 }

@@ -27,7 +27,7 @@ import { bestCeiling, entry, findSeries, subjectRatios, type RatioInput } from '
 import { assembleResult, startClock } from '../lib/result';
 import { ratio } from '../lib/stats';
 import { removeOnExit } from '../lib/repo-copy';
-import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, inferaNativeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer } from '../lib/targets';
+import { HTTP_CEILING, NAIVE, OURS, OURS_NATIVE, OURS_ONNXRUNTIME, inferaOnnxruntimeServer, inferaServer, naiveServer, oursRepository, runHttpTargets, uwsHelloServer } from '../lib/targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from '../lib/types';
 
 export const PREDICT_CEILING_BATCHES = [1, 64];
@@ -45,8 +45,10 @@ export function computePredictRatios(r: RatioInput): RatioEntry[] {
     ratio(s?.reqPerSec.median, c1?.rowsPerSec.median),
     !s ? `${OURS} has no ${main}-connection run` : 'no batch-1 in-process ceiling',
   );
-  const native = r.targets.some((t) => t.name === OURS_NATIVE) ? subjectRatios(r, OURS_NATIVE, 'ours_native', names) : [];
-  return [...subjectRatios(r, OURS, 'ours', names), unbatched, ...native, ...subjectRatios(r, NAIVE, 'naive', names)];
+  const has = (name: string) => r.targets.some((t) => t.name === name);
+  const native = has(OURS_NATIVE) ? subjectRatios(r, OURS_NATIVE, 'ours_native', names) : [];
+  const onnxruntime = has(OURS_ONNXRUNTIME) ? subjectRatios(r, OURS_ONNXRUNTIME, 'ours_onnxruntime', names) : [];
+  return [...subjectRatios(r, OURS, 'ours', names), unbatched, ...native, ...onnxruntime, ...subjectRatios(r, NAIVE, 'naive', names)];
 }
 
 export const scenario: Scenario = {
@@ -87,8 +89,8 @@ export const scenario: Scenario = {
     const n = flights.rows;
     const checkIdx = [...new Set([0, 1, Math.floor(n / 3), Math.floor(n / 2), Math.floor((2 * n) / 3), n - 1])];
     const cacheOff = ['--predict-cache', '0'];
-    const native = inferaNativeServer(repo, 'flights-delay', cacheOff);
-    const cleanup = removeOnExit([native.copy]);
+    const onnxruntime = inferaOnnxruntimeServer(repo, 'flights-delay', cacheOff);
+    const cleanup = removeOnExit([onnxruntime.copy]);
     const defs = [
       naiveServer({ model: files.model, modelName: 'flights-delay', featureSpec: files.featureSpec, predictConfig: files.modelJson, description: 'POST /predict: validateRow + transform (src/features) + session.run at batch 1.' }),
       inferaServer({
@@ -97,7 +99,7 @@ export const scenario: Scenario = {
         extraArgs: cacheOff,
         description: `Infera (\`infera serve --predict-cache 0\`), repository ${repo} as shipped: /predict → feature spec transform → dynamic batcher → onnxruntime worker. The result cache is off: autocannon's connections walk the same body list in lockstep, so a cache would answer most requests.`,
       }),
-      native.def,
+      onnxruntime.def,
       uwsHelloServer(),
     ];
     const out = await runHttpTargets(

@@ -91,7 +91,8 @@ export interface PipelineConfig {
   gates: Gate[];
   /** model: which trained model the version serves (default the MLP; 'baseline': the logistic baseline). */
   export?: { opset?: number; check_rows?: number; tolerance?: number; model?: 'mlp' | 'gbdt' | 'baseline' };
-  serving?: { max_batch_size?: number; max_queue_delay_ms?: number };
+  /** backend: which runtime serves the model (serving-backend.ts; default auto: native when it runs the graph and agrees). */
+  serving?: { max_batch_size?: number; max_queue_delay_ms?: number; backend?: 'auto' | 'native' | 'onnxruntime' };
   /**
    * Aggregates over past events of the same source (src/features/online.ts): each becomes a
    * numeric input, point-in-time correct in training and kept up to date by the server from
@@ -278,7 +279,7 @@ export const pipelineSchema = {
       },
     },
     export: { type: 'object', additionalProperties: false, properties: { opset: { type: 'integer', minimum: 13, maximum: 21 }, check_rows: { type: 'integer', minimum: 1 }, tolerance: { type: 'number', exclusiveMinimum: 0 }, model: { enum: ['mlp', 'gbdt', 'baseline'] } } },
-    serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 } } },
+    serving: { type: 'object', additionalProperties: false, properties: { max_batch_size: { type: 'integer', minimum: 1 }, max_queue_delay_ms: { type: 'number', minimum: 0 }, backend: { enum: ['auto', 'native', 'onnxruntime'] } } },
     online_features: onlineFeatures,
     profile: { type: 'object', additionalProperties: false, properties: { bins: { type: 'integer', minimum: 2, maximum: 1000 }, top_k: { type: 'integer', minimum: 1, maximum: 1000 } } },
   },

@@ -125,12 +125,14 @@ export function servingModelJson(opts: {
   threshold: number;
   maxBatchSize: number;
   maxQueueDelayMs: number;
+  /** serving-backend.ts chooses it. */
+  backend: 'native' | 'onnxruntime';
   description?: string;
 }): Record<string, unknown> {
   return {
     name: opts.name,
     ...(opts.description ? { description: opts.description } : {}),
-    backend: 'onnxruntime',
+    backend: opts.backend,
     max_batch_size: opts.maxBatchSize,
     inputs: [{ name: 'features', datatype: 'FP32', shape: [-1, -1] }],
     outputs: [{ name: 'probability', datatype: 'FP32', shape: [-1, 1] }],

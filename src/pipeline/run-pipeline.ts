@@ -22,6 +22,7 @@ import { GbdtParams, loadPipelineConfig, ModelParams, onlineFeaturesOf, Pipeline
 import { buildProfile } from './profile';
 import { progressReporter, ProgressOptions } from './progress';
 import { registerModel, servingModelJson } from './register';
+import { chooseServingBackend } from './serving-backend';
 import { train, TrainHistory } from './trainer';
 import { assertValid, formatReport, validateTable } from './validate';
 
@@ -373,6 +374,10 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
     });
     log(`export: ONNX opset ${exp.opset}${exported === 'gbdt' ? ` + ai.onnx.ml ${GBDT_ML_OPSET}` : ''}, ${onnx.length} bytes; onnxruntime vs trainer on ${n} holdout rows: max |diff| ${maxDiff.toExponential(2)} (tolerance ${exp.tolerance})`);
     if (!(maxDiff <= exp.tolerance)) throw new PipelineError('export', `onnxruntime differs from the trainer by ${maxDiff} > ${exp.tolerance}`);
+    const serving = await stage('export', async () => chooseServingBackend({
+      requested: cfg.serving?.backend ?? 'auto', onnx, rows: dense.data, count: n, expected: h.pred[exported], tolerance: exp.tolerance, modelDir: path.join(opts.repository, cfg.name),
+    }));
+    log(`serving backend: ${serving.backend} (${serving.reason})`);
     lap('export_s', t);
 
     const failed = gates.filter((g) => !g.passed);
@@ -407,6 +412,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       unknown_categories: unknownCategories,
       gates,
       onnx: { opset: exp.opset, ...(exported === 'gbdt' ? { ml_opset: GBDT_ML_OPSET } : {}), bytes: onnx.length, input: 'features', output: 'probability', width: spec.width, parity: { rows: n, max_abs_diff: maxDiff, tolerance: exp.tolerance } },
+      serving_backend: serving,
       profile,
       code: commit,
       timings,
@@ -422,7 +428,7 @@ export async function runPipeline(opts: RunOptions): Promise<RunResult> {
       name: cfg.name,
       files: { 'model.onnx': onnx, 'feature_spec.json': specText },
       card,
-      modelJson: servingModelJson({ name: cfg.name, inputFields: spec.inputs.map((i) => i.name).filter((n) => !online?.features.some((f) => f.name === n)), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, description: cfg.description }),
+      modelJson: servingModelJson({ name: cfg.name, inputFields: spec.inputs.map((i) => i.name).filter((n) => !online?.features.some((f) => f.name === n)), labels, threshold: thresholds[exported], maxBatchSize: cfg.serving?.max_batch_size ?? 256, maxQueueDelayMs: cfg.serving?.max_queue_delay_ms ?? 0, backend: serving.backend, description: cfg.description }),
     }));
     log(`registered ${cfg.name} version ${reg.version} (parent ${reg.parent_version ?? 'none'}) at ${reg.dir}; seconds: ${Object.entries(timings).map(([k, v]) => `${k.replace(/_s$/, '')} ${v}`).join(', ')}`);
     return { registered: true, version: reg.version, dir: reg.dir, card: { ...card, version: reg.version, parent_version: reg.parent_version }, gates };

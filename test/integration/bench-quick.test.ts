@@ -42,14 +42,14 @@ test('bench predict-one-row --quick writes a result that matches the schema', { 
     assert.equal(r.scenario, 'predict-one-row');
     assert.equal(r.mode, 'quick');
     assert.equal(r.input.kind, 'flights');
-    assert.deepEqual(r.targets.map((t) => t.name), ['naive-fastify', 'infera', 'infera-native', 'uws-hello']);
+    assert.deepEqual(r.targets.map((t) => t.name), ['naive-fastify', 'infera', 'infera-onnxruntime', 'uws-hello']);
     for (const t of r.targets) {
       assert.equal(t.status, 'ok', `${t.name}: ${t.reason ?? ''}`);
       // the HTTP ceiling runs the base open-loop rate only; ours and the naive peer also the ladder's rung
       const open = t.name === 'uws-hello' ? [['open', 8]] : [['open', 8], ['open', 8]];
       assert.deepEqual(t.series.map((s) => [s.mode, s.connections]), [['closed', 8], ['closed', 1], ...open]);
     }
-    for (const name of ['naive-fastify', 'infera', 'infera-native']) assert.equal(r.targets.find((t) => t.name === name)?.preflight?.ok, true, `${name} answers like the in-process model`);
+    for (const name of ['naive-fastify', 'infera', 'infera-onnxruntime']) assert.equal(r.targets.find((t) => t.name === name)?.preflight?.ok, true, `${name} answers like the in-process model`);
     assert.ok(r.ratios.some((x) => x.key === 'ours_over_naive_rps'));
     assert.ok(r.ratios.some((x) => x.key === 'ours_over_naive_equal_p99'));
     assert.ok(r.inProcess && r.inProcess.ceilings.length > 0);

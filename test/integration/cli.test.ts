@@ -101,7 +101,7 @@ test('infera example vad: the committed examples/vad-request.json is what it pri
 test('infera models list / show: a readable summary of the card (metrics per window as recorded), model.json alone without a card', () => {
   const list = spawnSync(process.execPath, [CLI, 'models', 'list', '--repository', MODELS], { encoding: 'utf8' });
   assert.equal(list.status, 0, list.stderr);
-  assert.match(list.stdout, /^flights-delay\s+1\s+onnxruntime\s+binary\s+1 of 1$/m);
+  assert.match(list.stdout, /^flights-delay\s+1\s+native\s+binary\s+1 of 1$/m);
   assert.match(list.stdout, /^vad\s+1\s+onnxruntime\s+binary\s+none$/m);
   const show = spawnSync(process.execPath, [CLI, 'models', 'show', 'flights-delay', '--repository', MODELS], { encoding: 'utf8' });
   assert.equal(show.status, 0, show.stderr);

@@ -74,6 +74,7 @@ test('the GBDT pipeline registers a version that /predict serves like the MLP\'s
   // model.json: the same serving contract as the MLP's (one FP32 input, probability [-1, 1]).
   const cfg = parseModelConfig(JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')), 'model.json', 'flights-delay-gbdt');
   assert.strictEqual(cfg.backend, 'onnxruntime');
+  assert.match(card.serving_backend.reason, /^the native executor cannot run this model: .*TreeEnsemble/);
   assert.deepStrictEqual(cfg.outputs.map((o) => [o.name, o.datatype, o.shape]), [['probability', 'FP32', [-1, 1]]]);
   assert.strictEqual(cfg.predict!.output, 'probability');
 

@@ -109,6 +109,10 @@ test('the smoke pipeline registers version 1 atomically, with lineage that check
   // The width is each version's (its model file and feature spec), not model.json's.
   assert.deepStrictEqual(cfg.inputs[0].shape, [-1, -1]);
   assert.deepStrictEqual(cfg.predict!.labels, ['on_time', 'delayed']);
+  // An MLP the native executor runs, checked on the same held-out rows: served natively.
+  assert.strictEqual(cfg.backend, 'native');
+  assert.strictEqual(card.serving_backend.backend, 'native');
+  assert.ok(card.serving_backend.native_max_abs_diff <= 1e-5, JSON.stringify(card.serving_backend));
   assert.strictEqual(cfg.predict!.threshold, card.threshold);
   const session = await ort.InferenceSession.create(path.join(modelDir, '1', 'model.onnx'));
   assert.deepStrictEqual([session.inputNames, session.outputNames], [['features'], ['probability']]);
