@@ -29,14 +29,16 @@ function driverGpuCount(): number {
   }
 }
 
-test('loader: picks the first usable candidate and exports every function', () => {
+test('loader: the cmake build when it has a CUDA device, else the first usable candidate; every function exported', () => {
   assert.ok(BUILDS.length > 0, `no addon built; tried ${ADDON_CANDIDATES.join(', ')}`);
-  assert.equal(addonPath(), BUILDS[0]);
+  const cmake = BUILDS.find((f) => f.includes('build-cmake'));
+  const gpu = cmake !== undefined && loadBindingFrom(cmake).cudaInfo().available;
+  assert.equal(addonPath(), gpu ? cmake : BUILDS[0]);
   const b = loadBinding();
   assert.equal(loadBinding(), b, 'cached');
   for (const name of BINDING_FUNCTIONS) assert.equal(typeof b[name], 'function', name);
   assert.deepEqual(ADDON_CANDIDATES.map((f) => path.relative(PACKAGE_ROOT, f)),
-    [path.join('build-cmake', 'Release', 'infera.node'), path.join('build', 'Release', 'infera.node')]);
+    [path.join('build', 'Release', 'infera.node'), path.join('build-cmake', 'Release', 'infera.node')]);
 });
 
 test('BAD CALL - loader: a missing file or a module without the functions is refused', () => {
