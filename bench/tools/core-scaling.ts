@@ -19,6 +19,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { toolArg, toolPositiveInt } from '../lib/cli';
 import { flightsParquet, loadFebruaryFlights, PREDICT_PATH, predictBody } from '../lib/flights';
 import { VAD_INFER_PATH, vadInferBody } from '../lib/oip';
 import { freePort, httpRequest, launchServer, type ServerProcess } from '../lib/server';
@@ -75,11 +76,6 @@ async function serverCounters(baseUrl: string, model: string): Promise<ServerCou
   };
 }
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
-
 /** "12-15" or "3" or "0,2" → the CPU list as given, and its size. */
 function cpuCount(list: string): number {
   let n = 0;
@@ -113,15 +109,15 @@ async function startLayout(layout: Layout, cores: number, port: number): Promise
 async function main(): Promise<void> {
   if (!wrkPath()) throw new Error("wrk is missing: install the Debian package 'wrk'");
   const total = os.availableParallelism();
-  const coreCounts = (flag('cores') ?? [1, 2, 4, 8, 16].filter((n) => n <= total).join(',')).split(',').map(Number);
-  const genCores = flag('gen-cores') ?? (total >= 8 ? `${total - Math.floor(total / 4)}-${total - 1}` : String(total - 1));
+  const coreCounts = (toolArg('cores') ?? [1, 2, 4, 8, 16].filter((n) => n <= total).join(',')).split(',').map(Number);
+  const genCores = toolArg('gen-cores') ?? (total >= 8 ? `${total - Math.floor(total / 4)}-${total - 1}` : String(total - 1));
   const genThreads = cpuCount(genCores);
   const genFirst = Number(genCores.split(/[-,]/)[0]);
-  const seconds = Number(flag('seconds') ?? 6);
-  const perCore = Number(flag('per-core-connections') ?? 32);
-  const workloads = (flag('workloads') ?? 'vad,predict').split(',') as Workload[];
-  const out = flag('out');
-  const workerCounts = (flag('workers-counts') ?? '').split(',').filter(Boolean).map(Number);
+  const seconds = toolPositiveInt('seconds', 6);
+  const perCore = toolPositiveInt('per-core-connections', 32);
+  const workloads = (toolArg('workloads') ?? 'vad,predict').split(',') as Workload[];
+  const out = toolArg('out');
+  const workerCounts = (toolArg('workers-counts') ?? '').split(',').filter(Boolean).map(Number);
   const layoutsFor = (cores: number): Layout[] => {
     if (cores === 1) return ['workers'];
     const fixed = workerCounts.filter((k) => k < cores).map((k) => `workers=${k}` as const);
@@ -136,7 +132,8 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const cpu = `${os.cpus()[0]?.model.trim()} × ${total}`;
-  process.stdout.write(`${cpu}; servers on cores 0..N-1, wrk -t${genThreads} on cores ${genCores}, ${seconds} s per run\n`);
+  const setup = `${cpu}; servers on cores 0..N-1, wrk -t${genThreads} on cores ${genCores}, ${seconds} s per run`;
+  process.stdout.write(`${setup}\n`);
   for (const workload of workloads) {
     for (const cores of coreCounts) {
       for (const layout of layoutsFor(cores)) {
@@ -158,7 +155,7 @@ async function main(): Promise<void> {
     }
   }
 
-  const lines = [`${cpu}; servers on cores 0..N-1, wrk -t${genThreads} on cores ${genCores}, ${seconds} s per run`, '', '| workload | cores | layout | connections | req/s | × 1 core | per-core efficiency | p50 ms | p99 ms |', '|---|---:|---|---:|---:|---:|---:|---:|---:|'];
+  const lines = [setup, '', '| workload | cores | layout | connections | req/s | × 1 core | per-core efficiency | p50 ms | p99 ms |', '|---|---:|---|---:|---:|---:|---:|---:|---:|'];
   for (const r of rows) {
     const one = rows.find((x) => x.workload === r.workload && x.cores === 1)?.reqPerSec;
     const speedup = one ? r.reqPerSec / one : NaN;

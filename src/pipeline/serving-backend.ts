@@ -41,7 +41,7 @@ export interface ServingBackendInput {
   modelDir: string;
 }
 
-/** The native executor's verdict on one model file's bytes, or why it cannot run them. */
+/** The native executor's fp32 outputs for the rows (the first output); throws why it cannot run the model. */
 function nativeRun(onnx: Uint8Array, rows: Float32Array, count: number): Float32Array {
   const graph = compileGraph(readOnnxModel(onnx));
   return NativeModel.create(graph.plan, { precision: 'fp32' }).runSync([rows], count)[0];
