@@ -23,12 +23,15 @@ import { CostModel, CostSnapshot, costMs } from './cost-model';
  *
  * predictCompletion() drives early shedding: list-schedules the rows ahead (and the
  * running batches) on the executors with the cost model. overloaded() gates it: a request
- * predicted late is refused only at capacity — the load offered over the last second exceeds
- * what the executors run at full batches (compute-bound), or the event loop has had no idle
- * time lately (bound by the per-request work around the model: HTTP, codec). Below that the
- * queue drains by itself, so a late answer is still an answer: measured, shedding on the
- * prediction alone refused 230 of 6,227 req/s offered below capacity (8.3k; queues behind the
- * machine's own 5-30 ms stalls).
+ * predicted late is refused only while the executors are the bottleneck — the rows offered
+ * over the last second exceed what they run at full batches. Below that the queue drains by
+ * itself, so a late answer is still an answer: measured, shedding on the prediction alone
+ * refused 230 of 6,227 req/s offered below capacity (8.3k; queues behind the machine's own
+ * 5-30 ms stalls). A saturated event loop is not a reason to shed: the request has already
+ * been read and parsed, a 503 costs the loop about what the answer would, and the queue that
+ * grows is in the kernel in front of the parse, where a refusal does not reach (measured,
+ * `bench sweep`: shedding on loop saturation refused 0.5 % at 1.0x capacity for 0.99x the
+ * goodput of static 5 ms, and every policy still served nothing within 20 ms at 1.25x).
  */
 export interface AdaptivePolicyConfig {
   maxBatchSize: number;
@@ -40,7 +43,7 @@ export interface AdaptivePolicyConfig {
 }
 
 export const DEFAULT_EFFICIENCY = 0.9;
-/** A loop busier than this has no room for more requests: the server is at its capacity. */
+/** A loop busier than this has no idle time: waiting for a larger batch only adds latency. */
 export const LOOP_SATURATED = 0.95;
 
 /** The completion time a request aims at: its arrival plus the objective, or its deadline. */
@@ -153,11 +156,10 @@ export class AdaptivePolicy implements BatchPolicy {
     this.model.observeOffered(now, rows);
   }
 
-  /** At capacity: the offered rows exceed the executors' throughput at full batches, or the event loop is saturated. */
+  /** Compute-bound: the offered rows exceed the executors' throughput at full batches (not the loop's: see the class comment). */
   overloaded(now: number, executors: number): boolean {
     const m = this.model.snapshot();
     if (!m.ready) return false;
-    if ((this.cfg.loopBusy?.() ?? 0) >= LOOP_SATURATED) return true;
     const batch = Math.max(1, this.cfg.maxBatchSize);
     const cost = costMs(m, batch);
     if (!(cost > 0)) return false;
