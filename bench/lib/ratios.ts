@@ -139,3 +139,26 @@ export function subjectRatios(r: RatioInput, subject: string, prefix: string, na
   }
   return out;
 }
+
+/**
+ * One core's limit for this request, from three figures of the same run: the model's batched
+ * compute (the best in-process rows/s on the server's core budget), the codec's cost per
+ * request (inProcess.codec) and the HTTP ceiling's req/s at the largest connection count;
+ * limit = 1 / (1/compute + decode + encode + 1/http). The subject's req/s ÷ that limit.
+ */
+export function oneCoreLimitRatio(r: RatioInput, subject: string, prefix: string, names: HttpNames): RatioEntry {
+  const main = Math.max(...r.config.connections);
+  const s = findSeries(r, subject, 'closed', main);
+  const h = findSeries(r, names.http, 'closed', main);
+  const c = bestCeiling(r, r.pinning.serverCoreCount);
+  const codec = r.inProcess?.codec;
+  const formula = 'median req/s @ max conn ÷ 1e6 / (1e6 / in-process rows/s + codec decode µs + encode µs + 1e6 / HTTP ceiling req/s)';
+  const why = !s ? whyMissing(r, subject, `${main}-connection run`) : !h ? whyMissing(r, names.http, `${main}-connection run`) : !c ? 'no in-process ceiling on the server\'s cores' : 'no codec measurement';
+  if (!s || !h || !c || !codec) return entry(`${prefix}_over_one_core_limit`, `${subject} ÷ one-core limit`, 'x', formula, null, why);
+  const us = 1e6 / c.rowsPerSec.median + codec.decodeUs.median + codec.encodeUs.median + 1e6 / h.reqPerSec.median;
+  const limit = 1e6 / us;
+  const label =
+    `${subject} ÷ one-core limit @ ${main} conn (${Math.round(limit)} req/s = 1 / (${(1e6 / c.rowsPerSec.median).toFixed(1)} µs compute at batch ${c.batch} + ` +
+    `${codec.decodeUs.median.toFixed(1)} µs decode + ${codec.encodeUs.median.toFixed(1)} µs encode + ${(1e6 / h.reqPerSec.median).toFixed(1)} µs HTTP))`;
+  return entry(`${prefix}_over_one_core_limit`, label, 'x', formula, s.reqPerSec.median / limit, why);
+}

@@ -228,6 +228,10 @@ export function renderSummary(r: BenchResult): string {
       );
       L.push('');
     }
+    if (ip.codec) {
+      L.push(`Codec (${ip.codec.what}): decode ${fmtSpread(ip.codec.decodeUs, 2)} µs, encode ${fmtSpread(ip.codec.encodeUs, 2)} µs per request.`);
+      L.push('');
+    }
   }
 
   if (r.charts?.length) {

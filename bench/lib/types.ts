@@ -186,6 +186,13 @@ export interface SingleRunLatency {
   latencyMs: LatencyMs;
 }
 
+/** The OIP JSON codec's cost per request, in process (bench/lib/codec-cost.ts). */
+export interface CodecCost {
+  what: string;
+  decodeUs: Spread;
+  encodeUs: Spread;
+}
+
 export interface InProcessResult {
   model: string;
   /** What one run does (e.g. "feature transform + session.run"). */
@@ -194,6 +201,8 @@ export interface InProcessResult {
   singleRun: SingleRunLatency | null;
   /** CPU during the ceiling runs (serverCoreS is 0: there is no server). */
   cpu?: CpuUsage | null;
+  /** The request codec's own cost, where a scenario measures a one-core limit. */
+  codec?: CodecCost;
 }
 
 export interface RatioEntry {

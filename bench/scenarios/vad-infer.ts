@@ -8,7 +8,8 @@ import * as path from 'node:path';
 import { ceilingWorkers, measureInProcess } from '../lib/ceiling';
 import { VAD_INFER_PATH, oipVadResponse, parseVadOutput, vadInferBody } from '../lib/oip';
 import { pinProcess } from '../lib/pinning';
-import { subjectRatios, type RatioInput } from '../lib/ratios';
+import { oneCoreLimitRatio, subjectRatios, type RatioInput } from '../lib/ratios';
+import { measureOipJsonCodec } from '../lib/codec-cost';
 import { assembleResult, startClock } from '../lib/result';
 import { HTTP_CEILING, NAIVE, NAIVE_UWS, OURS, inferaServer, naiveServer, naiveUwsServer, oursRepository, runHttpTargets, uwsHelloServer, type ServerDef } from '../lib/targets';
 import type { BenchResult, RatioEntry, RunOptions, Scenario, ScenarioContext } from '../lib/types';
@@ -40,9 +41,11 @@ export function computeVadRatios(r: RatioInput, names = { ours: OURS, naive: NAI
   const hasUws = r.targets.some((t) => t.name === names.naiveUws);
   return [
     ...subjectRatios(r, names.ours, 'ours', names),
+    oneCoreLimitRatio(r, names.ours, 'ours', names),
     ...(hasUws ? subjectRatios(r, names.ours, 'ours_vs_uws', uws).filter((e) => e.key.startsWith('ours_vs_uws_over_naive')) : []),
     ...subjectRatios(r, names.naive, 'naive', names),
-    ...(hasUws ? subjectRatios(r, names.naiveUws, 'naive_uws', uws) : []),
+    oneCoreLimitRatio(r, names.naive, 'naive', names),
+    ...(hasUws ? [...subjectRatios(r, names.naiveUws, 'naive_uws', uws), oneCoreLimitRatio(r, names.naiveUws, 'naive_uws', uws)] : []),
   ];
 }
 
@@ -72,6 +75,15 @@ export const scenario: Scenario = {
       opts,
       ctx,
     );
+
+    // The codec term of the one-core limit: Infera's own JSON codec (the fastest measured
+    // here) on the same bodies, answering `output` as the server does.
+    inProcess.codec = await measureOipJsonCodec(
+      bodies,
+      (i) => [{ name: 'output', datatype: 'FP32', shape: [1, 1], data: new Float32Array([refs[i]]) }],
+      { repeats: opts.repeats, seconds: opts.quick ? 0.5 : 2, what: 'src/protocol/oip-codec.ts decodeInferRequest (native number scan on the calling thread) + encodeInferResponse of `output`' },
+    );
+    ctx.log(`  codec: decode ${inProcess.codec.decodeUs.median} µs, encode ${inProcess.codec.encodeUs.median} µs per request`);
 
     // 2. pin the load generator (this process) to its core
     if (ctx.pinning.enabled && ctx.pinning.loadgenCpus) pinProcess(process.pid, ctx.pinning.loadgenCpus);
