@@ -373,6 +373,14 @@ export function validateResult(x: unknown): string[] {
       }
       if (isObj(ip.singleRun)) latOk(ip.singleRun.latencyMs, 'inProcess.singleRun.latencyMs');
       else need(ip.singleRun === null, 'inProcess.singleRun', 'object or null expected');
+      if (ip.codec !== undefined) {
+        if (!isObj(ip.codec)) errs.push('inProcess.codec: object expected');
+        else {
+          need(typeof ip.codec.what === 'string', 'inProcess.codec.what', 'string expected');
+          spreadOk(ip.codec.decodeUs, 'inProcess.codec.decodeUs');
+          spreadOk(ip.codec.encodeUs, 'inProcess.codec.encodeUs');
+        }
+      }
     }
   }
 

@@ -15,6 +15,7 @@ import { oipVadResponse, parseVadOutput, vadInferBody } from '../../../bench/lib
 import { fmtRatio, renderSummary, seriesFlags, validateResult } from '../../../bench/lib/report';
 import { aggregateSeries, repeatWarmup } from '../../../bench/lib/series';
 import { median, percentile, ratio, relativeSpread, spread } from '../../../bench/lib/stats';
+import { bestCeiling } from '../../../bench/lib/ratios';
 import type { BenchResult, SeriesResult } from '../../../bench/lib/types';
 import { DEFAULT_SPEECH_WAV, VAD_CHUNK_SAMPLES } from '../../../bench/lib/wav';
 import { chunks as chunkSamples, parseWav as parseWavPcm16 } from '../../../src/audio/wav';
@@ -103,6 +104,16 @@ describe('recorded vad-infer result', () => {
     assert.ok(Math.abs(over.value - (n1.latencyMs.p50.median - r.inProcess.singleRun.latencyMs.p50)) < 1e-4);
     const tail = byKey.get('naive_p99_over_p50');
     assert.ok(tail && tail.value !== null && tail.value >= 1);
+    // The one-core limit: 1 / (batched compute + codec + HTTP), from the run's own figures.
+    const ours = findSeries(r, OURS, 'closed', main);
+    const compute = bestCeiling(r, r.pinning.serverCoreCount);
+    const codec = r.inProcess?.codec;
+    assert.ok(ours && compute && codec, 'recorded run has the three terms of the limit');
+    const limit = 1e6 / (1e6 / compute.rowsPerSec.median + codec.decodeUs.median + codec.encodeUs.median + 1e6 / http.reqPerSec.median);
+    const lim = byKey.get('ours_over_one_core_limit');
+    assert.ok(lim && lim.value !== null);
+    assert.ok(Math.abs(lim.value - ours.reqPerSec.median / limit) < 1e-3, `${lim.value} vs ${ours.reqPerSec.median / limit}`);
+    assert.ok(codec.decodeUs.median > 0 && codec.encodeUs.median > 0);
   });
 
   it('the ratio arithmetic treats any target as the subject (peer vs peer on real numbers)', () => {
