@@ -58,6 +58,7 @@
       "sources": [
         "native/src/addon.cc",
         "native/src/system_info.cc",
+        "native/src/thread_priority.cc",
         "native/src/batch/axis_copy.cc",
         "native/src/batch/batch_bindings.cc",
         "native/src/json/double_buffer.cc",

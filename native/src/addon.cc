@@ -13,6 +13,7 @@
 #include "json/json_bindings.h"
 #include "quant/quant_bindings.h"
 #include "system_info.h"
+#include "thread_priority.h"
 
 namespace {
 
@@ -32,6 +33,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"cpuFeatures", infera::CpuFeaturesInfo},
       {"buildInfo", infera::BuildInfo},
       {"computeThreads", infera::ComputeThreads},
+      {"setThreadIdlePriority", infera::SetThreadIdlePriority},
       {"kernelInfo", infera::quant::KernelInfo},
       {"gemmF32", infera::quant::GemmF32Binding},
       {"int8Gemm", infera::quant::Int8GemmBinding},

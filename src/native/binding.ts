@@ -74,12 +74,14 @@ export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding,
   cpuFeatures(): CpuFeatures;
   buildInfo(): BuildInfo;
   computeThreads(): number;
+  setThreadIdlePriority(): { ok: boolean; reason?: string };
 }
 
 /** Every function a usable addon must export (a stale build missing one is skipped). */
 export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'concatAxis', 'concatAxisSync', 'sliceAxis', 'sliceAxisSync',
   'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo', 'computeThreads',
+  'setThreadIdlePriority',
   // native/src/quant (typed wrappers in kernels.ts)
   'kernelInfo', 'gemmF32', 'int8Gemm', 'quantizeWeights', 'quantizeRows',
   // native/src/exec (typed wrappers in executor.ts)
@@ -325,4 +327,14 @@ export function buildInfo(): BuildInfo {
  */
 export function computeThreads(): number {
   return loadBinding().computeThreads();
+}
+
+/**
+ * Moves the calling thread to Linux's SCHED_IDLE class: it then runs only on CPU time no
+ * normal thread wants, and is preempted at once when one wakes. For best-effort work on the
+ * serving cores (src/runtime/background-runner.ts).
+ * @returns ok, or the reason it could not (not Linux, refused by the kernel).
+ */
+export function setThreadIdlePriority(): { ok: boolean; reason?: string } {
+  return loadBinding().setThreadIdlePriority();
 }

@@ -228,7 +228,11 @@ export class ModelRepository {
       // Dims model.json leaves open take this version's sizes (e.g. its feature width).
       const vcfg = versionConfig(config, metadata);
       const mv = new ModelVersion(name, version, vcfg, metadata, backend, this.opts.maxInFlight, this.opts.metrics, key, this.opts.cores ?? os.availableParallelism());
-      if (vcfg.feature_spec) mv.featureSpec = this.loadSpec(vcfg, name, version);
+      mv.modelPath = modelPath;
+      if (vcfg.feature_spec) {
+        mv.featureSpecPath = resolveInside(this.opts.root, name, String(version), vcfg.feature_spec);
+        mv.featureSpec = this.loadSpec(vcfg, name, version);
+      }
       const card = path.join(this.opts.root, name, String(version), 'card.json');
       if (config.predict && fs.existsSync(card)) mv.featureRanges = rangesFromCard(JSON.parse(fs.readFileSync(card, 'utf8')));
       if (config.predict) mv.digest = await versionDigest(modelPath, vcfg.predict, mv.featureSpec);

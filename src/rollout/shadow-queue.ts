@@ -1,17 +1,16 @@
 /**
  * The candidate's side of shadow traffic. Shadow runs are best-effort and must not slow
- * stable's answers, which share the same cores:
+ * stable's answers; they execute off the event loop, on the background runner's thread at idle
+ * CPU priority (src/runtime/background-runner.ts), and this queue bounds what is sent there:
  * - one run in flight per candidate; what arrives meanwhile waits and then runs together
- *   (one batch: a row costs far less in a batch of 30 than alone);
+ *   (one batch, one message each way: a row costs far less in a batch of 30 than alone);
  * - the first request of a batch waits at most `maxDelayMs` for company;
- * - a batch starts only once the server has no request in flight (`whenIdle`), so a stable
- *   request waits at most for one shadow batch already running, never for a queue of them;
  * - beyond `maxPendingRows` waiting, a request is dropped (and reported), never queued
- *   without bound: under overload the shadow sheds first.
+ *   without bound: when the cores have no time left over, the shadow sheds.
  *
  * Measured (bench/tools/rollout-load.ts, one core, /predict at 50 % of capacity, p99 with
- * shadow ÷ without): every shadowed request run on its own as it came, 4.6× (the extra runs
- * pushed the core into overload); batched but started whenever ready, 2.8×.
+ * shadow ÷ without): every shadowed request run on its own on the event loop as it came, 4.6×
+ * (the extra runs pushed the core into overload); batched on the event loop, 2.8×.
  */
 export interface ShadowLimits {
   /** Rows run together at most (the candidate's max_batch_size). */
@@ -31,7 +30,6 @@ export class ShadowQueue<T extends { rows: number }> {
   private pendingRows = 0;
   private running = false;
   private timer: NodeJS.Timeout | null = null;
-  private waitingForIdle = false;
 
   /**
    * @param run runs one batch; must not throw (it reports its own failures).
@@ -41,8 +39,6 @@ export class ShadowQueue<T extends { rows: number }> {
     private readonly run: (batch: T[]) => Promise<void>,
     private readonly limits: ShadowLimits,
     private readonly drop: (item: T) => void,
-    /** Calls back once no request is in flight (at once when none is); batches start only then. */
-    private readonly whenIdle: (fn: () => void) => void = (fn) => fn(),
   ) {}
 
   /** Queues one request's shadow run; false (and `drop` called) when the queue is full. */
@@ -67,15 +63,6 @@ export class ShadowQueue<T extends { rows: number }> {
   private start(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.running || this.waitingForIdle || this.pending.length === 0) return;
-    this.waitingForIdle = true;
-    this.whenIdle(() => {
-      this.waitingForIdle = false;
-      this.runNext();
-    });
-  }
-
-  private runNext(): void {
     if (this.running || this.pending.length === 0) return;
     // Whole requests up to maxBatchRows; a request larger than that runs alone.
     let rows = 0;
@@ -101,12 +88,11 @@ interface Candidate {
 }
 
 /**
- * One queue per candidate version (a reloaded version is a new object, with a new queue),
- * started when the server is idle; a dropped request releases its version lease and is counted.
+ * One queue per candidate version (a reloaded version is a new object, with a new queue);
+ * a dropped request releases its version lease and is counted.
  */
 export function shadowQueues<K extends Candidate, T extends { rows: number; release: () => void }>(o: {
   run: (version: K, batch: T[]) => Promise<void>;
-  whenIdle: (fn: () => void) => void;
   dropped: (version: K) => void;
 }): (version: K) => ShadowQueue<T> {
   const queues = new WeakMap<K, ShadowQueue<T>>();
@@ -117,7 +103,7 @@ export function shadowQueues<K extends Candidate, T extends { rows: number; rele
         item.release();
         o.dropped(version);
       };
-      queues.set(version, (q = new ShadowQueue<T>((batch) => o.run(version, batch), shadowLimits(version.config.max_batch_size), drop, o.whenIdle)));
+      queues.set(version, (q = new ShadowQueue<T>((batch) => o.run(version, batch), shadowLimits(version.config.max_batch_size), drop)));
     }
     return q;
   };

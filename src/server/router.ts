@@ -32,7 +32,6 @@ const HEADERS = ['content-length', 'content-type', 'content-encoding', 'inferenc
 export class Router {
   inFlight = 0;
   draining = false;
-  private idleWaiters: (() => void)[] = [];
   private readonly registered: RouteEntry[] = [];
 
   constructor(private readonly app: TemplatedApp, private readonly metrics?: ModelMetrics, private readonly log?: RouteLog, readonly access = new AccessPolicy()) {
@@ -64,7 +63,7 @@ export class Router {
 
   /**
    * Counts a request of another transport (gRPC) in flight while `fn` runs: draining waits
-   * for it and background work (whenIdle) waits behind it, as for HTTP requests.
+   * for it, as for HTTP requests.
    */
   async track<T>(fn: () => Promise<T>): Promise<T> {
     this.inFlight += 1;
@@ -72,17 +71,7 @@ export class Router {
       return await fn();
     } finally {
       this.inFlight -= 1;
-      this.wakeIdle();
     }
-  }
-
-  /**
-   * Calls `fn` once no request is in flight: at once when none is, else when the last one
-   * ends (background work that must not delay requests, e.g. shadow runs).
-   */
-  whenIdle(fn: () => void): void {
-    if (this.inFlight === 0) fn();
-    else this.idleWaiters.push(fn);
   }
 
   /** Unknown routes: 404 with the usual error body. */
@@ -113,18 +102,7 @@ export class Router {
     } finally {
       this.inFlight -= 1;
       this.metrics?.http.inc({ route: pattern, status: String(ex.status || 499) });
-      this.wakeIdle();
     }
-  }
-
-  private wakeIdle(): void {
-    if (this.inFlight > 0 || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
-    // After this request's own callbacks: its answer is sent before background work runs.
-    setImmediate(() => {
-      for (const fn of waiters) fn();
-    });
   }
 }
 

@@ -8,6 +8,7 @@ import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
 import type { ModelVersion } from '../serving/model-version';
 import { shadowQueues } from '../rollout/shadow-queue';
+import type { BackgroundRunner } from '../runtime/background-runner';
 import { requireAdmin } from './admin-auth';
 import type { PredictionCache } from './prediction-cache';
 import { RequestIds } from './request-id';
@@ -32,6 +33,8 @@ export interface ConvenienceContext {
   online: OnlineFeatureStore;
   ready: () => boolean;
   reload: () => Promise<void>;
+  /** Where shadow runs execute: off the event loop, at idle CPU priority. */
+  background: BackgroundRunner;
 }
 
 /** The model /predict serves when none is named: the configured one, else the only one with a `predict` section. */
@@ -61,7 +64,6 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   }
   const shadowQueue = shadowQueues<ModelVersion, ShadowRows>({
     run: (v, batch) => runShadow(v, batch),
-    whenIdle: (fn) => router.whenIdle(fn),
     dropped: (v) => ctx.metrics?.shadowRequests.inc({ model: v.name, version: String(v.version), outcome: 'dropped' }),
   });
   const runShadow = async (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
@@ -69,18 +71,18 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     const started = performance.now();
     try {
       const p = mv.config.predict!;
-      const rows = batch.flatMap((b) => b.features);
+      const rows = withOnlineFeatures(ctx.online, mv, batch.flatMap((b) => b.features), ctx.metrics);
       const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
-      const parts: Promise<number[]>[] = [];
-      for (let i = 0; i < rows.length; i += size) {
-        const part = withOnlineFeatures(ctx.online, mv, rows.slice(i, i + size), ctx.metrics);
-        const { inputs } = featuresToInputs(mv.config, part, mv.featureSpec);
-        parts.push(mv.infer({ inputs, outputs: [p.output] }).then((r) => part.map((_, k) => {
-          const q = outputToPrediction(p, r.outputs[0], k, part.length);
-          return q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction);
-        })));
-      }
-      const predictions = (await Promise.all(parts)).flat();
+      // The candidate's transform and run, on the background thread at idle priority.
+      const outs = await ctx.background.predict(mv, rows, p.output, size);
+      const predictions: number[] = [];
+      outs.forEach((out, j) => {
+        const n = Math.min(size, rows.length - j * size);
+        for (let k = 0; k < n; k++) {
+          const q = outputToPrediction(p, out, k, n);
+          predictions.push(q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction));
+        }
+      });
       const latencyMs = performance.now() - started;
       let at = 0;
       for (const b of batch) {

@@ -18,6 +18,7 @@ import { OipService } from './oip-service';
 import type * as GrpcServerModule from './grpc-server';
 import type { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
+import { BackgroundRunner } from '../runtime/background-runner';
 import { PredictionCache, cacheUrlProblem, createPredictionCache } from './prediction-cache';
 import { StreamRoutes, registerStreamRoutes } from './routes-stream';
 import { registerMonitoringRoutes } from './routes-monitoring';
@@ -179,6 +180,8 @@ export class InferaServer {
   readonly scoreJobs: ScoreJobs;
   /** The /predict result cache (src/server/prediction-cache.ts). */
   readonly cache: PredictionCache;
+  /** Shadow runs, off the event loop at idle CPU priority (started on first use). */
+  private readonly background = new BackgroundRunner();
   port = 0;
 
   constructor(private readonly opts: ServerOptions) {
@@ -224,7 +227,7 @@ export class InferaServer {
       onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
     }) : undefined;
     this.eventLog = sharedEvents ?? (opts.registryPath && opts.registryPath !== ':memory:' ? new LocalOnlineEvents(opts.registryPath, online, (o, m) => this.log.warn(o, m)) : undefined);
-    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, whenIdle: (fn) => this.router.whenIdle(fn) });
+    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, background: this.background });
     this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
     const cache = this.cache;
     registerOipRoutes({
@@ -239,7 +242,7 @@ export class InferaServer {
     registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, log: this.eventLog, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
-      adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(),
+      adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(), background: this.background,
     });
     this.rollout = new RolloutController({
       registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
@@ -283,6 +286,7 @@ export class InferaServer {
       await this.cache.close();
       await this.monitoring.close();
       await this.repository.close();
+      await this.background.close();
       await this.backend.close();
       await this.sharedRegistry?.close();
       this.modelRegistry.close();
@@ -364,6 +368,7 @@ export class InferaServer {
     await this.cache.close();
     await this.monitoring.close();
     await this.repository.close();
+    await this.background.close();
     await this.backend.close();
     await this.sharedRegistry?.close();
     await this.eventLog?.close();

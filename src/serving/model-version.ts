@@ -95,6 +95,9 @@ export class ModelVersion {
   featureRanges?: FeatureRanges;
   /** What this version answers /predict with (model bytes, predict section, feature spec): repository/version-digest.ts. */
   digest?: string;
+  /** The files it was loaded from, for a second copy off the serving path (runtime/background-runner.ts). */
+  modelPath?: string;
+  featureSpecPath?: string;
   private readonly execution: BatchExecution;
   private readonly batcher: DynamicBatcher<Payload, BatchResult>;
   private readonly sequencer?: SequenceBatcher<Payload, BatchResult, Tensor[]>;

@@ -1,5 +1,5 @@
 // The shadow queue's rules: one batch in flight, batches formed from what waited, whole
-// requests up to the row limit, drops beyond the pending bound, nothing started while busy.
+// requests up to the row limit, drops beyond the pending bound.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ShadowQueue, shadowLimits, SHADOW_MAX_BATCH_ROWS } from '../../../src/rollout/shadow-queue';
@@ -12,7 +12,7 @@ interface Item {
 const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A queue whose runs take `runMs` and are recorded as lists of item ids. */
-function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDelayMs: number }, runMs = 5, whenIdle: (fn: () => void) => void = (fn) => fn()) {
+function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDelayMs: number }, runMs = 5) {
   const batches: number[][] = [];
   const dropped: number[] = [];
   let concurrent = 0;
@@ -27,7 +27,6 @@ function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDel
     },
     limits,
     (item) => dropped.push(item.id),
-    whenIdle,
   );
   return { q, batches, dropped, maxConcurrent: () => maxConcurrent };
 }
@@ -64,20 +63,6 @@ test('beyond maxPendingRows a request is dropped and reported, never queued', as
   assert.equal(r.q.waiting, 3);
   await tick(80);
   assert.deepEqual(r.batches, [[0], [1, 2], [3]]);
-});
-
-test('nothing starts while the server is busy; the batch starts once it is idle, with what came meanwhile', async () => {
-  const waiters: (() => void)[] = [];
-  const r = recorder({ maxBatchRows: 32, maxPendingRows: 128, maxDelayMs: 1 }, 1, (fn) => waiters.push(fn));
-  r.q.offer({ rows: 1, id: 0 });
-  r.q.offer({ rows: 1, id: 1 });
-  await tick(20);
-  r.q.offer({ rows: 1, id: 2 });
-  assert.deepEqual(r.batches, []);
-  assert.equal(waiters.length, 1, 'one wait for idleness, not one per request or per timer');
-  waiters.shift()!();
-  await tick(10);
-  assert.deepEqual(r.batches, [[0, 1, 2]]);
 });
 
 test('a run that fails does not stop the queue', async () => {
