@@ -16,6 +16,7 @@ import type { ModelConfig } from '../config/model-config';
 import type { Tensor } from '../protocol/datatypes';
 import type { BackgroundModel, BackgroundTask } from './background-worker';
 import type { PlainTensor } from './ort-session';
+import { wholeBuffers } from './worker-transfer';
 
 /** What the runner needs of a served version. */
 export interface BackgroundVersion {
@@ -53,7 +54,7 @@ export class BackgroundRunner {
   /** Runs each request's inputs (consumed: their buffers may move to the worker); one answer per request. */
   async run(v: BackgroundVersion, requests: Tensor[][], outputs: string[]): Promise<RunAnswer[]> {
     const task: BackgroundTask = { op: 'run', model: modelOf(v), requests: requests as PlainTensor[][], outputs };
-    return (await this.workers.run(task, { transferList: buffersOf(requests.flat()) })) as RunAnswer[];
+    return (await this.workers.run(task, { transferList: wholeBuffers(requests.flat()) })) as RunAnswer[];
   }
 
   /** /predict rows through the version's feature transform and model: the output tensor of each run of at most maxBatchRows rows. */
@@ -79,15 +80,4 @@ function modelOf(v: BackgroundVersion): BackgroundModel {
     config: v.config,
     featureSpecPath: v.featureSpecPath,
   };
-}
-
-/** Whole ArrayBuffers of the tensors, each once (views into a larger buffer are copied instead). */
-function buffersOf(tensors: Tensor[]): ArrayBuffer[] {
-  const out = new Set<ArrayBuffer>();
-  for (const t of tensors) {
-    if (Array.isArray(t.data)) continue;
-    const b = t.data.buffer;
-    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) out.add(b);
-  }
-  return [...out];
 }

@@ -6,7 +6,6 @@
  * The thread moves itself to SCHED_IDLE when the module loads: it then runs only on CPU time
  * no serving thread wants, and a serving thread that wakes up takes the core back at once.
  */
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { setThreadIdlePriority } from '../native/binding';
 import type { ModelConfig } from '../config/model-config';
 import type { FeatureSpec } from '../features/feature-spec';
@@ -15,6 +14,7 @@ import { featuresToInputs } from '../protocol/predict-codec';
 import type { Tensor } from '../protocol/datatypes';
 import { NativeBackend } from './native-backend';
 import { OrtSession, type PlainTensor } from './ort-session';
+import { movedAnswer } from './worker-transfer';
 
 /** What the worker needs to open a model version on its own (the paths the repository resolved). */
 export interface BackgroundModel {
@@ -88,7 +88,7 @@ export default async function handle(task: BackgroundTask): Promise<unknown> {
         answers.push({ error: (e as Error).message });
       }
     }
-    return move(transferable(answers.flatMap((a) => a.outputs ?? []), answers) as Parameters<typeof move>[0]);
+    return movedAnswer(answers, answers.flatMap((a) => a.outputs ?? []));
   }
   const cfg = task.model.config;
   if (!cfg) throw new Error('predict needs the version config');
@@ -97,23 +97,5 @@ export default async function handle(task: BackgroundTask): Promise<unknown> {
     const { inputs } = featuresToInputs(cfg, task.rows.slice(i, i + task.maxBatchRows), o.spec);
     parts.push((await o.run(inputs, [task.output]))[0]);
   }
-  return move(transferable(parts, parts) as Parameters<typeof move>[0]);
-}
-
-/** Hands the output buffers to the main thread instead of copying them. */
-function transferable(tensors: PlainTensor[], value: unknown): object {
-  const buffers = new Set<ArrayBuffer>();
-  for (const t of tensors) {
-    if (Array.isArray(t.data)) continue; // strings are cloned
-    const b = t.data.buffer;
-    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) buffers.add(b);
-  }
-  return {
-    get [transferableSymbol]() {
-      return [...buffers];
-    },
-    get [valueSymbol]() {
-      return value;
-    },
-  };
+  return movedAnswer(parts, parts);
 }

@@ -4,8 +4,8 @@
  * inline on the event loop come here (src/runtime/execution-site.ts).
  */
 import { threadId } from 'node:worker_threads';
-import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { OrtSession, PlainTensor } from './ort-session';
+import { movedAnswer } from './worker-transfer';
 
 export type WireTensor = PlainTensor;
 
@@ -47,28 +47,11 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
   // Test switch (OnnxBackend.exitWorkerOnNextRun): the worker dies mid-batch, as a crash would.
   if (task.exitWorker) process.exit(70);
   const tensors = s.run(task.inputs, task.outputs);
-  return move(transferable(tensors) as Parameters<typeof move>[0]);
+  return movedAnswer<WorkerResult>({ tensors, worker: threadId }, tensors);
 }
 
 /** What a run task answers: the outputs, and which worker thread ran the batch. */
 export interface WorkerResult {
   tensors: WireTensor[];
   worker: number;
-}
-/** Hands the output buffers to the main thread instead of copying them. */
-function transferable(tensors: WireTensor[]): object {
-  const buffers = new Set<ArrayBuffer>();
-  for (const t of tensors) {
-    if (Array.isArray(t.data)) continue; // strings are cloned
-    const b = t.data.buffer;
-    if (b instanceof ArrayBuffer && t.data.byteOffset === 0 && t.data.byteLength === b.byteLength) buffers.add(b);
-  }
-  return {
-    get [transferableSymbol]() {
-      return [...buffers];
-    },
-    get [valueSymbol](): WorkerResult {
-      return { tensors, worker: threadId };
-    },
-  };
 }
