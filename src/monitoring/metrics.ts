@@ -55,6 +55,7 @@ export interface ModelMetrics {
   unknownCategories: Counter<'model' | 'version'>;
   outOfRange: Counter<'model' | 'version' | 'feature'>;
   shadowRequests: Counter<'model' | 'version' | 'outcome'>;
+  shadowIdlePriority: Gauge<'thread'>;
   onlineDefaults: Counter<'model' | 'version' | 'feature' | 'reason'>;
   onlineEvents: Counter<'source' | 'outcome'>;
 }
@@ -83,6 +84,7 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     http: new Counter({ name: 'infera_http_responses_total', help: 'HTTP responses by route and status.', labelNames: ['route', 'status'], registers }),
     grpc: new Counter({ name: 'infera_grpc_responses_total', help: 'gRPC answers by method and status code name (stream messages count one each).', labelNames: ['method', 'code'], registers }),
     shadowRequests: new Counter({ name: 'infera_shadow_requests_total', help: 'Requests mirrored to a shadow candidate after the client was answered, by outcome.', labelNames: ['model', 'version', 'outcome'], registers }),
+    shadowIdlePriority: new Gauge({ name: 'infera_shadow_idle_priority', help: "1 when shadow runs' thread got idle CPU priority (Linux SCHED_IDLE: it uses only time serving leaves), 0 when it runs at normal priority and competes with serving; absent before the first shadow run.", labelNames: ['thread'], registers }),
     outOfRange: new Counter({ name: 'infera_out_of_range_features_total', help: 'Numeric /predict features outside their training range (min and max in the card.json profile).', labelNames: ['model', 'version', 'feature'], registers }),
     onlineDefaults: new Counter({ name: 'infera_online_feature_defaults_total', help: 'Online feature values /predict filled with the declared default, by reason: missing (no event of the entity in the window) or stale (the source has no recent event, or the window reaches before the retained events).', labelNames: ['model', 'version', 'feature', 'reason'], registers }),
     onlineEvents: new Counter({ name: 'infera_online_events_total', help: 'Events ingested into an online feature source, by outcome: accepted or too_old (before the retained window).', labelNames: ['source', 'outcome'], registers }),

@@ -34,15 +34,21 @@ export interface RunAnswer {
 export class BackgroundRunner {
   private pool: Piscina | null = null;
 
+  /** `onStart` learns the thread's priority once it runs (idle, or why not). */
+  constructor(private readonly opts: { onStart?: (priority: { ok: boolean; reason?: string }) => void } = {}) {}
+
   private get workers(): Piscina {
     // Started on first use: a server that shadows nothing has no extra thread.
-    this.pool ??= new Piscina({
-      filename: path.resolve(__dirname, 'background-worker.js'),
-      minThreads: 1,
-      maxThreads: 1,
-      concurrentTasksPerWorker: 1,
-      idleTimeout: Infinity,
-    });
+    if (!this.pool) {
+      this.pool = new Piscina({
+        filename: path.resolve(__dirname, 'background-worker.js'),
+        minThreads: 1,
+        maxThreads: 1,
+        concurrentTasksPerWorker: 1,
+        idleTimeout: Infinity,
+      });
+      if (this.opts.onStart) this.pool.run({ op: 'priority' } satisfies BackgroundTask).then(this.opts.onStart, () => undefined);
+    }
     return this.pool;
   }
 

@@ -181,7 +181,12 @@ export class InferaServer {
   /** The /predict result cache (src/server/prediction-cache.ts). */
   readonly cache: PredictionCache;
   /** Shadow runs, off the event loop at idle CPU priority (started on first use). */
-  private readonly background = new BackgroundRunner();
+  private readonly background = new BackgroundRunner({
+    onStart: (p) => {
+      this.metrics.shadowIdlePriority.set({ thread: 'background' }, p.ok ? 1 : 0);
+      if (!p.ok) this.log.warn({ reason: p.reason }, 'shadow runs share the CPU with serving at normal priority');
+    },
+  });
   port = 0;
 
   constructor(private readonly opts: ServerOptions) {

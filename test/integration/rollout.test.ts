@@ -71,6 +71,14 @@ test('canary 20 %: about a fifth of 1,000 real requests answered by the candidat
   const before = await metric();
   const shadowed = await Promise.all(Array.from({ length: 50 }, (_, i) => predict(i, { id: `shadow-${i}` })));
   assert.ok(shadowed.every((a) => a.status === 200 && a.json.model_version === '1'), 'the client only sees stable');
+  if (process.platform === 'linux') {
+    let idle: string | undefined;
+    for (let i = 0; i < 50 && idle === undefined; i++) {
+      idle = (await (await fetch(`${srv.url}/metrics`)).text()).match(/^infera_shadow_idle_priority\{thread="background"\} (\d)$/m)?.[1];
+      if (idle === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(idle, '1', 'shadow runs on a thread at idle CPU priority');
+  }
   for (let i = 0; i < 100 && (await metric()) < before + 50; i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(await metric(), before + 50, 'every request also ran on the candidate');
   // One label joins both versions' answers; v2 is a copy of v1, so they agree everywhere.
