@@ -231,7 +231,7 @@ export class ModelRepository {
       mv.modelPath = modelPath;
       if (vcfg.feature_spec) {
         mv.featureSpecPath = resolveInside(this.opts.root, name, String(version), vcfg.feature_spec);
-        mv.featureSpec = this.loadSpec(vcfg, name, version);
+        mv.featureSpec = this.loadSpec(vcfg, name, version, mv.featureSpecPath);
       }
       const card = path.join(this.opts.root, name, String(version), 'card.json');
       if (config.predict && fs.existsSync(card)) mv.featureRanges = rangesFromCard(JSON.parse(fs.readFileSync(card, 'utf8')));
@@ -277,9 +277,8 @@ export class ModelRepository {
     return this.native;
   }
 
-  /** Reads a version's feature spec and checks it fills the /predict input exactly. */
-  private loadSpec(config: ModelConfig, name: string, version: number): FeatureSpec {
-    const file = resolveInside(this.opts.root, name, String(version), config.feature_spec!);
+  /** Reads a version's feature spec (`file`, resolved inside its folder) and checks it fills the /predict input exactly. */
+  private loadSpec(config: ModelConfig, name: string, version: number, file: string): FeatureSpec {
     const spec = loadFeatureSpec(file);
     const input = config.inputs.find((t) => t.name === config.predict?.input);
     const width = input?.shape[input.shape.length - 1];

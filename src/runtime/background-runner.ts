@@ -47,7 +47,7 @@ export class BackgroundRunner {
         concurrentTasksPerWorker: 1,
         idleTimeout: Infinity,
       });
-      if (this.opts.onStart) this.pool.run({ op: 'priority' } satisfies BackgroundTask).then(this.opts.onStart, () => undefined);
+      if (this.opts.onStart) this.priority().then(this.opts.onStart, () => undefined);
     }
     return this.pool;
   }

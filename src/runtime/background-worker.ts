@@ -24,7 +24,7 @@ export interface BackgroundModel {
   modelPath: string;
   precision?: 'fp32' | 'int8';
   /** The version's config, for /predict rows (the predict section, input shapes, fills). */
-  config?: ModelConfig;
+  config: ModelConfig;
   featureSpecPath?: string;
 }
 
@@ -90,11 +90,9 @@ export default async function handle(task: BackgroundTask): Promise<unknown> {
     }
     return movedAnswer(answers, answers.flatMap((a) => a.outputs ?? []));
   }
-  const cfg = task.model.config;
-  if (!cfg) throw new Error('predict needs the version config');
   const parts: PlainTensor[] = [];
   for (let i = 0; i < task.rows.length; i += task.maxBatchRows) {
-    const { inputs } = featuresToInputs(cfg, task.rows.slice(i, i + task.maxBatchRows), o.spec);
+    const { inputs } = featuresToInputs(task.model.config, task.rows.slice(i, i + task.maxBatchRows), o.spec);
     parts.push((await o.run(inputs, [task.output]))[0]);
   }
   return movedAnswer(parts, parts);

@@ -197,7 +197,9 @@ export class OipService {
       const groups = new Map<string, ShadowInfer[]>();
       for (const item of batch) {
         const k = item.outputs.join('\u0000');
-        groups.set(k, [...(groups.get(k) ?? []), item]);
+        const group = groups.get(k);
+        if (group) group.push(item);
+        else groups.set(k, [item]);
       }
       for (const items of groups.values()) {
         const outputs = items[0].outputs.length > 0 ? items[0].outputs : shadow.outputNames;
