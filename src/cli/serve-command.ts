@@ -3,18 +3,21 @@
  * variables and the config file (src/config/server-config.ts), resolved in one place.
  * Precedence, lowest first: built-in default < config file < environment < flag.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { createLogger, LOG_LEVELS } from '../config/logger';
 import { loadServerConfigFile, ServerConfigFile } from '../config/server-config';
 import { loadConfigFile, MonitoringConfig, resolveConfig } from '../monitoring/config';
-import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions } from '../server/server';
+import { DEFAULT_SERVER_OPTIONS, InferaServer, ServerOptions, assertPortFree } from '../server/server';
+import { ProcessPeers, processPlaceFromEnv } from '../server/process-peers';
+import { ProcessSupervisor } from './process-supervisor';
 import { DEFAULT_CACHE_TTL_S, cacheUrlProblem, redactUrl } from '../server/prediction-cache';
 import { repositoryOption } from './repository-option';
 import { defaultRegistryPath } from '../registry/registry';
 import { DEFAULT_KEEP_WARM_MS } from '../repository/model-repository';
 import { DEFAULT_ROLLOUT } from '../rollout/rollout-controller';
-import { relaunchWithServingFlags } from './serving-runtime';
+import { relaunchWithServingFlags, servingChild } from './serving-runtime';
 
 export type SettingSource = 'flag' | 'env' | 'file' | 'default';
 
@@ -37,6 +40,8 @@ const SETTINGS: Setting[] = [
   { key: 'defaultModel', file: ['server', 'default_model'] },
   { key: 'logLevel', file: ['server', 'log_level'] },
   { key: 'reusePort', file: ['server', 'reuse_port'] },
+  { key: 'processes', file: ['server', 'processes'] },
+  { key: 'perProcessState', file: ['server', 'per_process_state'] },
   { key: 'sandbox', file: ['server', 'sandbox'] },
   { key: 'registry', file: ['server', 'registry'] },
   { key: 'keepWarm', file: ['server', 'keep_warm_s'] },
@@ -62,7 +67,9 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('-p, --port <n>', 'HTTP port (0 picks a free one)').env('INFERA_PORT').default(String(d.port)))
     .addOption(new Option('--grpc-port <n>', 'serve the Open Inference Protocol over gRPC too, on this port (0 picks a free one); off without it').env('INFERA_GRPC_PORT'))
     .addOption(new Option('-H, --host <host>', 'address to bind').env('INFERA_HOST').default(d.host))
-    .addOption(new Option('-w, --workers <n>', 'inference worker threads').env('INFERA_WORKERS').default(String(d.workers)))
+    .addOption(new Option('--processes <n>', "serving processes on the port, each with its own event loop ('auto': one per CPU this process may use); more than 1 needs --database-url or --per-process-state").env('INFERA_PROCESSES').default('1'))
+    .addOption(new Option('--per-process-state', 'with --processes > 1 and no --database-url: each process keeps its own prediction log, feedback join, monitoring windows and online feature events (feedback then joins only the predictions the receiving process served)').env('INFERA_PER_PROCESS_STATE'))
+    .addOption(new Option('-w, --workers <n>', 'inference worker threads (per serving process; default: the CPUs divided among the processes)').env('INFERA_WORKERS').default(String(d.workers)))
     .addOption(new Option('--max-body <bytes>', 'largest request body').env('INFERA_MAX_BODY').default(String(d.maxBodyBytes)))
     .addOption(new Option('--admin-token <token>', 'token required by load/unload/reload').env('INFERA_ADMIN_TOKEN'))
     .addOption(new Option('--api-key <keys>', 'comma-separated keys the inference routes require (Bearer or X-API-Key)').env('INFERA_API_KEYS').argParser(list))
@@ -90,7 +97,8 @@ function databaseUrl(cmd: Command, v: string): string {
 
 export interface ServeSettings {
   configFile: string | null;
-  options: ServerOptions & { logLevel: string };
+  /** The server's options, and how many serving processes run it (`--processes`). */
+  options: ServerOptions & { logLevel: string; processes: number };
   sources: Record<string, SettingSource>;
   monitoringSource: string;
 }
@@ -130,6 +138,11 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
   else if (file.monitoring) [monitoring, monitoringSource] = [resolveConfig(file.monitoring, `${configFile}: monitoring`), 'file'];
   else [monitoring, monitoringSource] = [resolveConfig(), 'default'];
   const d = DEFAULT_SERVER_OPTIONS;
+  const cpus = os.availableParallelism();
+  const processes = values.processes === 'auto' ? cpus : int('processes', values.processes, 1024);
+  if (processes < 1) cmd.error(`--processes must be a positive integer or 'auto', got '${values.processes}'`);
+  // The CPUs are divided among the processes: the default workers, and what each treats as its cores (inline execution).
+  const share = Math.max(1, Math.floor(cpus / processes));
   const options = {
     ...d,
     repository: path.resolve(String(values.repository)),
@@ -138,7 +151,9 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     grpcPort: values.grpcPort === undefined ? undefined : int('grpc-port', values.grpcPort, 65535),
     reusePort: Boolean(values.reusePort),
     sandbox: values.sandbox === false ? (false as const) : undefined,
-    workers: Math.max(1, int('workers', values.workers)),
+    workers: sources.workers === 'default' && processes > 1 ? share : Math.max(1, int('workers', values.workers)),
+    ...(processes > 1 ? { cores: share } : {}),
+    processes,
     maxBodyBytes: int('max-body', values.maxBody),
     adminToken: values.adminToken as string | undefined,
     apiKeys: (values.apiKeys as string[] | undefined) ?? [],
@@ -161,15 +176,35 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
   const cacheProblem = options.cacheUrl === undefined ? null : cacheUrlProblem(options.cacheUrl);
   if (cacheProblem) cmd.error(`--cache-url ${cacheProblem}`);
   if (options.cacheTtlS < 1) cmd.error(`--cache-ttl must be at least 1 second, got '${values.cacheTtl}'`);
+  if (processes > 1) {
+    if (options.port === 0 || options.grpcPort === 0) cmd.error(`--processes ${processes} needs fixed ports: with 0 each process would pick its own`);
+    if (!options.databaseUrl && !values.perProcessState) {
+      cmd.error(`--processes ${processes} needs the processes' shared state in PostgreSQL (--database-url), or --per-process-state to accept that each process keeps its own prediction log, feedback join and monitoring windows`);
+    }
+    if (options.scoreDir) cmd.error('--score-dir is not supported with --processes > 1 yet (a job would live in one process): run batch scoring with `infera score`, or one process');
+  }
   return { configFile, options, sources, monitoringSource };
 }
 
 export function registerServeCommand(program: Command): void {
   addServeOptions(program.command('serve').description('serve the models of a repository over the Open Inference Protocol v2')).action(async (_o, cmd: Command) => {
-    if (relaunchWithServingFlags()) return;
+    const place = processPlaceFromEnv();
     const { options } = resolveServeSettings(cmd);
     const logger = createLogger(options.logLevel);
-    const server = new InferaServer({ ...options, logger });
+    if (options.processes > 1 && !place) {
+      // The serving processes share the port (SO_REUSEPORT): unless asked to share it with
+      // others too, it must be free, as for one process.
+      if (!options.reusePort) {
+        await assertPortFree(options.host, options.port);
+        if (options.grpcPort !== undefined) await assertPortFree(options.host, options.grpcPort);
+      }
+      logger.info({ processes: options.processes, workers: options.workers }, 'starting the serving processes');
+      new ProcessSupervisor({ count: options.processes, script: process.argv[1], args: process.argv.slice(2), ...servingChild(), log: (m) => logger.warn(m) }).start();
+      return;
+    }
+    if (!place && relaunchWithServingFlags()) return;
+    const peers = place ? new ProcessPeers(place) : undefined;
+    const server = new InferaServer({ ...options, reusePort: options.reusePort || peers !== undefined, peers, logger });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;
@@ -182,6 +217,8 @@ export function registerServeCommand(program: Command): void {
     };
     process.on('SIGTERM', () => shutdown('SIGTERM'));
     process.on('SIGINT', () => shutdown('SIGINT'));
+    // A serving process whose supervisor is gone (killed) stops too rather than serve unsupervised.
+    if (peers) process.on('disconnect', () => shutdown('supervisor gone'));
     await server.start();
   });
 

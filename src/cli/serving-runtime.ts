@@ -27,6 +27,12 @@ export function servingFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   return custom === undefined ? [...SERVING_V8_FLAGS] : custom.split(/\s+/).filter(Boolean);
 }
 
+/** A child process that runs the serving command under the serving flags: its node arguments and environment. */
+export function servingChild(): { execArgv: string[]; env: NodeJS.ProcessEnv } {
+  const flags = servingFlags().filter((f) => !process.execArgv.includes(f));
+  return { execArgv: [...process.execArgv, ...flags], env: { ...process.env, [APPLIED]: '1' } };
+}
+
 /**
  * When this process does not yet run under the serving flags, runs the same command line in a
  * child that does, forwards termination signals to it and exits with its status.
@@ -35,10 +41,8 @@ export function servingFlags(env: NodeJS.ProcessEnv = process.env): string[] {
 export function relaunchWithServingFlags(): boolean {
   const flags = servingFlags();
   if (process.env[APPLIED] === '1' || flags.every((f) => process.execArgv.includes(f))) return false;
-  const child = spawn(process.execPath, [...process.execArgv, ...flags, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, [APPLIED]: '1' },
-  });
+  const { execArgv, env } = servingChild();
+  const child = spawn(process.execPath, [...execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env });
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => child.kill(sig));
   child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 15 : 1)));
   child.on('error', (e) => {

@@ -25,6 +25,10 @@ export interface ServerConfigFile {
     default_model?: string;
     log_level?: string;
     reuse_port?: boolean;
+    /** Serving processes on the port (a positive integer, or "auto": one per CPU). */
+    processes?: number | 'auto';
+    /** With processes > 1 and no database_url: accept that each process keeps its own prediction log and monitoring. */
+    per_process_state?: boolean;
     sandbox?: boolean;
     /** The model registry file (default <repository>/.infera/registry.sqlite). */
     registry?: string;
@@ -72,6 +76,8 @@ const schema = {
         default_model: { type: 'string', minLength: 1 },
         log_level: { enum: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
         reuse_port: { type: 'boolean' },
+        processes: { oneOf: [{ type: 'integer', minimum: 1 }, { const: 'auto' }] },
+        per_process_state: { type: 'boolean' },
         sandbox: { type: 'boolean' },
         registry: { type: 'string', minLength: 1 },
         keep_warm_s: { type: 'integer', minimum: 0 },

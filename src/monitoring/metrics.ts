@@ -56,6 +56,7 @@ export interface ModelMetrics {
   outOfRange: Counter<'model' | 'version' | 'feature'>;
   shadowRequests: Counter<'model' | 'version' | 'outcome'>;
   shadowIdlePriority: Gauge<'thread'>;
+  servingProcesses: Gauge;
   onlineDefaults: Counter<'model' | 'version' | 'feature' | 'reason'>;
   onlineEvents: Counter<'source' | 'outcome'>;
 }
@@ -84,7 +85,9 @@ export function createMetrics(registry: Registry, opts: { defaultMetrics?: boole
     http: new Counter({ name: 'infera_http_responses_total', help: 'HTTP responses by route and status.', labelNames: ['route', 'status'], registers }),
     grpc: new Counter({ name: 'infera_grpc_responses_total', help: 'gRPC answers by method and status code name (stream messages count one each).', labelNames: ['method', 'code'], registers }),
     shadowRequests: new Counter({ name: 'infera_shadow_requests_total', help: 'Requests mirrored to a shadow candidate after the client was answered, by outcome.', labelNames: ['model', 'version', 'outcome'], registers }),
-    shadowIdlePriority: new Gauge({ name: 'infera_shadow_idle_priority', help: "1 when shadow runs' thread got idle CPU priority (Linux SCHED_IDLE: it uses only time serving leaves), 0 when it runs at normal priority and competes with serving; absent before the first shadow run.", labelNames: ['thread'], registers }),
+    shadowIdlePriority: new Gauge({ name: 'infera_shadow_idle_priority', help: "1 when shadow runs' thread got idle CPU priority (Linux SCHED_IDLE: it uses only time serving leaves), 0 when it runs at normal priority and competes with serving; absent before the first shadow run.", labelNames: ['thread'], registers, aggregator: 'min' }),
+    // Each process sets 1; with `--processes N`, /metrics sums them: the processes whose metrics the answer holds.
+    servingProcesses: new Gauge({ name: 'infera_serving_processes', help: 'Serving processes whose metrics this answer aggregates (--processes; 1 for a single process).', registers }),
     outOfRange: new Counter({ name: 'infera_out_of_range_features_total', help: 'Numeric /predict features outside their training range (min and max in the card.json profile).', labelNames: ['model', 'version', 'feature'], registers }),
     onlineDefaults: new Counter({ name: 'infera_online_feature_defaults_total', help: 'Online feature values /predict filled with the declared default, by reason: missing (no event of the entity in the window) or stale (the source has no recent event, or the window reaches before the retained events).', labelNames: ['model', 'version', 'feature', 'reason'], registers }),
     onlineEvents: new Counter({ name: 'infera_online_events_total', help: 'Events ingested into an online feature source, by outcome: accepted or too_old (before the retained window).', labelNames: ['source', 'outcome'], registers }),
@@ -114,13 +117,13 @@ export function createMonitoringMetrics(registry: Registry): MonitoringMetrics {
   const mv = ['model', 'version'] as const;
   const w = ['model', 'version', 'window'] as const;
   return {
-    driftScore: new Gauge({ name: 'infera_drift_score', help: 'Drift score of a column in the last closed window (p-value or distance, see test).', labelNames: [...w, 'column', 'test'], registers }),
-    driftDetected: new Gauge({ name: 'infera_drift_detected', help: '1 when the column drifted in the last closed window.', labelNames: [...w, 'column'], registers }),
-    driftShare: new Gauge({ name: 'infera_drift_share', help: 'Share of drifted input columns in the last closed window.', labelNames: w, registers }),
-    liveAuc: new Gauge({ name: 'infera_live_auc', help: 'ROC AUC of labelled predictions in the last window with enough labels.', labelNames: w, registers }),
-    liveAccuracy: new Gauge({ name: 'infera_live_accuracy', help: "Accuracy at the card's threshold, last window with enough labels.", labelNames: w, registers }),
-    liveLogLoss: new Gauge({ name: 'infera_live_log_loss', help: 'Log loss of labelled predictions, last window with enough labels.', labelNames: w, registers }),
-    liveEce: new Gauge({ name: 'infera_live_ece', help: 'Expected calibration error (10 bins), last window with enough labels.', labelNames: w, registers }),
+    driftScore: new Gauge({ name: 'infera_drift_score', help: 'Drift score of a column in the last closed window (p-value or distance, see test).', labelNames: [...w, 'column', 'test'], registers, aggregator: 'average' }),
+    driftDetected: new Gauge({ name: 'infera_drift_detected', help: '1 when the column drifted in the last closed window.', labelNames: [...w, 'column'], registers, aggregator: 'max' }),
+    driftShare: new Gauge({ name: 'infera_drift_share', help: 'Share of drifted input columns in the last closed window.', labelNames: w, registers, aggregator: 'max' }),
+    liveAuc: new Gauge({ name: 'infera_live_auc', help: 'ROC AUC of labelled predictions in the last window with enough labels.', labelNames: w, registers, aggregator: 'average' }),
+    liveAccuracy: new Gauge({ name: 'infera_live_accuracy', help: "Accuracy at the card's threshold, last window with enough labels.", labelNames: w, registers, aggregator: 'average' }),
+    liveLogLoss: new Gauge({ name: 'infera_live_log_loss', help: 'Log loss of labelled predictions, last window with enough labels.', labelNames: w, registers, aggregator: 'average' }),
+    liveEce: new Gauge({ name: 'infera_live_ece', help: 'Expected calibration error (10 bins), last window with enough labels.', labelNames: w, registers, aggregator: 'average' }),
     observedRows: new Counter({ name: 'infera_monitored_rows_total', help: 'Prediction rows profiled by the monitoring hub.', labelNames: mv, registers }),
     droppedRows: new Counter({ name: 'infera_monitoring_dropped_rows_total', help: 'Rows not profiled (queue_full, late, invalid).', labelNames: [...mv, 'reason'], registers }),
     feedback: new Counter({ name: 'infera_feedback_labels_total', help: 'Ground-truth labels received (matched, unknown id, invalid).', labelNames: ['model', 'outcome'], registers }),
@@ -146,6 +149,6 @@ export function createCacheMetrics(registry: Registry, beforeScrape?: () => void
       collect: () => beforeScrape?.(),
     }),
     errors: new Counter({ name: 'infera_cache_errors_total', help: 'Result cache operations that failed (store unreachable, timed out, unreadable value), by operation (get, set).', labelNames: ['backend', 'operation'], registers }),
-    up: new Gauge({ name: 'infera_cache_up', help: '1 while the result cache answers, 0 while it is degraded (predictions are then computed without it).', labelNames: ['backend'], registers }),
+    up: new Gauge({ name: 'infera_cache_up', help: '1 while the result cache answers, 0 while it is degraded (predictions are then computed without it).', labelNames: ['backend'], registers, aggregator: 'min' }),
   };
 }

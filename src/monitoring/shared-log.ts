@@ -83,7 +83,7 @@ function createMetrics(registry?: Registry): Metrics | undefined {
   if (!registry) return undefined;
   const registers = [registry];
   return {
-    up: new Gauge({ name: 'infera_database_up', help: 'Whether the shared database (--database-url) answered the last write or pull (1) or not (0).', registers }),
+    up: new Gauge({ name: 'infera_database_up', help: 'Whether the shared database (--database-url) answered the last write or pull (1) or not (0).', registers, aggregator: 'min' }),
     buffered: new Gauge({ name: 'infera_shared_log_buffered_rows', help: 'Prediction and label rows waiting in the outbox for the shared database.', registers }),
     dropped: new Counter({ name: 'infera_shared_log_dropped_rows_total', help: 'Rows dropped because the outbox was full (the shared database was down too long).', labelNames: ['kind'], registers }),
     written: new Counter({ name: 'infera_shared_log_written_rows_total', help: 'Rows written to the shared database.', labelNames: ['kind'], registers }),

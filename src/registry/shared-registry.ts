@@ -89,7 +89,7 @@ export class SharedRegistry {
 
   constructor(private readonly opts: SharedRegistryOptions) {
     this.pool = sharedPool(opts.url, (e) => this.failed(e));
-    if (opts.metrics) this.up = new Gauge({ name: 'infera_registry_sync_up', help: 'Whether the last registry replication round with the shared database succeeded (1) or not (0).', registers: [opts.metrics] });
+    if (opts.metrics) this.up = new Gauge({ name: 'infera_registry_sync_up', help: 'Whether the last registry replication round with the shared database succeeded (1) or not (0).', registers: [opts.metrics], aggregator: 'min' });
   }
 
   /** Runs the first round (so a replica starts with the shared state when it can) and then one every SYNC_MS. */

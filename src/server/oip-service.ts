@@ -4,6 +4,7 @@
  * answer, and everything between (routing and leases, scheduling parameters, the batchers,
  * shadow copies, monitoring, metrics, the error table) happens here.
  */
+import type { RepositoryOp } from './process-peers';
 import { InferaError, toInferaError } from '../errors';
 import { numberAt, type DataType, type Tensor } from '../protocol/datatypes';
 import type { InferRequest } from '../protocol/oip-codec';
@@ -24,6 +25,8 @@ export interface OipServiceOptions {
   monitoring?: MonitoringHub;
   /** Where shadow runs execute: off the event loop, at idle CPU priority. */
   background: BackgroundRunner;
+  /** Has the other serving processes apply a repository change made here (`--processes N`); throws when one could not. */
+  propagate?: (op: RepositoryOp) => Promise<void>;
 }
 
 /** Where an infer request is going: the model, an explicit version or alias, a routing key for A/B. */
@@ -124,10 +127,18 @@ export class OipService {
   }
 
   /**
-   * Loads (or reloads) a model from disk. A version that fails leaves the serving one in place.
+   * Loads (or reloads) a model from disk, in every serving process. A version that fails
+   * leaves the serving one in place.
    * @throws InferaError 503 naming each failure and what still serves.
    */
   async load(model: string): Promise<void> {
+    const name = checkModelName(model);
+    await this.loadHere(name);
+    await this.opts.propagate?.({ kind: 'load', model: name });
+  }
+
+  /** load(), in this process only. */
+  async loadHere(model: string): Promise<void> {
     const entry = await this.opts.repository.load(checkModelName(model));
     const failed = [...entry.versions.values()].filter((v) => v.state !== 'READY');
     if (entry.state !== 'READY' || failed.length > 0) {
@@ -139,7 +150,9 @@ export class OipService {
   }
 
   async unload(model: string): Promise<void> {
-    await this.opts.repository.unload(checkModelName(model));
+    const name = checkModelName(model);
+    await this.opts.repository.unload(name);
+    await this.opts.propagate?.({ kind: 'unload', model: name });
   }
 
   /**

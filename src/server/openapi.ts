@@ -263,6 +263,7 @@ function routes(): [string, string, Op][] {
       ...ok('every model has been loaded (or failed to)', obj({
         ready: { const: true },
         dependencies: { type: 'object', description: "shared services and their state ('ok' or 'degraded', with the error and the rows buffered); a degraded one never makes the replica unready", additionalProperties: { type: 'object', required: ['state'], properties: { state: { enum: ['ok', 'degraded'] } } } },
+        process: { ...obj({ index: int, count: int }, ['index', 'count']), description: 'with --processes N: the serving process that answered (0 … N−1)' },
       }, ['ready'])),
       ...errors({ 503: 'still loading, or draining (Retry-After)' }),
     },

@@ -15,6 +15,7 @@ import { RequestIds } from './request-id';
 import { Router } from './router';
 import type { OnlineFeatureStore } from '../features/online-store';
 import { withOnlineFeatures } from './routes-features';
+import type { ProcessPeers } from './process-peers';
 
 export interface ConvenienceContext {
   repository: ModelRepository;
@@ -35,6 +36,8 @@ export interface ConvenienceContext {
   reload: () => Promise<void>;
   /** Where shadow runs execute: off the event loop, at idle CPU priority. */
   background: BackgroundRunner;
+  /** The other serving processes (`--processes N`): /metrics answers for all of them. */
+  peers?: ProcessPeers;
 }
 
 /** The model /predict serves when none is named: the configured one, else the only one with a `predict` section. */
@@ -222,7 +225,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   });
 
   router.add('get', '/metrics', async (ex) => {
-    ex.send(200, await ctx.registry.metrics(), { 'Content-Type': ctx.registry.contentType });
+    const text = ctx.peers ? (await ctx.peers.metrics()).text : await ctx.registry.metrics();
+    ex.send(200, text, { 'Content-Type': ctx.registry.contentType });
   });
 
   router.add('post', '/reload', async (ex) => {

@@ -4,6 +4,7 @@ import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
 import { EXTENSIONS, OipService, versionStats } from './oip-service';
 import { Router } from './router';
+import type { ProcessPlace } from './process-peers';
 
 export interface OipContext {
   service: OipService;
@@ -16,6 +17,8 @@ export interface OipContext {
   dependencies?: () => Record<string, { state: string }>;
   /** JSON bodies below this many bytes are scanned on the event loop. */
   syncParseBelowBytes?: number;
+  /** This process's place in a group of serving processes (`--processes N`), reported by readiness. */
+  process?: ProcessPlace;
 }
 
 /** Registers the Open Inference Protocol v2 REST routes and its repository and statistics extensions. */
@@ -29,7 +32,8 @@ export function registerOipRoutes(ctx: OipContext): void {
     // Readiness is inference: a lost database or cache degrades monitoring, not serving, and
     // is reported here (and in infera_database_up) without taking the replica out of rotation.
     const dependencies = ctx.dependencies?.() ?? {};
-    if (ctx.ready()) ex.json(200, Object.keys(dependencies).length ? { ready: true, dependencies } : { ready: true });
+    const body = { ready: true, ...(Object.keys(dependencies).length ? { dependencies } : {}), ...(ctx.process ? { process: ctx.process } : {}) };
+    if (ctx.ready()) ex.json(200, body);
     else ex.json(503, { code: 'ENG_ERR_NOT_READY', error: 'server is not ready' }, { 'Retry-After': '1' });
   });
 

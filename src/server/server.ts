@@ -40,6 +40,8 @@ import type { MonitoringHub } from '../monitoring/hub';
 import type { MonitoringConfig } from '../monitoring/config';
 import type * as SharedLogModule from '../monitoring/shared-log';
 import { Logger, createLogger } from '../config/logger';
+import { InferaError } from '../errors';
+import type { ProcessPeers, RepositoryOp } from './process-peers';
 
 /**
  * Optional serving features load their libraries only when configured: gRPC (@grpc/grpc-js,
@@ -114,6 +116,12 @@ export interface ServerOptions {
   registry?: Registry;
   backend?: Backend;
   logger?: Logger;
+  /**
+   * The other serving processes of the same server (`--processes N`, src/cli/process-supervisor.ts):
+   * /metrics answers for all of them, repository changes reach all of them, and without a
+   * shared database only the first runs automatic promotion, rollback and retraining.
+   */
+  peers?: ProcessPeers;
 }
 
 export const SERVER_VERSION = '0.1.0';
@@ -194,6 +202,7 @@ export class InferaServer {
     this.log = opts.logger ?? createLogger('info');
     this.registry = opts.registry ?? new Registry();
     this.metrics = createMetrics(this.registry, { defaultMetrics: !opts.registry });
+    this.metrics.servingProcesses.set(1);
     this.cores = opts.cores ?? os.availableParallelism();
     const cacheProblem = opts.cacheUrl === undefined ? null : cacheUrlProblem(opts.cacheUrl);
     if (cacheProblem) throw new Error(`cache URL ${cacheProblem}`);
@@ -232,11 +241,12 @@ export class InferaServer {
       onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
     }) : undefined;
     this.eventLog = sharedEvents ?? (opts.registryPath && opts.registryPath !== ':memory:' ? new LocalOnlineEvents(opts.registryPath, online, (o, m) => this.log.warn(o, m)) : undefined);
-    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, background: this.background });
+    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, background: this.background, propagate: (op) => this.propagate(op) });
     this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
     const cache = this.cache;
     registerOipRoutes({
       service: this.oip, router: this.router, maxBodyBytes: opts.maxBodyBytes, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, ready, syncParseBelowBytes: jsonSyncThreshold(this.cores),
+      process: opts.peers?.place,
       dependencies: () => ({
         ...(shared ? { database: shared.health() } : {}),
         ...(sharedRegistry ? { registry: sharedRegistry.health() } : {}),
@@ -248,6 +258,7 @@ export class InferaServer {
     registerConvenienceRoutes({
       repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(), background: this.background,
+      peers: opts.peers,
     });
     this.rollout = new RolloutController({
       registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
@@ -261,7 +272,8 @@ export class InferaServer {
         repository: opts.repository, registryPath: opts.registryPath, registry: this.modelRegistry, rules: opts.retrain,
         onDeployed: (model) => this.repository.load(model, { onlyMissing: true }), log: (o, m) => this.log.warn(o, m),
       });
-      this.monitoring.alerts.addSink(this.retrain);
+      // One retraining run per alert: in a process group without a shared database, the first process's.
+      if (!opts.peers || opts.peers.first || opts.databaseUrl) this.monitoring.alerts.addSink(this.retrain);
     }
     registerRegistryRoutes({ router: this.router, repository: this.repository, registry: this.modelRegistry, rollout: this.rollout, adminToken: opts.adminToken });
     this.scoreJobs = new ScoreJobs({
@@ -321,6 +333,10 @@ export class InferaServer {
     // Replicas: the online feature history the others hold, before this one is ready.
     registerLoaded(this.repository, this.online);
     await this.eventLog?.sync();
+    if (this.opts.peers) {
+      this.opts.peers.serve({ collect: () => this.registry.getMetricsAsJSON(), apply: (op) => this.applyLocally(op) });
+      for (const op of await this.opts.peers.join()) await this.applyLocally(op);
+    }
     this.loaded = true;
     // Deployments and aliases changed by the CLI (another process) take effect within ~0.5 s.
     this.registryTimer = setInterval(() => {
@@ -332,20 +348,43 @@ export class InferaServer {
       this.monitoring.flush();
       // With a shared registry one replica decides promotions and rollbacks: the lock holder.
       void (async () => {
-        if (this.sharedRegistry && !(await this.sharedRegistry.leader())) return;
+        if (this.sharedRegistry ? !(await this.sharedRegistry.leader()) : this.opts.peers && !this.opts.peers.first) return;
         await this.rollout.tick(this.repository.list().map((m) => m.name));
       })().catch((e: Error) => this.log.error({ err: e.message }, 'rollout check failed'));
     }, this.rollout.config.interval_ms);
     this.rolloutTimer.unref();
-    this.log.info({ port: this.port, ...(this.grpc ? { grpcPort: this.grpcPort } : {}), models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
+    this.log.info({ port: this.port, ...(this.grpc ? { grpcPort: this.grpcPort } : {}), ...(this.opts.peers ? { process: { ...this.opts.peers.place, pid: process.pid } } : {}), models: this.repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) }, 'infera ready');
     return this.port;
   }
 
-  /** Reloads every model on disk and unloads those removed from it. */
+  /** Reloads every model on disk and unloads those removed from it, in every serving process. */
   async reload(): Promise<void> {
-    const onDisk = new Set(this.repository.scan());
-    for (const m of this.repository.list()) if (!onDisk.has(m.name)) await this.repository.unload(m.name);
-    await this.repository.loadAll();
+    await this.applyLocally({ kind: 'reload' });
+    await this.propagate({ kind: 'reload' });
+  }
+
+  /** A repository change, in this process only (the other processes of a group call it through their peers). */
+  private async applyLocally(op: RepositoryOp): Promise<void> {
+    if (op.kind === 'load') {
+      await this.oip.loadHere(op.model);
+    } else if (op.kind === 'unload') {
+      await this.repository.unload(op.model);
+    } else {
+      const onDisk = new Set(this.repository.scan());
+      for (const m of this.repository.list()) if (!onDisk.has(m.name)) await this.repository.unload(m.name);
+      await this.repository.loadAll();
+      this.cache.clear();
+    }
+  }
+
+  /**
+   * Has the other serving processes of the group apply a change this one applied.
+   * @throws InferaError 503 naming the processes that could not.
+   */
+  private async propagate(op: RepositoryOp): Promise<void> {
+    if (!this.opts.peers) return;
+    const errors = await this.opts.peers.broadcast(op);
+    if (errors.length > 0) throw new InferaError('ENG_ERR_MODEL_UNAVAILABLE', `applied here but not in every serving process: ${errors.join('; ')}`);
   }
 
   /** Every HTTP route served: the router's, and the WebSocket streams (GET: the upgrade request). */
@@ -378,6 +417,7 @@ export class InferaServer {
     await this.sharedRegistry?.close();
     await this.eventLog?.close();
     this.modelRegistry.close();
+    this.opts.peers?.close();
     this.log.info({ inFlight: this.router.inFlight }, 'infera stopped');
   }
 }
@@ -387,7 +427,7 @@ export class InferaServer {
  * A plain listen (no SO_REUSEPORT) on the same address fails with EADDRINUSE exactly then.
  * @throws Error "port in use" naming the address.
  */
-function assertPortFree(host: string, port: number): Promise<void> {
+export function assertPortFree(host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const probe = net.createServer();
     probe.once('error', (e: NodeJS.ErrnoException) => {
