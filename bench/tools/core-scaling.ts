@@ -1,15 +1,16 @@
 /**
  * How Infera's throughput grows with cores (issue 12's scaling curve): for each core count N,
- * the servers run under `taskset -c 0-(N-1)` in two layouts,
- *   - one process, `--workers N` (one event loop, N inference worker threads), and
- *   - N processes on one port (`--reuse-port`, SO_REUSEPORT), `--workers 1` each,
+ * the servers run under `taskset -c 0-(N-1)` in these layouts,
+ *   - one process, `--workers N` (one event loop, N inference worker threads),
+ *   - one server of N serving processes (`--processes N`, the built-in supervisor), and, with
+ *     --replicas, N separate servers on one port (`--reuse-port`), `--workers 1` each,
  * and wrk (one thread per generator core, pinned to the generator cores) offers a closed loop of
  * real requests: one-chunk Silero VAD JSON (hello16000.wav) and one-row /predict (February 2001
  * flights). Meant for a machine with many cores (the 16-core device machine); on a small one the
  * generator shares the servers' cores and the figures say so.
  *
  *   node dist/bench/tools/core-scaling.js [--cores 1,2,4,8,16] [--gen-cores 12-15] [--seconds 6]
- *        [--per-core-connections 32] [--workloads vad,predict] [--workers-counts 2,4] [--out DIR]
+ *        [--per-core-connections 32] [--workloads vad,predict] [--workers-counts 2,4] [--replicas] [--out DIR]
  *
  * --workers-counts adds, at each core count above them, one process with that many workers.
  *
@@ -28,8 +29,11 @@ import { wrkClosedLoop, wrkPath } from '../lib/wrk';
 
 const ROOT = path.resolve(__dirname, '../../..');
 
-/** 'workers': one process, --workers = cores; 'workers=K': one process, --workers K; 'replicas': one process per core. */
-type Layout = 'workers' | 'replicas' | `workers=${number}`;
+/**
+ * 'workers': one process, --workers = cores; 'workers=K': one process, --workers K; 'processes':
+ * `--processes` = cores, one worker each; 'replicas': one server per core on one port.
+ */
+type Layout = 'workers' | 'processes' | 'replicas' | `workers=${number}`;
 type Workload = 'vad' | 'predict';
 
 interface Row {
@@ -41,7 +45,7 @@ interface Row {
   p50Ms: number;
   p99Ms: number;
   generatorSharesCores: boolean;
-  /** From one process's /metrics after the run (in the replicas layout: whichever answered). */
+  /** From /metrics after the run (every process of a --processes server; in the replicas layout, whichever answered). */
   server: ServerCounters;
 }
 
@@ -91,6 +95,21 @@ async function startLayout(layout: Layout, cores: number, port: number): Promise
   const pin = ['taskset', '-c', cores === 1 ? '0' : `0-${cores - 1}`];
   const base = [...pin, process.execPath, path.join(ROOT, 'dist/src/cli/main.js'), 'serve', '--host', '127.0.0.1', '--port', String(port), '--log-level', 'error', '--predict-cache', '0'];
   const readyUrl = `http://127.0.0.1:${port}/v2/health/ready`;
+  if (layout === 'processes') {
+    const server = await launchServer({ name: layout, argv: [...base, '--processes', String(cores), '--per-process-state', '--workers', '1'], cwd: ROOT, readyUrl, readyTimeoutMs: 60000 });
+    // Ready means one process is; wait for all of them to take part in /metrics.
+    const deadline = Date.now() + 60000;
+    for (;;) {
+      const text = (await httpRequest(`http://127.0.0.1:${port}/metrics`, 'GET')).body.toString('utf8');
+      if (metric(text, 'infera_serving_processes', '') >= cores) break;
+      if (Date.now() > deadline) {
+        await server.stop();
+        throw new Error(`only ${metric(text, 'infera_serving_processes', '')} of ${cores} serving processes joined within 60 s`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return [server];
+  }
   if (layout !== 'replicas') {
     const workers = layout === 'workers' ? cores : Number(layout.slice('workers='.length));
     return [await launchServer({ name: layout, argv: [...base, '--workers', String(workers)], cwd: ROOT, readyUrl, readyTimeoutMs: 60000 })];
@@ -121,7 +140,7 @@ async function main(): Promise<void> {
   const layoutsFor = (cores: number): Layout[] => {
     if (cores === 1) return ['workers'];
     const fixed = workerCounts.filter((k) => k < cores).map((k) => `workers=${k}` as const);
-    return [...fixed, 'workers', 'replicas'];
+    return [...fixed, 'workers', 'processes', ...(process.argv.includes('--replicas') ? ['replicas' as const] : [])];
   };
 
   const speech = loadSpeechChunks();
