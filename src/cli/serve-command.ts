@@ -98,7 +98,7 @@ function databaseUrl(cmd: Command, v: string): string {
 export interface ServeSettings {
   configFile: string | null;
   /** The server's options, and how many serving processes run it (`--processes`). */
-  options: ServerOptions & { logLevel: string; processes: number };
+  options: ServerOptions & { logLevel: string; processes: number; monitoring: MonitoringConfig };
   sources: Record<string, SettingSource>;
   monitoringSource: string;
 }
@@ -204,7 +204,10 @@ export function registerServeCommand(program: Command): void {
     }
     if (!place && relaunchWithServingFlags()) return;
     const peers = place ? new ProcessPeers(place) : undefined;
-    const server = new InferaServer({ ...options, reusePort: options.reusePort || peers !== undefined, peers, logger });
+    // Each serving process keeps its own prediction log: a log file gets the process's index.
+    const log = options.monitoring.log;
+    const monitoring: MonitoringConfig = place && log.path !== undefined && log.path !== ':memory:' ? { ...options.monitoring, log: { ...log, path: `${log.path}.process-${place.index}` } } : options.monitoring;
+    const server = new InferaServer({ ...options, monitoring, reusePort: options.reusePort || peers !== undefined, peers, logger });
     let stopping = false;
     const shutdown = (signal: string) => {
       if (stopping) return;
