@@ -2,7 +2,7 @@
  * `infera serve --processes N`: N serving processes on one port (SO_REUSEPORT: the kernel
  * spreads connections over them), each with its own event loop, started, restarted and stopped
  * here. This process serves nothing; it relays what the serving processes exchange
- * (src/server/process-peers.ts): the aggregated /metrics and repository changes.
+ * (src/server/process-peers.ts): the aggregated /metrics, the statistics, repository changes.
  *
  * Measured reason (bench/README.md, "Cores: one event loop, or one per core"): one process
  * stops scaling at two to four cores, because its one event loop does HTTP, JSON, the feature
@@ -11,7 +11,7 @@
  */
 import { ChildProcess, fork } from 'node:child_process';
 import { AggregatorRegistry } from 'prom-client';
-import type { PeerMessage, RepositoryOp } from '../server/process-peers';
+import type { Collect, PeerMessage, RepositoryOp } from '../server/process-peers';
 
 export interface SupervisorOptions {
   count: number;
@@ -26,8 +26,12 @@ export interface SupervisorOptions {
 /** A process that exits this many times within RESTART_WINDOW_MS is not restarted again: the group stops. */
 const MAX_RESTARTS = 5;
 const RESTART_WINDOW_MS = 60_000;
-/** How long a gather waits for the processes' answers; a silent one is left out of that answer. */
-const GATHER_TIMEOUT_MS = 5_000;
+/**
+ * How long a gather waits for the processes' answers (metrics: a scrape must not hang; a
+ * repository change: loading a model validates it in a sandbox first); a silent process is
+ * left out of the answer, and named in a change's errors.
+ */
+const GATHER_TIMEOUT_MS = { collect: 5_000, apply: 120_000 };
 
 interface Member {
   index: number;
@@ -111,18 +115,18 @@ export class ProcessSupervisor {
         from.joined = true;
         this.send(from, { t: 'joined', id: m.id, ops: [...this.unloaded].map((model) => ({ kind: 'unload', model })) });
         return;
-      case 'metrics':
-        this.gather(from, m.id, 'collect');
+      case 'gather':
+        this.gather(from, m.id, { collect: m.collect });
         return;
       case 'broadcast':
         this.remember(m.op);
-        this.gather(from, m.id, 'apply', m.op);
+        this.gather(from, m.id, { op: m.op });
         return;
       case 'collected':
       case 'applied': {
         const g = this.gathers.get(m.id);
         if (!g || !g.want.delete(from.index)) return;
-        if (m.t === 'collected') g.answers.push(m.metrics);
+        if (m.t === 'collected') g.answers.push(m.value);
         else if (m.error) g.errors.push(m.error);
         if (g.want.size === 0) g.done();
         return;
@@ -141,27 +145,29 @@ export class ProcessSupervisor {
    * Asks the processes that joined (for 'apply': all but the asking one, which applied it
    * already) and answers the asking one when all did or GATHER_TIMEOUT_MS passed.
    */
-  private gather(from: Member, replyId: number, kind: 'collect' | 'apply', op?: RepositoryOp): void {
+  private gather(from: Member, replyId: number, what: { collect: Collect } | { op: RepositoryOp }): void {
     const id = this.nextGather++;
+    const kind = 'op' in what ? 'apply' : 'collect';
     const targets = this.members.filter((m): m is Member => m !== null && m.joined && (kind === 'collect' || m !== from));
     const g: Gather = {
       finished: false, want: new Set(targets.map((m) => m.index)), answers: [], errors: [],
       timer: setTimeout(() => {
-        for (const i of g.want) g.errors.push(`process ${i} did not answer within ${GATHER_TIMEOUT_MS / 1000} s`);
+        for (const i of g.want) g.errors.push(`process ${i} did not answer within ${GATHER_TIMEOUT_MS[kind] / 1000} s`);
         g.done();
-      }, GATHER_TIMEOUT_MS),
+      }, GATHER_TIMEOUT_MS[kind]),
       done: () => {
         if (g.finished) return;
         g.finished = true;
         clearTimeout(g.timer);
         this.gathers.delete(id);
-        if (kind === 'apply') this.send(from, { t: 'broadcast-done', id: replyId, errors: g.errors });
-        else void this.aggregate(g.answers).then((text) => this.send(from, { t: 'metrics-text', id: replyId, text, processes: g.answers.length }));
+        if ('op' in what) this.send(from, { t: 'broadcast-done', id: replyId, errors: g.errors });
+        else if (what.collect.what === 'stats') this.send(from, { t: 'gathered', id: replyId, processes: g.answers.length, values: g.answers });
+        else void this.aggregate(g.answers).then((text) => this.send(from, { t: 'gathered', id: replyId, processes: g.answers.length, text }));
       },
     };
     this.gathers.set(id, g);
     if (targets.length === 0) return g.done();
-    for (const m of targets) this.send(m, kind === 'collect' ? { t: 'collect', id } : { t: 'apply', id, op: op! });
+    for (const m of targets) this.send(m, 'op' in what ? { t: 'apply', id, op: what.op } : { t: 'collect', id, collect: what.collect });
   }
 
   private async aggregate(answers: unknown[]): Promise<string> {

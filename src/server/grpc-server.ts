@@ -16,7 +16,7 @@ import { PACKAGE_ROOT } from '../native/binding';
 import { parseVersionSelector } from '../repository/paths';
 import { checkAdmin } from './admin-auth';
 import { AccessPolicy } from './access';
-import { EXTENSIONS, OipService, versionStats } from './oip-service';
+import { EXTENSIONS, OipService } from './oip-service';
 import type { ModelMetrics } from '../monitoring/metrics';
 
 export const GRPC_PROTO = path.join(PACKAGE_ROOT, 'proto/grpc_service.proto');
@@ -235,10 +235,9 @@ export class GrpcServer {
       ModelMetadata: this.unary<Named, unknown>('ModelMetadata', (call) => service.metadata(call.request.name, versionField(call.request.version))),
       ModelInfer: this.unary<GrpcInferRequest, GrpcInferResponse>('ModelInfer', (call) => this.infer(call.request, call.metadata)),
       ModelStreamInfer: (call: grpc.ServerDuplexStream<GrpcInferRequest, unknown>) => this.stream(call),
-      ModelStatistics: this.unary<Named, unknown>('ModelStatistics', (call) => {
+      ModelStatistics: this.unary<Named, unknown>('ModelStatistics', async (call) => {
         const { name, version } = call.request;
-        const versions = service.statsVersions(name === '' ? undefined : name, name === '' ? undefined : versionField(version));
-        return { model_stats: versions.map(versionStats) };
+        return { model_stats: await service.stats(name === '' ? undefined : name, name === '' ? undefined : versionField(version)) };
       }),
       RepositoryIndex: this.unary<{ ready: boolean }, unknown>('RepositoryIndex', (call) => ({
         models: service.index().filter((m) => !call.request.ready || m.state === 'READY').map((m) => ({ ...m, version: m.version ?? '' })),

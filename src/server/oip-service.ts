@@ -4,7 +4,7 @@
  * answer, and everything between (routing and leases, scheduling parameters, the batchers,
  * shadow copies, monitoring, metrics, the error table) happens here.
  */
-import type { RepositoryOp } from './process-peers';
+import type { RepositoryOp, StatsQuery } from './process-peers';
 import { InferaError, toInferaError } from '../errors';
 import { numberAt, type DataType, type Tensor } from '../protocol/datatypes';
 import type { InferRequest } from '../protocol/oip-codec';
@@ -27,6 +27,8 @@ export interface OipServiceOptions {
   background: BackgroundRunner;
   /** Has the other serving processes apply a repository change made here (`--processes N`); throws when one could not. */
   propagate?: (op: RepositoryOp) => Promise<void>;
+  /** Every serving process's statistics for a query, this one's included (`--processes N`). */
+  gatherStats?: (query: StatsQuery) => Promise<unknown[]>;
 }
 
 /** Where an infer request is going: the model, an explicit version or alias, a routing key for A/B. */
@@ -112,6 +114,17 @@ export class OipService {
       return [...entry.versions.values()].flatMap((v) => (v.serving ? [v.serving] : []));
     }
     return repo.list().flatMap((m) => [...m.versions.values()].flatMap((v) => (v.serving ? [v.serving] : [])));
+  }
+
+  /**
+   * The statistics extension's answer for the versions statsVersions() names, summed over
+   * every serving process (each process contributes the versions it serves).
+   * @throws InferaError 404 for an unknown model or version (checked here first).
+   */
+  async stats(model?: string, version?: number | string): Promise<VersionStats[]> {
+    const local = this.statsVersions(model, version).map(versionStats);
+    if (!this.opts.gatherStats) return local;
+    return mergeVersionStats((await this.opts.gatherStats({ model, version })) as VersionStats[][]);
   }
 
   /** Every model on disk, and each loaded version's state (a quarantined version is UNAVAILABLE, with why). */
@@ -254,6 +267,36 @@ export function versionStats(mv: ModelVersion) {
     },
     batch_stats: [...s.batches.entries()].sort((a, b) => a[0] - b[0]).map(([size, b]) => ({ batch_size: size, compute_infer: { count: b.count, ns: Math.round(b.ns) } })),
   };
+}
+
+export type VersionStats = ReturnType<typeof versionStats>;
+
+/**
+ * Sums the statistics of the same versions from several processes: counts and times add, the
+ * last inference is the latest, batch sizes are merged. Order: as first seen.
+ */
+export function mergeVersionStats(lists: readonly VersionStats[][]): VersionStats[] {
+  const byKey = new Map<string, VersionStats>();
+  const add = (a: { count: number; ns: number }, b: { count: number; ns: number }) => ({ count: a.count + b.count, ns: a.ns + b.ns });
+  for (const s of lists.flat()) {
+    const key = `${s.name}\u0000${s.version}`;
+    const m = byKey.get(key);
+    if (!m) {
+      byKey.set(key, structuredClone(s));
+      continue;
+    }
+    m.last_inference = Math.max(m.last_inference, s.last_inference);
+    m.inference_count += s.inference_count;
+    m.execution_count += s.execution_count;
+    for (const k of Object.keys(m.inference_stats) as (keyof VersionStats['inference_stats'])[]) m.inference_stats[k] = add(m.inference_stats[k], s.inference_stats[k]);
+    const batches = new Map(m.batch_stats.map((b) => [b.batch_size, b]));
+    for (const b of s.batch_stats) {
+      const have = batches.get(b.batch_size);
+      batches.set(b.batch_size, have ? { batch_size: b.batch_size, compute_infer: add(have.compute_infer, b.compute_infer) } : b);
+    }
+    m.batch_stats = [...batches.values()].sort((x, y) => x.batch_size - y.batch_size);
+  }
+  return [...byKey.values()];
 }
 
 /**

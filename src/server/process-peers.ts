@@ -3,9 +3,11 @@
  * process exchanges with the others through its supervisor (src/cli/process-supervisor.ts),
  * over the IPC channel Node opens between them.
  *
- * Two things cross processes; everything else a process serves from its own state:
+ * Three things cross processes; everything else a process serves from its own state:
  * - /metrics: the answering process asks the supervisor for every process's metrics and
  *   answers their aggregate (prom-client's cluster aggregation), so one scrape sees the server.
+ * - The statistics extension (/v2/models/stats, gRPC ModelStatistics): every process's
+ *   figures for the query, summed by the answering one.
  * - Repository changes (load, unload, reload): the process the admin request reached applies
  *   it, then has every other process apply it, and answers once all have. Registry changes
  *   (aliases, deployments) need nothing here: the processes share the registry (its SQLite
@@ -15,14 +17,24 @@
 /** A repository change every serving process applies. */
 export type RepositoryOp = { kind: 'load'; model: string } | { kind: 'unload'; model: string } | { kind: 'reload' };
 
+/** The models and version a statistics request names (as the routes take them). */
+export interface StatsQuery {
+  model?: string;
+  version?: number | string;
+}
+
+/** What a gather collects from every process: its metrics (prom-client JSON) or its statistics for a query. */
+export type Collect = { what: 'metrics' } | { what: 'stats'; query: StatsQuery };
+
 /** Messages between the supervisor and a serving process (both directions). */
 export type PeerMessage =
   | { t: 'join'; id: number }
   | { t: 'joined'; id: number; ops: RepositoryOp[] }
-  | { t: 'metrics'; id: number }
-  | { t: 'metrics-text'; id: number; text: string; processes: number }
-  | { t: 'collect'; id: number }
-  | { t: 'collected'; id: number; metrics: unknown[] }
+  | { t: 'gather'; id: number; collect: Collect }
+  /** The answer to a gather: metrics already aggregated into the text format, statistics as each process's value. */
+  | { t: 'gathered'; id: number; processes: number; text?: string; values?: unknown[] }
+  | { t: 'collect'; id: number; collect: Collect }
+  | { t: 'collected'; id: number; value: unknown }
   | { t: 'broadcast'; id: number; op: RepositoryOp }
   | { t: 'broadcast-done'; id: number; errors: string[] }
   | { t: 'apply'; id: number; op: RepositoryOp }
@@ -30,14 +42,14 @@ export type PeerMessage =
 
 /** What this process does when the supervisor asks (set by the server). */
 export interface PeerHandlers {
-  /** This process's metrics as prom-client JSON (registry.getMetricsAsJSON()). */
-  collect(): Promise<unknown[]>;
+  /** This process's metrics as prom-client JSON (registry.getMetricsAsJSON()), or its statistics for a query. */
+  collect(c: Collect): Promise<unknown>;
   /** Applies a repository change another process received. */
   apply(op: RepositoryOp): Promise<void>;
 }
 
-/** The supervisor's answer took longer than this: the request fails with 503. */
-const ANSWER_TIMEOUT_MS = 60_000;
+/** The supervisor's answer took longer than this (longer than its own waits, src/cli/process-supervisor.ts): the request fails. */
+const ANSWER_TIMEOUT_MS = 180_000;
 
 /** This serving process's place in the group, from the environment the supervisor set. */
 export interface ProcessPlace {
@@ -92,9 +104,16 @@ export class ProcessPeers {
 
   /** Every process's metrics, aggregated, in the Prometheus text format. */
   async metrics(): Promise<{ text: string; processes: number }> {
-    const m = await this.ask({ t: 'metrics', id: this.nextId++ });
-    if (m.t !== 'metrics-text') throw new Error(`unexpected answer '${m.t}' from the supervisor`);
+    const m = await this.ask({ t: 'gather', id: this.nextId++, collect: { what: 'metrics' } });
+    if (m.t !== 'gathered' || m.text === undefined) throw new Error(`unexpected answer '${m.t}' from the supervisor`);
     return { text: m.text, processes: m.processes };
+  }
+
+  /** Every process's statistics for a query (this one's included), one value per process. */
+  async stats(query: StatsQuery): Promise<unknown[]> {
+    const m = await this.ask({ t: 'gather', id: this.nextId++, collect: { what: 'stats', query } });
+    if (m.t !== 'gathered' || m.values === undefined) throw new Error(`unexpected answer '${m.t}' from the supervisor`);
+    return m.values;
   }
 
   /**
@@ -132,9 +151,9 @@ export class ProcessPeers {
   private received(m: PeerMessage): void {
     if (m.t === 'collect') {
       const h = this.handlers;
-      void (h ? h.collect() : Promise.resolve([])).then(
-        (metrics) => this.send({ t: 'collected', id: m.id, metrics }),
-        () => this.send({ t: 'collected', id: m.id, metrics: [] }),
+      void (h ? h.collect(m.collect) : Promise.resolve([])).then(
+        (value) => this.send({ t: 'collected', id: m.id, value }),
+        () => this.send({ t: 'collected', id: m.id, value: [] }),
       );
     } else if (m.t === 'apply') {
       const h = this.handlers;
@@ -142,7 +161,7 @@ export class ProcessPeers {
         () => this.send({ t: 'applied', id: m.id }),
         (e: Error) => this.send({ t: 'applied', id: m.id, error: `process ${this.place.index}: ${e.message}` }),
       );
-    } else if (m.t === 'metrics-text' || m.t === 'broadcast-done' || m.t === 'joined') {
+    } else if (m.t === 'gathered' || m.t === 'broadcast-done' || m.t === 'joined') {
       const w = this.waiting.get(m.id);
       if (!w) return;
       clearTimeout(w.timer);

@@ -2,7 +2,7 @@ import { decodeInferRequest, encodeInferResponse } from '../protocol/oip-codec';
 import { parseVersionSelector } from '../repository/paths';
 import { requireAdmin } from './admin-auth';
 import { HttpExchange } from './http-exchange';
-import { EXTENSIONS, OipService, versionStats } from './oip-service';
+import { EXTENSIONS, OipService } from './oip-service';
 import { Router } from './router';
 import type { ProcessPlace } from './process-peers';
 
@@ -70,9 +70,9 @@ export function registerOipRoutes(ctx: OipContext): void {
   router.add('post', '/v2/models/:model/infer', infer(false), { dataPlane: true });
   router.add('post', '/v2/models/:model/versions/:version/infer', infer(true), { dataPlane: true });
 
-  router.add('get', '/v2/models/stats', (ex) => ex.json(200, { model_stats: service.statsVersions().map(versionStats) }));
-  router.add('get', '/v2/models/:model/stats', (ex) => ex.json(200, { model_stats: service.statsVersions(ex.params[0]).map(versionStats) }));
-  router.add('get', '/v2/models/:model/versions/:version/stats', (ex) => ex.json(200, { model_stats: service.statsVersions(ex.params[0], versionOf(ex, 1)).map(versionStats) }));
+  router.add('get', '/v2/models/stats', async (ex) => ex.json(200, { model_stats: await service.stats() }));
+  router.add('get', '/v2/models/:model/stats', async (ex) => ex.json(200, { model_stats: await service.stats(ex.params[0]) }));
+  router.add('get', '/v2/models/:model/versions/:version/stats', async (ex) => ex.json(200, { model_stats: await service.stats(ex.params[0], versionOf(ex, 1)) }));
 
   router.add('post', '/v2/repository/index', (ex) => ex.json(200, service.index()));
   router.add('post', '/v2/repository/models/:model/load', async (ex) => {

@@ -14,7 +14,7 @@ import { NativeBackend } from '../runtime/native-backend';
 import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
-import { OipService } from './oip-service';
+import { OipService, VersionStats, versionStats } from './oip-service';
 import type * as GrpcServerModule from './grpc-server';
 import type { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
@@ -41,7 +41,7 @@ import type { MonitoringConfig } from '../monitoring/config';
 import type * as SharedLogModule from '../monitoring/shared-log';
 import { Logger, createLogger } from '../config/logger';
 import { InferaError } from '../errors';
-import type { ProcessPeers, RepositoryOp } from './process-peers';
+import type { ProcessPeers, RepositoryOp, StatsQuery } from './process-peers';
 
 /**
  * Optional serving features load their libraries only when configured: gRPC (@grpc/grpc-js,
@@ -241,7 +241,8 @@ export class InferaServer {
       onReplicated: (source, n) => this.metrics.onlineEvents.inc({ source, outcome: 'replicated' }, n),
     }) : undefined;
     this.eventLog = sharedEvents ?? (opts.registryPath && opts.registryPath !== ':memory:' ? new LocalOnlineEvents(opts.registryPath, online, (o, m) => this.log.warn(o, m)) : undefined);
-    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, background: this.background, propagate: (op) => this.propagate(op) });
+    this.oip = new OipService({ repository: this.repository, metrics: this.metrics, monitoring: this.monitoring, background: this.background, propagate: (op) => this.propagate(op),
+      gatherStats: opts.peers ? (query) => opts.peers!.stats(query) : undefined });
     this.cache = createPredictionCache({ url: opts.cacheUrl, size: opts.predictCacheSize, ttlS: opts.cacheTtlS, registry: this.registry, warn: (o, m) => this.log.warn(o, m) });
     const cache = this.cache;
     registerOipRoutes({
@@ -334,7 +335,10 @@ export class InferaServer {
     registerLoaded(this.repository, this.online);
     await this.eventLog?.sync();
     if (this.opts.peers) {
-      this.opts.peers.serve({ collect: () => this.registry.getMetricsAsJSON(), apply: (op) => this.applyLocally(op) });
+      this.opts.peers.serve({
+        collect: async (c) => (c.what === 'metrics' ? this.registry.getMetricsAsJSON() : this.localStats(c.query)),
+        apply: (op) => this.applyLocally(op),
+      });
       for (const op of await this.opts.peers.join()) await this.applyLocally(op);
     }
     this.loaded = true;
@@ -361,6 +365,15 @@ export class InferaServer {
   async reload(): Promise<void> {
     await this.applyLocally({ kind: 'reload' });
     await this.propagate({ kind: 'reload' });
+  }
+
+  /** This process's statistics for a query; none where it does not serve the model or version. */
+  private localStats(q: StatsQuery): VersionStats[] {
+    try {
+      return this.oip.statsVersions(q.model, q.version).map(versionStats);
+    } catch {
+      return [];
+    }
   }
 
   /** A repository change, in this process only (the other processes of a group call it through their peers). */

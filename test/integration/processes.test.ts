@@ -3,8 +3,8 @@
  * supervisor (src/cli/process-supervisor.ts). Every request here opens its own connection, so
  * the kernel spreads them over both processes. Checked: both processes serve (readiness names
  * the answering one), every answer equals onnxruntime run in this process on the same real
- * speech, one /metrics scrape counts the requests of both (its sum equals the requests this
- * test sent), an unload through one process reaches the other, a killed process is started
+ * speech, one /metrics scrape and the statistics extension count the requests of both (their
+ * sums equal the requests this test sent), an unload through one process reaches the other, a killed process is started
  * again and takes the unload too, and SIGTERM stops the group with status 0.
  */
 import assert from 'node:assert/strict';
@@ -116,6 +116,13 @@ test('two serving processes on one port: both answer, correctly; /metrics sums t
   const metrics = (await fresh(port, 'GET', '/metrics')).json as string;
   assert.equal(sampleSum(metrics, 'infera_serving_processes'), 2);
   assert.equal(sampleSum(metrics, 'infera_inference_requests_total', { model: 'vad', outcome: 'success' }), chunks.length);
+
+  // The statistics extension sums the processes too (what Triton's perf_analyzer reads).
+  const stats = (await fresh(port, 'GET', '/v2/models/vad/stats')).json.model_stats;
+  assert.equal(stats.length, 1);
+  assert.equal(stats[0].inference_count, chunks.length);
+  assert.equal(stats[0].inference_stats.success.count, chunks.length);
+  assert.equal(stats[0].batch_stats.reduce((n: number, b: { compute_infer: { count: number } }) => n + b.compute_infer.count, 0), stats[0].execution_count);
 
   // An unload through whichever process answers reaches the other before the answer.
   assert.equal((await fresh(port, 'POST', '/v2/repository/models/vad/unload')).status, 200);
