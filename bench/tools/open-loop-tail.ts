@@ -1,0 +1,118 @@
+/**
+ * Issue 12's open-loop goal, alone: one-chunk VAD JSON infer (real speech) at fixed shares of
+ * Infera's own capacity, p99 of Infera and of the naive uWS peer at the same offered rates.
+ * Server pinned to --server-cpu, this process (the open-loop generator) to --gen-cpu; the
+ * machine's own stalls on the server's core are probed before the runs (bench/lib/stall-probe.ts),
+ * since no server answers faster than its core is given back.
+ *
+ *   node dist/bench/tools/open-loop-tail.js [--fractions 0.1,0.3,0.5,0.7] [--seconds 6]
+ *        [--rounds 2] [--server-cpu 1] [--gen-cpu 0] [--out DIR]
+ *
+ * Capacity: Infera, closed loop, 64 connections, 5 s. Each round runs every rate on Infera then
+ * on the naive peer, the next round in the opposite order (ABBA); the table gives each round.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { toolArg, toolPositiveInt } from '../lib/cli';
+import { closedLoop, openLoop, type LoadTarget } from '../lib/load';
+import { VAD_INFER_PATH, vadInferBody } from '../lib/oip';
+import { pinProcess } from '../lib/pinning';
+import { freePort, launchServer } from '../lib/server';
+import { measureStalls } from '../lib/stall-probe';
+import { inferaServer, naiveUwsServer, oursRepository, READY_PATH, type ServerDef } from '../lib/targets';
+import type { PinningInfo } from '../lib/types';
+import { vadModelPath } from '../lib/vad';
+import { loadSpeechChunks } from '../lib/wav';
+
+const ROOT = path.resolve(__dirname, '../../..');
+
+interface Cell {
+  server: string;
+  round: number;
+  fraction: number;
+  rate: number;
+  p50Ms: number;
+  p99Ms: number;
+  non2xx: number;
+  errors: number;
+  maxSendLagMs: number;
+}
+
+async function main(): Promise<void> {
+  const fractions = (toolArg('fractions') ?? '0.1,0.3,0.5,0.7').split(',').map(Number);
+  const seconds = toolPositiveInt('seconds', 6);
+  const rounds = toolPositiveInt('rounds', 2);
+  const serverCpu = toolArg('server-cpu') ?? '1';
+  const genCpu = toolArg('gen-cpu') ?? '0';
+  const cpu = `${os.cpus()[0]?.model.trim()} × ${os.availableParallelism()}`;
+  const pinning: PinningInfo = { enabled: true, serverCpus: serverCpu, loadgenCpus: genCpu, serverCoreCount: 1, note: `server on ${serverCpu}, generator on ${genCpu}` };
+  pinProcess(process.pid, genCpu);
+
+  const speech = loadSpeechChunks();
+  const bodies = speech.chunks.map((c, k) => Buffer.from(vadInferBody(String(k), c, speech.sampleRate)));
+  const defs: ServerDef[] = [inferaServer({ repository: oursRepository(ROOT), models: ['vad'] }), naiveUwsServer({ model: vadModelPath(ROOT), modelName: 'vad' })];
+
+  const onServer = async <T>(def: ServerDef, fn: (t: LoadTarget) => Promise<T>): Promise<T> => {
+    const port = await freePort();
+    const argv = ['taskset', '-c', serverCpu, ...def.argv(ROOT, port, { responseBodyB64: '', pinning })];
+    const server = await launchServer({ name: def.name, argv, cwd: ROOT, readyUrl: `http://127.0.0.1:${port}${READY_PATH}`, readyTimeoutMs: 60000 });
+    try {
+      const target = { baseUrl: `http://127.0.0.1:${port}`, path: VAD_INFER_PATH, bodies };
+      await closedLoop(target, { connections: 16, durationS: 1, warmupS: 0 });
+      return await fn(target);
+    } finally {
+      await server.stop();
+    }
+  };
+
+  const stalls = measureStalls(10, serverCpu);
+  process.stdout.write(`stalls on cpu ${serverCpu}: ${JSON.stringify(stalls)}\n`);
+  const capacity = await onServer(defs[0], (t) => closedLoop(t, { connections: 64, durationS: 5, warmupS: 1 }));
+  const rates = fractions.map((f) => Math.max(1, Math.round(f * capacity.reqPerSec)));
+  process.stdout.write(`infera capacity ${Math.round(capacity.reqPerSec)} req/s; rates ${rates.join(', ')}\n`);
+
+  const cells: Cell[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const order = round % 2 === 1 ? defs : [...defs].reverse();
+    for (const def of order) {
+      await onServer(def, async (t) => {
+        for (let i = 0; i < rates.length; i++) {
+          const s = await openLoop(t, { rate: rates[i], durationS: seconds, warmupS: 1, maxSockets: 64 });
+          const cell: Cell = { server: def.name, round, fraction: fractions[i], rate: rates[i], p50Ms: s.latencyMs.p50, p99Ms: s.latencyMs.p99, non2xx: s.non2xx, errors: s.errors, maxSendLagMs: s.maxSendLagMs ?? 0 };
+          cells.push(cell);
+          process.stdout.write(`${JSON.stringify(cell)}\n`);
+        }
+      });
+    }
+  }
+
+  const lines = [
+    `${cpu}; server on cpu ${serverCpu}, open-loop generator on cpu ${genCpu}; Infera capacity ${Math.round(capacity.reqPerSec)} req/s (closed loop, 64 connections); ${seconds} s per rate after 1 s; stalls on the server's cpu in 10 s: ${stalls.gaps} gaps, ${stalls.stalledMs} ms, longest ${stalls.longestMs.join(' / ')} ms`,
+    '',
+    '| share of capacity | req/s | round | infera p50 / p99 ms | naive-uws p50 / p99 ms |',
+    '|---:|---:|---:|---|---|',
+  ];
+  for (let round = 1; round <= rounds; round++) {
+    for (let i = 0; i < rates.length; i++) {
+      const at = (name: string) => cells.find((c) => c.server === name && c.round === round && c.rate === rates[i]);
+      const a = at(defs[0].name);
+      const b = at(defs[1].name);
+      const fmt = (c?: Cell) => (c ? `${c.p50Ms} / **${c.p99Ms}**${c.non2xx + c.errors > 0 ? ` (${c.non2xx} non-2xx, ${c.errors} errors)` : ''}` : '—');
+      lines.push(`| ${fractions[i]} | ${rates[i]} | ${round} | ${fmt(a)} | ${fmt(b)} |`);
+    }
+  }
+  const table = lines.join('\n');
+  process.stdout.write(`\n${table}\n`);
+  const out = toolArg('out');
+  if (out) {
+    fs.mkdirSync(out, { recursive: true });
+    fs.writeFileSync(path.join(out, 'open-loop-tail.json'), JSON.stringify({ cpu, serverCpu, genCpu, seconds, capacity: capacity.reqPerSec, stalls, cells }, null, 2));
+    fs.writeFileSync(path.join(out, 'open-loop-tail.md'), `${table}\n`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
