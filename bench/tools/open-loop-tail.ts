@@ -1,11 +1,13 @@
 /**
- * Issue 12's open-loop goal, alone: one-chunk VAD JSON infer (real speech) at fixed shares of
- * Infera's own capacity, p99 of Infera and of the naive uWS peer at the same offered rates.
+ * Issue 12's open-loop goal, alone: one-chunk VAD JSON infer (real speech; `--workload vad`,
+ * against the naive uWS peer) or one-row /predict (real February 2001 flights; `--workload
+ * predict`, against the naive Fastify peer, the one that serves /predict, Infera's result cache
+ * off) at fixed shares of Infera's own capacity, p99 of both servers at the same offered rates.
  * Server pinned to --server-cpu, this process (the open-loop generator) to --gen-cpu; the
  * machine's own stalls on the server's core are probed before the runs (bench/lib/stall-probe.ts),
  * since no server answers faster than its core is given back.
  *
- *   node dist/bench/tools/open-loop-tail.js [--fractions 0.1,0.3,0.5,0.7] [--seconds 6]
+ *   node dist/bench/tools/open-loop-tail.js [--workload vad|predict] [--fractions 0.1,0.3,0.5,0.7] [--seconds 6]
  *        [--rounds 2] [--server-cpu 1] [--gen-cpu 0] [--out DIR]
  *
  * Capacity: Infera, closed loop, 64 connections, 5 s. Each round runs every rate on Infera then
@@ -20,7 +22,8 @@ import { VAD_INFER_PATH, vadInferBody } from '../lib/oip';
 import { pinProcess } from '../lib/pinning';
 import { freePort, launchServer } from '../lib/server';
 import { measureStalls } from '../lib/stall-probe';
-import { inferaServer, naiveUwsServer, oursRepository, READY_PATH, type ServerDef } from '../lib/targets';
+import { inferaServer, naiveServer, naiveUwsServer, oursRepository, READY_PATH, type ServerDef } from '../lib/targets';
+import { FLIGHTS_MODEL, PREDICT_PATH, flightsModelFiles, flightsParquet, loadFebruaryFlights, predictBody } from '../lib/flights';
 import type { PinningInfo } from '../lib/types';
 import { vadModelPath } from '../lib/vad';
 import { loadSpeechChunks } from '../lib/wav';
@@ -49,16 +52,34 @@ async function main(): Promise<void> {
   const pinning: PinningInfo = { enabled: true, serverCpus: serverCpu, loadgenCpus: genCpu, serverCoreCount: 1, note: `server on ${serverCpu}, generator on ${genCpu}` };
   pinProcess(process.pid, genCpu);
 
-  const speech = loadSpeechChunks();
-  const bodies = speech.chunks.map((c, k) => Buffer.from(vadInferBody(String(k), c, speech.sampleRate)));
-  const defs: ServerDef[] = [inferaServer({ repository: oursRepository(ROOT), models: ['vad'] }), naiveUwsServer({ model: vadModelPath(ROOT), modelName: 'vad' })];
+  const workload = toolArg('workload') ?? 'vad';
+  let bodies: Buffer[];
+  let defs: ServerDef[];
+  let urlPath: string;
+  if (workload === 'vad') {
+    const speech = loadSpeechChunks();
+    bodies = speech.chunks.map((c, k) => Buffer.from(vadInferBody(String(k), c, speech.sampleRate)));
+    defs = [inferaServer({ repository: oursRepository(ROOT), models: ['vad'] }), naiveUwsServer({ model: vadModelPath(ROOT), modelName: 'vad' })];
+    urlPath = VAD_INFER_PATH;
+  } else if (workload === 'predict') {
+    const files = flightsModelFiles(oursRepository(ROOT));
+    const flights = await loadFebruaryFlights(flightsParquet(ROOT), 2048);
+    bodies = Array.from({ length: flights.rows }, (_, i) => predictBody(flights, i));
+    defs = [
+      inferaServer({ repository: oursRepository(ROOT), models: [FLIGHTS_MODEL], extraArgs: ['--predict-cache', '0'] }),
+      naiveServer({ model: files.model, modelName: FLIGHTS_MODEL, featureSpec: files.featureSpec, predictConfig: files.modelJson }),
+    ];
+    urlPath = PREDICT_PATH;
+  } else {
+    throw new Error(`--workload must be vad or predict, got '${workload}'`);
+  }
 
   const onServer = async <T>(def: ServerDef, fn: (t: LoadTarget) => Promise<T>): Promise<T> => {
     const port = await freePort();
     const argv = ['taskset', '-c', serverCpu, ...def.argv(ROOT, port, { responseBodyB64: '', pinning })];
     const server = await launchServer({ name: def.name, argv, cwd: ROOT, readyUrl: `http://127.0.0.1:${port}${READY_PATH}`, readyTimeoutMs: 60000 });
     try {
-      const target = { baseUrl: `http://127.0.0.1:${port}`, path: VAD_INFER_PATH, bodies };
+      const target = { baseUrl: `http://127.0.0.1:${port}`, path: urlPath, bodies };
       await closedLoop(target, { connections: 16, durationS: 1, warmupS: 0 });
       return await fn(target);
     } finally {
@@ -95,11 +116,11 @@ async function main(): Promise<void> {
   }
 
   const lines = [
-    `${cpu}; server on cpu ${serverCpu}, open-loop generator on cpu ${genCpu}; Infera capacity ${Math.round(capacity.reqPerSec)} req/s (closed loop, 64 connections); ${seconds} s per rate after 1 s; stalls on the server's cpu in 10 s: ${stalls.gaps} gaps, ${stalls.stalledMs} ms, longest ${stalls.longestMs.join(' / ')} ms`,
+    `${workload}; ${cpu}; server on cpu ${serverCpu}, open-loop generator on cpu ${genCpu}; Infera capacity ${Math.round(capacity.reqPerSec)} req/s (closed loop, 64 connections); ${seconds} s per rate after 1 s; stalls on the server's cpu in 10 s: ${stalls.gaps} gaps, ${stalls.stalledMs} ms, longest ${stalls.longestMs.join(' / ')} ms`,
     '',
     "† after a p99: the generator's sends lagged more than 1 ms behind schedule in that run (the figure then includes the generator's own delay).",
     '',
-    '| share of capacity | req/s | round | infera p50 / p99 ms | naive-uws p50 / p99 ms |',
+    `| share of capacity | req/s | round | ${defs[0].name} p50 / p99 ms | ${defs[1].name} p50 / p99 ms |`,
     '|---:|---:|---:|---|---|',
   ];
   for (let round = 1; round <= rounds; round++) {
@@ -116,7 +137,7 @@ async function main(): Promise<void> {
   const out = toolArg('out');
   if (out) {
     fs.mkdirSync(out, { recursive: true });
-    fs.writeFileSync(path.join(out, 'open-loop-tail.json'), JSON.stringify({ cpu, serverCpu, genCpu, seconds, capacity: capacity.reqPerSec, stalls, cells }, null, 2));
+    fs.writeFileSync(path.join(out, 'open-loop-tail.json'), JSON.stringify({ workload, cpu, serverCpu, genCpu, seconds, capacity: capacity.reqPerSec, stalls, cells }, null, 2));
     fs.writeFileSync(path.join(out, 'open-loop-tail.md'), `${table}\n`);
   }
 }
