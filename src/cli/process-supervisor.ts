@@ -4,12 +4,17 @@
  * here. This process serves nothing; it relays what the serving processes exchange
  * (src/server/process-peers.ts): the aggregated /metrics, the statistics, repository changes.
  *
+ * The processes are Node cluster workers: HTTP and WebSocket listen through uWS, which sets
+ * SO_REUSEPORT itself, but the gRPC port is a Node server, and Node 20 cannot share a port
+ * between processes except through the cluster module (this process then holds the gRPC
+ * listening socket and hands each connection to a worker).
+ *
  * Measured reason (bench/README.md, "Cores: one event loop, or one per core"): one process
  * stops scaling at two to four cores, because its one event loop does HTTP, JSON, the feature
  * transform and monitoring for every request; one process per core scaled to 9.3-9.5x one
  * core on 16.
  */
-import { ChildProcess, fork } from 'node:child_process';
+import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Collect, PeerMessage, RepositoryOp } from '../server/process-peers';
 
@@ -35,7 +40,7 @@ const GATHER_TIMEOUT_MS = { collect: 5_000, apply: 120_000 };
 
 interface Member {
   index: number;
-  child: ChildProcess;
+  child: Worker;
   joined: boolean;
 }
 
@@ -63,21 +68,18 @@ export class ProcessSupervisor {
   }
 
   start(): void {
+    cluster.setupPrimary({ exec: this.opts.script, args: this.opts.args, execArgv: this.opts.execArgv, stdio: ['inherit', 'inherit', 'inherit', 'ipc'] });
     for (let i = 0; i < this.opts.count; i++) this.spawn(i);
     for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(sig, () => this.stop(sig));
   }
 
   private spawn(index: number): void {
-    const child = fork(this.opts.script, this.opts.args, {
-      execArgv: this.opts.execArgv,
-      env: { ...this.opts.env, INFERA_PROCESS_INDEX: String(index), INFERA_PROCESS_COUNT: String(this.opts.count) },
-      stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-    });
+    const child = cluster.fork({ ...this.opts.env, INFERA_PROCESS_INDEX: String(index), INFERA_PROCESS_COUNT: String(this.opts.count) });
     const member: Member = { index, child, joined: false };
     this.members[index] = member;
     child.on('message', (m: PeerMessage) => this.received(member, m));
     child.on('error', (e) => this.opts.log(`serving process ${index}: ${e.message}`));
-    child.on('exit', (code, signal) => this.exited(member, code, signal));
+    child.on('exit', (code, signal) => this.exited(member, code, (signal as NodeJS.Signals | null) ?? null));
   }
 
   private exited(member: Member, code: number | null, signal: NodeJS.Signals | null): void {
@@ -106,7 +108,7 @@ export class ProcessSupervisor {
     this.stopping = true;
     const live = this.members.filter((m): m is Member => m !== null);
     if (live.length === 0) process.exit(this.exitCode);
-    for (const m of live) m.child.kill(signal);
+    for (const m of live) m.child.process.kill(signal);
   }
 
   private received(from: Member, m: PeerMessage): void {
@@ -176,6 +178,6 @@ export class ProcessSupervisor {
   }
 
   private send(to: Member, m: PeerMessage): void {
-    if (to.child.connected) to.child.send(m);
+    if (to.child.isConnected()) to.child.send(m);
   }
 }

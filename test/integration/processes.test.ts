@@ -5,7 +5,8 @@
  * the answering one), every answer equals onnxruntime run in this process on the same real
  * speech, one /metrics scrape and the statistics extension count the requests of both (their
  * sums equal the requests this test sent), an unload through one process reaches the other, a killed process is started
- * again and takes the unload too, and SIGTERM stops the group with status 0.
+ * again and takes the unload too, gRPC is served on its one port by the group, and SIGTERM stops
+ * the group with status 0.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -18,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, scratchRepository } from '../helpers/server';
 import { ReferenceVad, inferBody, maxAbsDiff, speechChunks } from '../helpers/vad';
 import { freePort } from '../../bench/lib/server';
+import { OipGrpcClient } from '../helpers/grpc-client';
 
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
@@ -72,7 +74,8 @@ test('serve --processes refuses settings it cannot honour, with a clear message'
 test('two serving processes on one port: both answer, correctly; /metrics sums them; an unload reaches both, and a restarted process', { timeout: 180_000 }, async (t) => {
   const repo = scratchRepository();
   const port = await freePort();
-  const supervisor: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--repository', repo, '--host', '127.0.0.1', '--port', String(port), '--processes', '2', '--per-process-state', '--registry', path.join(repo, 'registry.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const grpcPort = await freePort();
+  const supervisor: ChildProcess = spawn(process.execPath, [CLI, 'serve', '--repository', repo, '--host', '127.0.0.1', '--port', String(port), '--grpc-port', String(grpcPort), '--processes', '2', '--per-process-state', '--registry', path.join(repo, 'registry.sqlite')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const ready = new Map<number, number>();
   const lines: string[] = [];
   readline.createInterface({ input: supervisor.stdout! }).on('line', (line) => {
@@ -123,6 +126,19 @@ test('two serving processes on one port: both answer, correctly; /metrics sums t
   assert.equal(stats[0].inference_count, chunks.length);
   assert.equal(stats[0].inference_stats.success.count, chunks.length);
   assert.equal(stats[0].batch_stats.reduce((n: number, b: { compute_infer: { count: number } }) => n + b.compute_infer.count, 0), stats[0].execution_count);
+
+  // gRPC shares its port through the cluster module: each new channel reaches a process, and
+  // every one of them answers ModelStatistics with the sum.
+  for (let i = 0; i < 4; i++) {
+    const client = new OipGrpcClient(`127.0.0.1:${grpcPort}`);
+    try {
+      assert.equal((await client.call('ServerReady', {})).ready, true);
+      const g = await client.call('ModelStatistics', { name: 'vad', version: '' });
+      assert.equal(Number(g.model_stats[0].inference_count), chunks.length);
+    } finally {
+      client.close();
+    }
+  }
 
   // An unload through whichever process answers reaches the other before the answer.
   assert.equal((await fresh(port, 'POST', '/v2/repository/models/vad/unload')).status, 200);
