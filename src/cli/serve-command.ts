@@ -80,7 +80,7 @@ export function addServeOptions(cmd: Command): Command {
     .addOption(new Option('--default-model <name>', 'the model POST /predict serves when a request names none (default: the only model with a predict section)').env('INFERA_DEFAULT_MODEL'))
     .addOption(new Option('--log-level <level>', 'log level').env('INFERA_LOG_LEVEL').default('info').choices(LOG_LEVELS))
     .addOption(new Option('--no-sandbox', 'open new model versions directly in the serving workers, without validating them in a child process first'))
-    .addOption(new Option('--reuse-port', 'share the port with other processes (SO_REUSEPORT); without it a port in use is an error').env('INFERA_REUSE_PORT'));
+    .addOption(new Option('--reuse-port', 'share the HTTP port with other processes (SO_REUSEPORT); without it a port in use is an error (a gRPC port is shared only by the processes of --processes)').env('INFERA_REUSE_PORT'));
 }
 
 /** A postgres:// URL, checked here so a typo fails at start rather than as a degraded log. */

@@ -61,8 +61,6 @@ export interface GrpcServerOptions {
   access: AccessPolicy;
   adminToken?: string;
   serverVersion: string;
-  /** Share the port with other processes (SO_REUSEPORT), as --reuse-port does for HTTP. */
-  reusePort?: boolean;
   /** Largest request message (the REST body limit). */
   maxMessageBytes: number;
   ready: () => boolean;
@@ -107,12 +105,12 @@ export class GrpcServer {
   flowControlWindow: number | null = null;
 
   constructor(private readonly opts: GrpcServerOptions) {
-    // Without reusePort a busy port is an error, as for HTTP (grpc-js would otherwise share it).
-    // Channelz off: Infera serves no channelz service, so grpc-js's per-call tracking (an
+    // A busy port is an error: grpc-js has no SO_REUSEPORT (Node 20's servers cannot set it),
+    // so processes share a gRPC port only as cluster workers (`--processes`). Channelz off: Infera serves no channelz service, so grpc-js's per-call tracking (an
     // event tracker of four closures, two clock reads and counters per call) bought nothing.
     // Measured gain within this machine's noise (bench/README, "Stop 26").
     this.server = new grpc.Server({
-      'grpc.max_receive_message_length': opts.maxMessageBytes, 'grpc.max_send_message_length': -1, 'grpc.so_reuseport': opts.reusePort ? 1 : 0,
+      'grpc.max_receive_message_length': opts.maxMessageBytes, 'grpc.max_send_message_length': -1,
       'grpc.enable_channelz': 0,
     });
     const pkg = grpc.loadPackageDefinition(protoLoader.loadSync(GRPC_PROTO, PROTO_LOADER_OPTIONS)) as unknown as { inference: { GRPCInferenceService: { service: grpc.ServiceDefinition } } };

@@ -287,7 +287,7 @@ export class InferaServer {
     this.router.fallback();
     if (opts.grpcPort !== undefined) {
       this.grpc = new (grpcModule().GrpcServer)({
-        service: this.oip, access: this.router.access, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, maxMessageBytes: opts.maxBodyBytes, reusePort: opts.reusePort,
+        service: this.oip, access: this.router.access, adminToken: opts.adminToken, serverVersion: SERVER_VERSION, maxMessageBytes: opts.maxBodyBytes,
         ready, draining: () => this.router.draining, track: (fn) => this.router.track(fn), metrics: this.metrics, log: (o, m) => this.log.error(o, m),
       });
     }
