@@ -27,6 +27,8 @@ INFERA_TRACE_PACKAGES=$TRACE NODE_OPTIONS="--require $ROOT/scripts/device/trace-
   node --test dist/test/unit/native/cuda.test.js >/dev/null
 INFERA_TRACE_PACKAGES=$TRACE NODE_OPTIONS="--require $ROOT/scripts/device/trace-packages.js" \
   node dist/bench/tools/open-loop-tail.js --seconds 1 --rounds 1 --fractions 0.1 --server-cpu "$last" --gen-cpu 0 >/dev/null
+INFERA_TRACE_PACKAGES=$TRACE NODE_OPTIONS="--require $ROOT/scripts/device/trace-packages.js" \
+  node dist/bench/tools/rollout-load.js --seconds 1 --changes 1 --rounds 1 --out "$STAGE/rollout-trace" >/dev/null
 packages=$(sort -u "$TRACE" | sed 's#^#node_modules/#')
 
 echo "staging the files from outside the repository"

@@ -2,8 +2,9 @@
 # On the device machine (the `device` tool's run, from the repository root, carry [".device"]):
 #   bash .device/run.sh
 # Unpacks the bundle pack.sh made, runs the CUDA tests, a GPU int8 timing, the 1-16 core
-# scaling curve and the one-core open-loop tail; logs and results go to $OUT. Env: STEPS (which
-# of "cuda gpu scaling tail" to run, default all), CORES (1,2,4,8,16), GEN (generator cores,
+# scaling curve, the one-core open-loop tail and (only when asked) the one-core shadow cost;
+# logs and results go to $OUT. Env: STEPS (which of "cuda gpu scaling tail shadow" to run,
+# default all but shadow; SHARE: the shadow share, 1), CORES (1,2,4,8,16), GEN (generator cores,
 # 12-15), SECS (5), WK (extra fixed worker counts, 2,4).
 set -u
 cd "$(dirname "$0")/.."
@@ -29,4 +30,5 @@ if step tail; then
   log "open-loop tail"; BENCH_INFERA_REPOSITORY=/tmp/vad-repo timeout 300 node dist/bench/tools/open-loop-tail.js --server-cpu 1 --gen-cpu 2 \
     --seconds 6 --rounds 2 --out $OUT/tail 2>&1 | tee $OUT/tail.log
 fi
+if step shadow; then log "shadow (rollout-load)"; timeout 300 node dist/bench/tools/rollout-load.js --seconds 6 --changes 2 --rounds 6 --shadow-share ${SHARE:-1} --out $OUT/shadow 2>&1 | tee $OUT/shadow.log; fi
 log done
