@@ -98,7 +98,7 @@ function databaseUrl(cmd: Command, v: string): string {
 export interface ServeSettings {
   configFile: string | null;
   /** The server's options, and how many serving processes run it (`--processes`). */
-  options: ServerOptions & { logLevel: string; processes: number; monitoring: MonitoringConfig };
+  options: ServerOptions & { logLevel: string; processes: number; perProcessState: boolean; monitoring: MonitoringConfig };
   sources: Record<string, SettingSource>;
   monitoringSource: string;
 }
@@ -154,6 +154,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
     workers: sources.workers === 'default' && processes > 1 ? share : Math.max(1, int('workers', values.workers)),
     ...(processes > 1 ? { cores: share } : {}),
     processes,
+    perProcessState: Boolean(values.perProcessState),
     maxBodyBytes: int('max-body', values.maxBody),
     adminToken: values.adminToken as string | undefined,
     apiKeys: (values.apiKeys as string[] | undefined) ?? [],
@@ -178,7 +179,7 @@ export function resolveServeSettings(cmd: Command): ServeSettings {
   if (options.cacheTtlS < 1) cmd.error(`--cache-ttl must be at least 1 second, got '${values.cacheTtl}'`);
   if (processes > 1) {
     if (options.port === 0 || options.grpcPort === 0) cmd.error(`--processes ${processes} needs fixed ports: with 0 each process would pick its own`);
-    if (!options.databaseUrl && !values.perProcessState) {
+    if (!options.databaseUrl && !options.perProcessState) {
       cmd.error(`--processes ${processes} needs the processes' shared state in PostgreSQL (--database-url), or --per-process-state to accept that each process keeps its own prediction log, feedback join and monitoring windows`);
     }
     if (options.scoreDir) cmd.error('--score-dir is not supported with --processes > 1 yet (a job would live in one process): run batch scoring with `infera score`, or one process');
