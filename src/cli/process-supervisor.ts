@@ -163,8 +163,8 @@ export class ProcessSupervisor {
         clearTimeout(g.timer);
         this.gathers.delete(id);
         if ('op' in what) this.send(from, { t: 'broadcast-done', id: replyId, errors: g.errors });
-        else if (what.collect.what === 'stats') this.send(from, { t: 'gathered', id: replyId, processes: g.answers.length, values: g.answers });
-        else void this.aggregate(g.answers).then((text) => this.send(from, { t: 'gathered', id: replyId, processes: g.answers.length, text }));
+        else if (what.collect.what === 'stats') this.send(from, { t: 'gathered', id: replyId, values: g.answers });
+        else void this.aggregate(g.answers).then((text) => this.send(from, { t: 'gathered', id: replyId, text }));
       },
     };
     this.gathers.set(id, g);

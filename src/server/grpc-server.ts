@@ -106,7 +106,8 @@ export class GrpcServer {
 
   constructor(private readonly opts: GrpcServerOptions) {
     // A busy port is an error: grpc-js has no SO_REUSEPORT (Node 20's servers cannot set it),
-    // so processes share a gRPC port only as cluster workers (`--processes`). Channelz off: Infera serves no channelz service, so grpc-js's per-call tracking (an
+    // so processes share a gRPC port only as cluster workers (`--processes`).
+    // Channelz off: Infera serves no channelz service, so grpc-js's per-call tracking (an
     // event tracker of four closures, two clock reads and counters per call) bought nothing.
     // Measured gain within this machine's noise (bench/README, "Stop 26").
     this.server = new grpc.Server({

@@ -122,9 +122,14 @@ export class OipService {
    * @throws InferaError 404 for an unknown model or version (checked here first).
    */
   async stats(model?: string, version?: number | string): Promise<VersionStats[]> {
-    const local = this.statsVersions(model, version).map(versionStats);
-    if (!this.opts.gatherStats) return local;
+    if (!this.opts.gatherStats) return this.statsHere(model, version);
+    this.statsVersions(model, version); // throws the 404 here, before asking the other processes
     return mergeVersionStats((await this.opts.gatherStats({ model, version })) as VersionStats[][]);
+  }
+
+  /** stats(), of this process only. */
+  statsHere(model?: string, version?: number | string): VersionStats[] {
+    return this.statsVersions(model, version).map(versionStats);
   }
 
   /** Every model on disk, and each loaded version's state (a quarantined version is UNAVAILABLE, with why). */

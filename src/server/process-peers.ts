@@ -32,7 +32,7 @@ export type PeerMessage =
   | { t: 'joined'; id: number; ops: RepositoryOp[] }
   | { t: 'gather'; id: number; collect: Collect }
   /** The answer to a gather: metrics already aggregated into the text format, statistics as each process's value. */
-  | { t: 'gathered'; id: number; processes: number; text?: string; values?: unknown[] }
+  | { t: 'gathered'; id: number; text?: string; values?: unknown[] }
   | { t: 'collect'; id: number; collect: Collect }
   | { t: 'collected'; id: number; value: unknown }
   | { t: 'broadcast'; id: number; op: RepositoryOp }
@@ -103,10 +103,10 @@ export class ProcessPeers {
   }
 
   /** Every process's metrics, aggregated, in the Prometheus text format. */
-  async metrics(): Promise<{ text: string; processes: number }> {
+  async metrics(): Promise<string> {
     const m = await this.ask({ t: 'gather', id: this.nextId++, collect: { what: 'metrics' } });
     if (m.t !== 'gathered' || m.text === undefined) throw new Error(`unexpected answer '${m.t}' from the supervisor`);
-    return { text: m.text, processes: m.processes };
+    return m.text;
   }
 
   /** Every process's statistics for a query (this one's included), one value per process. */

@@ -33,6 +33,7 @@ export interface ConvenienceContext {
   /** Online feature values joined into the rows of versions that declare them. */
   online: OnlineFeatureStore;
   ready: () => boolean;
+  /** Reloads the repository from disk and clears the /predict result cache, in every serving process. */
   reload: () => Promise<void>;
   /** Where shadow runs execute: off the event loop, at idle CPU priority. */
   background: BackgroundRunner;
@@ -225,14 +226,13 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   });
 
   router.add('get', '/metrics', async (ex) => {
-    const text = ctx.peers ? (await ctx.peers.metrics()).text : await ctx.registry.metrics();
+    const text = ctx.peers ? await ctx.peers.metrics() : await ctx.registry.metrics();
     ex.send(200, text, { 'Content-Type': ctx.registry.contentType });
   });
 
   router.add('post', '/reload', async (ex) => {
     requireAdmin(ex, ctx.adminToken);
     await ctx.reload();
-    cache.clear();
     ex.json(200, { models: repository.list().map((m) => ({ name: m.name, state: m.state, reason: m.reason })) });
   });
 }

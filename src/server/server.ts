@@ -14,7 +14,7 @@ import { NativeBackend } from '../runtime/native-backend';
 import { RouteEntry, Router } from './router';
 import { jsonSyncThreshold } from '../native/binding';
 import { registerOipRoutes } from './routes-oip';
-import { OipService, VersionStats, versionStats } from './oip-service';
+import { OipService, VersionStats } from './oip-service';
 import type * as GrpcServerModule from './grpc-server';
 import type { GrpcServer } from './grpc-server';
 import { registerConvenienceRoutes } from './routes-convenience';
@@ -370,7 +370,7 @@ export class InferaServer {
   /** This process's statistics for a query; none where it does not serve the model or version. */
   private localStats(q: StatsQuery): VersionStats[] {
     try {
-      return this.oip.statsVersions(q.model, q.version).map(versionStats);
+      return this.oip.statsHere(q.model, q.version);
     } catch {
       return [];
     }
