@@ -3,7 +3,7 @@
  * flights-delay model (offline, ONNX), profiled by the monitoring code, and checked
  * against counts DuckDB computes independently on the same rows.
  */
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import { Registry } from 'prom-client';
 import { CategoricalColumn, NumericColumn, OTHER } from '../../../src/monitoring/baseline';
@@ -237,13 +237,20 @@ describe('live profiles of real flights traffic', () => {
     const observeRow = (i: number) =>
       hub.observe('flights-delay', v, { rows: [Object.fromEntries(model.inputs.map((k) => [k, d.columns[k][i]]))], predictions: [p[i]], ids: [`feb-${i}`] });
     try {
-      for (let i = 0; i < 3; i++) {
-        observeRow(i);
-        await new Promise((r) => setImmediate(r));
+      // The batch's age limit is a timer: held still while the three ticks run, so a slow
+      // machine (one CI run took 21 ms here) cannot let it pass between them.
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        for (let i = 0; i < 3; i++) {
+          observeRow(i);
+          await new Promise((r) => setImmediate(r));
+        }
+        assert.equal(hub.monitor('flights-delay', v)!.seq, 3, 'profiled every tick');
+        assert.equal(hub.log.count('flights-delay', v).rows, 0, 'the log write waits for a batch');
+        hub.flush(); // what feedback and status do before reading the log
+      } finally {
+        mock.timers.reset();
       }
-      assert.equal(hub.monitor('flights-delay', v)!.seq, 3, 'profiled every tick');
-      assert.equal(hub.log.count('flights-delay', v).rows, 0, 'the log write waits for a batch');
-      hub.flush(); // what feedback and status do before reading the log
       assert.equal(hub.log.count('flights-delay', v).rows, 3);
       observeRow(3);
       await new Promise((r) => setImmediate(r));
