@@ -88,14 +88,22 @@ export class AlertManager {
       id: crypto.randomUUID(), rule: c.rule, type: c.type, severity: c.severity ?? 'warning', model: c.model, version: c.version,
       window: c.window, bounds: c.bounds, column: c.column, value: c.value, limit: c.limit, message: c.message, at: new Date(now).toISOString(),
     };
+    this.opts.metrics?.alertsFired.inc(labels);
+    this.deliver(alert);
+    return alert;
+  }
+
+  /**
+   * Keeps an alert for the status page and sends it to every sink, without deciding again:
+   * for alerts decided elsewhere (the monitoring thread's own manager).
+   */
+  deliver(alert: Alert): void {
     this.history.push(alert);
     if (this.history.length > (this.opts.keep ?? 200)) this.history.shift();
-    this.opts.metrics?.alertsFired.inc(labels);
     for (const sink of this.opts.sinks) {
       const p = sink.send(alert).catch((e) => this.opts.onSinkError?.(sink.name, alert, e)).finally(() => this.pending.delete(p));
       this.pending.add(p);
     }
-    return alert;
   }
 
   recent(model?: string): Alert[] {

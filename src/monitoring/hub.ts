@@ -17,7 +17,6 @@ import { Observation } from './encoder';
 import { createMonitoringMetrics, MonitoringMetrics } from './metrics';
 import { OpsWindow } from './ops';
 import { LoggedPrediction, PredictionLog } from './prediction-log';
-import type { SharedPredictionLog } from './shared-log';
 import { LogSink, WebhookSink } from './sinks';
 import { VersionMonitor } from './version-monitor';
 
@@ -33,7 +32,17 @@ export interface HubOptions {
   /** Extra sinks (besides the log and the configured webhook). */
   sinks?: AlertSink[];
   /** The log shared by every replica (--database-url): the embedded log is copied there, and labels flow both ways. */
-  shared?: SharedPredictionLog;
+  shared?: SharedLogLink;
+}
+
+/** What the hub needs of the shared log: the log itself, or (on the monitoring thread) a link to it. */
+export interface SharedLogLink {
+  addPredictions(rows: LoggedPrediction[]): void;
+  /** Stores labels for every replica's predictions; the ids known there, or null when the database is down. */
+  addLabels(model: string, items: FeedbackItem[], nowMs: number): Promise<number | null>;
+  /** Set by the hub: labels pulled from the other replicas. */
+  onLabels?: (model: string, items: FeedbackItem[]) => void;
+  close(): Promise<void>;
 }
 
 /** Rows profiled per event-loop turn (~10 ms of work). */
@@ -74,7 +83,7 @@ export interface FeedbackResult {
 export class MonitoringHub {
   readonly config: MonitoringConfig;
   readonly log: PredictionLog;
-  readonly shared?: SharedPredictionLog;
+  readonly shared?: SharedLogLink;
   readonly alerts: AlertManager;
   readonly metrics?: MonitoringMetrics;
   private readonly monitors = new Map<string, VersionMonitor | null>();
@@ -87,8 +96,6 @@ export class MonitoringHub {
   private lastOpsCheck = 0;
   readonly now: () => number;
   private closed = false;
-  /** Sees every observation as it is flushed (the rollout controller): predictions, or null for an error. */
-  onObserved?: (model: string, version: number, predictions: ArrayLike<number> | null, latencyMs?: number) => void;
 
   constructor(private readonly opts: HubOptions) {
     this.config = opts.config ?? resolveConfig();
@@ -97,13 +104,7 @@ export class MonitoringHub {
     this.log = new PredictionLog(this.config.log);
     this.shared = opts.shared;
     if (this.shared) this.shared.onLabels = (model, items) => this.applyLabels(model, items);
-    const sinks: AlertSink[] = [...(opts.sinks ?? [])];
-    if (this.config.alerts.log && opts.log) sinks.push(new LogSink(opts.log));
-    if (this.config.alerts.webhook) sinks.push(new WebhookSink(this.config.alerts.webhook, this.metrics));
-    this.alerts = new AlertManager({
-      cooldownMs: this.config.alerts.cooldown_ms, sinks, metrics: this.metrics, now: this.now,
-      onSinkError: (sink, alert, e) => opts.log?.error({ sink, alert: alert.id, err: (e as Error).message }, 'alert delivery failed'),
-    });
+    this.alerts = createAlertManager(this.config, { sinks: opts.sinks, log: opts.log, metrics: this.metrics, now: this.now });
   }
 
   /** Queues one request's rows and predictions. Never throws, never blocks. */
@@ -175,7 +176,6 @@ export class MonitoringHub {
     this.queuedRows -= rows;
     for (const q of batch) {
       const labels = { model: q.model, version: String(q.version) };
-      this.onObserved?.(q.model, q.version, q.error ? null : q.obs.predictions, q.obs.latencyMs);
       if (q.error) {
         this.opsFor(q.model, q.version).error(q.arrivalMs);
         continue;
@@ -295,6 +295,17 @@ export class MonitoringHub {
     await this.shared?.close();
     this.log.close();
   }
+}
+
+/** The alert manager a monitoring config describes: cooldown, the log sink, the webhook sink, and any extra sinks. */
+export function createAlertManager(config: MonitoringConfig, o: { sinks?: AlertSink[]; log?: Logger; metrics?: MonitoringMetrics; now?: () => number }): AlertManager {
+  const sinks: AlertSink[] = [...(o.sinks ?? [])];
+  if (config.alerts.log && o.log) sinks.push(new LogSink(o.log));
+  if (config.alerts.webhook) sinks.push(new WebhookSink(config.alerts.webhook, o.metrics));
+  return new AlertManager({
+    cooldownMs: config.alerts.cooldown_ms, sinks, metrics: o.metrics, now: o.now,
+    onSinkError: (sink, alert, e) => o.log?.error({ sink, alert: alert.id, err: (e as Error).message }, 'alert delivery failed'),
+  });
 }
 
 /** 0/1, booleans, or one of the card's label names ([negative, positive]). */

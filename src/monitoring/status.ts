@@ -113,6 +113,17 @@ export function versionView(hub: MonitoringHub, vm: VersionMonitor, o: StatusOpt
   };
 }
 
+/** A model's status, for the versions asked (each with a baseline gets a view; the others are listed). */
+export function modelStatus(hub: MonitoringHub, model: string, versions: number[], alerts: Alert[], o: StatusOptions = {}): ModelStatus {
+  const monitors = versions.map((v) => hub.monitor(model, v));
+  return {
+    model,
+    versions: monitors.flatMap((m) => (m ? [versionView(hub, m, o)] : [])),
+    unmonitored_versions: versions.filter((_, i) => !monitors[i]),
+    alerts,
+  };
+}
+
 export interface ModelStatus {
   model: string;
   versions: VersionView[];

@@ -20,6 +20,12 @@
  */
 import type { AlertManager } from '../monitoring/alerts';
 import type { Joined, PredictionLog } from '../monitoring/prediction-log';
+
+/** The reads of the prediction log the controller makes (synchronous on the log itself). */
+export interface LoggedPredictions {
+  joined(...args: Parameters<PredictionLog['joined']>): Joined | Promise<Joined>;
+  paired(...args: Parameters<PredictionLog['paired']>): ReturnType<PredictionLog['paired']> | Promise<ReturnType<PredictionLog['paired']>>;
+}
 import type { Deployment, ModelRegistry } from '../registry/registry';
 import { auc } from '../stats/classification';
 import { compareArms } from './sequential-test';
@@ -134,7 +140,8 @@ export class RolloutController {
 
   constructor(private readonly opts: {
     registry: ModelRegistry;
-    log: PredictionLog;
+    /** The prediction log's reads: the log itself, or the monitoring thread's (asynchronous). */
+    log: LoggedPredictions;
     alerts?: AlertManager;
     config?: Partial<RolloutConfig>;
     /** After the registry changed (the repository reloads what it names). */
@@ -162,11 +169,11 @@ export class RolloutController {
   }
 
   /** The evidence so far for a model under a canary (for the status route); null when none. */
-  status(model: string): Record<string, unknown> | null {
+  async status(model: string): Promise<Record<string, unknown> | null> {
     const t = this.tracked.get(model);
     if (!t || t.deployment.candidate === null) return null;
-    const { stable, candidate } = this.evidence(t);
-    return { deployment: t.deployment, stable, candidate, ...(t.deployment.mode === 'shadow' ? { shadow: this.shadowEvidence(t.deployment) } : {}), decided: t.decided };
+    const { stable, candidate } = await this.evidence(t);
+    return { deployment: t.deployment, stable, candidate, ...(t.deployment.mode === 'shadow' ? { shadow: await this.shadowEvidence(t.deployment) } : {}), decided: t.decided };
   }
 
   /**
@@ -174,8 +181,8 @@ export class RolloutController {
    * them on which both give the same class at the model's threshold; AUCs are over the
    * labelled ones (the same rows for both: a paired comparison).
    */
-  shadowEvidence(d: Deployment): Record<string, number> {
-    const p = this.opts.log.paired(d.model, d.stable, d.candidate!, d.updatedAt);
+  async shadowEvidence(d: Deployment): Promise<Record<string, number>> {
+    const p = await this.opts.log.paired(d.model, d.stable, d.candidate!, d.updatedAt);
     const th = this.opts.thresholdOf?.(d.model) ?? 0.5;
     let agree = 0;
     let absDiff = 0;
@@ -206,7 +213,7 @@ export class RolloutController {
       let t = this.tracked.get(model);
       if (!t || t.key !== key) this.tracked.set(model, (t = { key, deployment: d, arms: new Map(), decided: null }));
       if (t.decided || !this.config.auto) continue;
-      const decision = this.decide(t);
+      const decision = await this.decide(t);
       if (!decision) continue;
       t.decided = decision;
       if (!this.config.require_approval) {
@@ -228,22 +235,22 @@ export class RolloutController {
   }
 
   /** One arm's counters since the deployment began, and its labelled predictions from the log. */
-  private arm(t: Tracked, version: number): { summary: ArmSummary; labelled: Joined } {
+  private async arm(t: Tracked, version: number): Promise<{ summary: ArmSummary; labelled: Joined }> {
     const a = t.arms.get(version) ?? new ArmStats();
     const d = t.deployment;
-    const labelled = this.opts.log.joined(d.model, version, 'arrival_ms', d.updatedAt, Number.MAX_SAFE_INTEGER);
+    const labelled = await this.opts.log.joined(d.model, version, 'arrival_ms', d.updatedAt, Number.MAX_SAFE_INTEGER);
     return { summary: { version, requests: a.requests, errors: a.errors, error_rate: a.errorRate, p99_ms: a.p99, prediction: a.prediction, labels: labelled.labels.length }, labelled };
   }
 
-  private evidence(t: Tracked): { stable: ArmSummary; candidate: ArmSummary } {
-    return { stable: this.arm(t, t.deployment.stable).summary, candidate: this.arm(t, t.deployment.candidate!).summary };
+  private async evidence(t: Tracked): Promise<{ stable: ArmSummary; candidate: ArmSummary }> {
+    return { stable: (await this.arm(t, t.deployment.stable)).summary, candidate: (await this.arm(t, t.deployment.candidate!)).summary };
   }
 
-  private decide(t: Tracked): RolloutDecision | null {
+  private async decide(t: Tracked): Promise<RolloutDecision | null> {
     const cfg = this.config;
     const d = t.deployment;
-    const stable = this.arm(t, d.stable);
-    const candidate = this.arm(t, d.candidate!);
+    const stable = await this.arm(t, d.stable);
+    const candidate = await this.arm(t, d.candidate!);
     const s = stable.summary;
     const c = candidate.summary;
     const ev = { stable: s, candidate: c };

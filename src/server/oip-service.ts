@@ -15,14 +15,14 @@ import { checkModelName } from '../repository/paths';
 import { shadowQueues } from '../rollout/shadow-queue';
 import type { BackgroundRunner } from '../runtime/background-runner';
 import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';
-import type { MonitoringHub } from '../monitoring/hub';
+import type { HubThread } from '../monitoring/thread/hub-thread';
 
 export const EXTENSIONS = ['binary_tensor_data', 'model_repository', 'statistics'];
 
 export interface OipServiceOptions {
   repository: ModelRepository;
   metrics?: ModelMetrics;
-  monitoring?: MonitoringHub;
+  monitoring?: HubThread;
   /** Where shadow runs execute: off the event loop, at idle CPU priority. */
   background: BackgroundRunner;
   /** Has the other serving processes apply a repository change made here (`--processes N`); throws when one could not. */
@@ -308,7 +308,7 @@ export function mergeVersionStats(lists: readonly VersionStats[][]): VersionStat
  * Hands an infer response's predictions to monitoring: one value per row of the output
  * /predict reads (the last column: P(positive) for [n, 2]); ids `${id}/${row}`.
  */
-function observePredictions(hub: MonitoringHub | undefined, mv: ModelVersion, outputs: Tensor[], id: string | undefined, latencyMs: number): void {
+function observePredictions(hub: HubThread | undefined, mv: ModelVersion, outputs: Tensor[], id: string | undefined, latencyMs: number): void {
   const name = mv.config.predict?.output;
   const out = hub && name ? outputs.find((t) => t.name === name) : undefined;
   if (!hub || !out || out.shape.length === 0 || out.datatype === 'BYTES') return;

@@ -1,6 +1,6 @@
-import { Registry } from 'prom-client';
+import { AggregatorRegistry, MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';
-import type { MonitoringHub } from '../monitoring/hub';
+import type { HubThread } from '../monitoring/thread/hub-thread';
 import { InferaError, toInferaError } from '../errors';
 import { featuresToInputs, outputToPrediction, Prediction, readPredictRows } from '../protocol/predict-codec';
 import { checkRanges } from '../protocol/feature-ranges';
@@ -21,9 +21,11 @@ export interface ConvenienceContext {
   repository: ModelRepository;
   router: Router;
   registry: Registry;
+  /** This process's metrics as prom-client JSON: the registry's and the monitoring thread's. */
+  localMetrics: () => Promise<MetricObjectWithValues<MetricValue<string>>[]>;
   metrics?: ModelMetrics;
   /** Sees every prediction (drift, prediction log, live quality). */
-  monitoring?: MonitoringHub;
+  monitoring?: HubThread;
   maxBodyBytes: number;
   adminToken?: string;
   /** The /predict result cache (in-process LRU or a shared store). */
@@ -226,7 +228,8 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
   });
 
   router.add('get', '/metrics', async (ex) => {
-    const text = ctx.peers ? await ctx.peers.metrics() : await ctx.registry.metrics();
+    // One process: its registry and its monitoring thread's, merged (disjoint series).
+    const text = ctx.peers ? await ctx.peers.metrics() : await AggregatorRegistry.aggregate([await ctx.localMetrics()]).metrics();
     ex.send(200, text, { 'Content-Type': ctx.registry.contentType });
   });
 

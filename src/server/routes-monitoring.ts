@@ -2,11 +2,9 @@ import { Registry } from 'prom-client';
 import type { Logger } from '../config/logger';
 import { InferaError } from '../errors';
 import { MonitoringConfig, resolveConfig } from '../monitoring/config';
-import { MonitoringHub } from '../monitoring/hub';
-import { performanceOptions, windowPerformance } from '../monitoring/performance';
 import type { SharedPredictionLog } from '../monitoring/shared-log';
-import { renderReport } from '../monitoring/report';
-import { ModelStatus, StatusOptions, toJson, versionView } from '../monitoring/status';
+import { StatusOptions, toJson } from '../monitoring/status';
+import { HubThread } from '../monitoring/thread/hub-thread';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersion } from '../repository/paths';
 import { HttpExchange } from './http-exchange';
@@ -43,9 +41,9 @@ function parseQuery(query: string): Map<string, string> {
  *   GET  /v2/models/{m}/quality[?version=&start_ms=&end_ms=]   live quality over labelled predictions
  *        (every replica's when a database is shared, so each replica answers the same)
  */
-export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub {
+export function registerMonitoringRoutes(ctx: MonitoringContext): HubThread {
   const config = ctx.config ?? resolveConfig();
-  const hub = new MonitoringHub({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log, shared: ctx.shared });
+  const hub = new HubThread({ repository: ctx.repositoryRoot, config, registry: ctx.registry, log: ctx.log, shared: ctx.shared });
   const { router, repository } = ctx;
 
   const modelOf = (ex: HttpExchange) => {
@@ -55,7 +53,8 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
     return entry;
   };
 
-  const status = (ex: HttpExchange, o: StatusOptions): ModelStatus => {
+  /** The model, the versions asked for and the status options, checked here before the thread is asked. */
+  const statusQuery = (ex: HttpExchange, o: StatusOptions): { model: string; versions: number[]; options: StatusOptions } => {
     const entry = modelOf(ex);
     const q = parseQuery(ex.query);
     const version = q.has('version') ? parseVersion(q.get('version')!) : undefined;
@@ -69,28 +68,19 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
       limit = Number(q.get('limit'));
       if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new InferaError('ENG_ERR_BAD_REQUEST', "'limit' must be an integer in [1, 1000]");
     }
-    hub.flush();
     const versions = [...entry.versions.keys()].filter((v) => version === undefined || v === version).sort((a, b) => a - b);
-    const monitors = versions.map((v) => hub.monitor(entry.name, v));
-    return {
-      model: entry.name,
-      versions: monitors.flatMap((m) => (m ? [versionView(hub, m, { ...o, window, limit })] : [])),
-      unmonitored_versions: versions.filter((_, i) => !monitors[i]),
-      alerts: hub.alerts.recent(entry.name).slice(-50),
-    };
+    return { model: entry.name, versions, options: { ...o, window, limit } };
   };
 
-  router.add('get', '/v2/models/:model/monitoring', (ex) => {
-    ex.send(200, toJson(status(ex, { limit: 30 })), { 'Content-Type': 'application/json' });
+  router.add('get', '/v2/models/:model/monitoring', async (ex) => {
+    const { model, versions, options } = statusQuery(ex, { limit: 30 });
+    const st = await hub.status(model, versions, options);
+    ex.send(200, toJson(st), { 'Content-Type': 'application/json' });
   });
 
-  router.add('get', '/v2/models/:model/monitoring/report', (ex) => {
-    const st = status(ex, { limit: 60, sketches: true });
-    const columnsOf = (v: number) => {
-      const m = hub.monitor(st.model, v);
-      return m ? { columns: m.baseline.columns, prediction: m.baseline.prediction } : undefined;
-    };
-    ex.send(200, renderReport(st, columnsOf), { 'Content-Type': 'text/html; charset=utf-8' });
+  router.add('get', '/v2/models/:model/monitoring/report', async (ex) => {
+    const { model, versions, options } = statusQuery(ex, { limit: 60, sketches: true });
+    ex.send(200, await hub.report(model, versions, options), { 'Content-Type': 'text/html; charset=utf-8' });
   });
 
   router.add('post', '/v2/models/:model/feedback', async (ex) => {
@@ -106,8 +96,7 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
     } else {
       throw new InferaError('ENG_ERR_BAD_REQUEST', "send {id, label} or {items: [{id, label}, ...]}");
     }
-    const names = [...entry.versions.keys()].map((v) => hub.monitor(entry.name, v)?.baseline.label?.names).find(Boolean);
-    const r = await hub.feedback(entry.name, items, names);
+    const r = await hub.feedback(entry.name, [...entry.versions.keys()], items);
     ex.json(200, { matched: r.matched, unknown: r.unknown.length, unknown_ids: r.unknown.slice(0, 20), ...(r.shared ? { shared: r.shared } : {}) });
   });
 
@@ -125,20 +114,18 @@ export function registerMonitoringRoutes(ctx: MonitoringContext): MonitoringHub 
     };
     const start = bound('start_ms', 0);
     const end = bound('end_ms', Number.MAX_SAFE_INTEGER);
-    hub.flush();
-    let rows: { labels: Float64Array; outputs: Float64Array; replicas?: number };
+    let rows: { labels: Float64Array; outputs: Float64Array; replicas: number } | null = null;
     if (ctx.shared) {
+      // Everything this replica observed reaches the shared log first.
+      await hub.flush();
       try {
         rows = await ctx.shared.labelled(entry.name, version, start, end);
       } catch (e) {
         throw new InferaError('ENG_ERR_DATABASE_UNAVAILABLE', `the shared database is unreachable: ${(e as Error).message}`);
       }
-    } else {
-      rows = hub.log.joined(entry.name, version, 'arrival_ms', start, end);
     }
-    const baseline = hub.monitor(entry.name, version)?.baseline;
-    const perf = windowPerformance(rows.labels, rows.outputs, performanceOptions(hub.config.performance, baseline ?? {}));
-    ex.json(200, { model: entry.name, version, source: ctx.shared ? 'shared' : 'local', start_ms: start, end_ms: end, ...(rows.replicas !== undefined ? { replicas: rows.replicas } : {}), ...perf });
+    const perf = await hub.quality(entry.name, version, start, end, rows);
+    ex.json(200, { model: entry.name, version, source: ctx.shared ? 'shared' : 'local', start_ms: start, end_ms: end, ...(rows ? { replicas: rows.replicas } : {}), ...perf });
   });
 
   return hub;

@@ -36,9 +36,9 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
   };
   const actor = (ex: HttpExchange) => `http:${ex.remoteAddress}`;
   const reason = (body: Record<string, unknown>) => (typeof body.reason === 'string' ? { reason: body.reason.slice(0, 500) } : {});
-  const state = (name: string) => ({
+  const state = async (name: string) => ({
     model: name, versions: registry.versions(name), aliases: registry.aliases(name), deployment: registry.deployment(name),
-    rollout: ctx.rollout ? { evidence: ctx.rollout.status(name), decisions: ctx.rollout.recent(name) } : undefined,
+    rollout: ctx.rollout ? { evidence: await ctx.rollout.status(name), decisions: ctx.rollout.recent(name) } : undefined,
   });
   const version = (v: unknown, field: string) => {
     if (v === null || v === undefined) return null;
@@ -46,7 +46,7 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
     return v as number;
   };
 
-  router.add('get', '/v2/models/:model/registry', (ex) => ex.json(200, state(known(ex))));
+  router.add('get', '/v2/models/:model/registry', async (ex) => ex.json(200, await state(known(ex))));
   router.add('get', '/v2/models/:model/registry/history', (ex) => ex.json(200, { model: known(ex), history: registry.history(known(ex)) }));
 
   router.add('post', '/v2/repository/models/:model/aliases', async (ex) => {
@@ -58,7 +58,7 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
     if (v === null) registry.removeAlias(name, body.alias, actor(ex));
     else registry.setAlias(name, body.alias, v, actor(ex), reason(body));
     await repository.load(name, { onlyMissing: true });
-    ex.json(200, state(name));
+    ex.json(200, await state(name));
   });
 
   router.add('post', '/v2/repository/models/:model/deployment', async (ex) => {
@@ -70,7 +70,7 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
     const share = body.share === undefined ? undefined : Number(body.share);
     registry.deploy(name, { stable, candidate: version(body.candidate, 'candidate'), mode: (body.mode as DeploymentMode | undefined) ?? null, share }, actor(ex), reason(body));
     await repository.load(name, { onlyMissing: true });
-    ex.json(200, state(name));
+    ex.json(200, await state(name));
   });
 
   for (const action of ['promote', 'rollback'] as const) {
@@ -80,7 +80,7 @@ export function registerRegistryRoutes(ctx: RegistryContext): void {
       const body = await ex.jsonBody(MAX_BODY).catch(() => ({}) as Record<string, unknown>);
       registry[action](name, actor(ex), reason(body));
       await repository.load(name, { onlyMissing: true });
-      ex.json(200, state(name));
+      ex.json(200, await state(name));
     });
   }
 }

@@ -4,7 +4,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { App, TemplatedApp, us_listen_socket, us_listen_socket_close, us_socket_local_port } from 'uWebSockets.js';
-import { Registry } from 'prom-client';
+import { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
 import { createMetrics, ModelMetrics } from '../monitoring/metrics';
 import { ModelRepository } from '../repository/model-repository';
 import { DEFAULT_SANDBOX, SandboxOptions } from '../repository/sandbox';
@@ -36,7 +36,7 @@ import { OnlineFeatureStore } from '../features/online-store';
 import type * as SharedEventsModule from '../features/shared-events';
 import { LocalOnlineEvents, type OnlineEventLog } from '../features/local-events';
 import { ScoreJobs } from '../scoring/score-jobs';
-import type { MonitoringHub } from '../monitoring/hub';
+import type { HubThread } from '../monitoring/thread/hub-thread';
 import type { MonitoringConfig } from '../monitoring/config';
 import type * as SharedLogModule from '../monitoring/shared-log';
 import { Logger, createLogger } from '../config/logger';
@@ -176,7 +176,7 @@ export class InferaServer {
   /** The OIP operations both transports (REST, gRPC) call. */
   private readonly oip: OipService;
   /** Model monitoring: observe() from the serving paths, feedback, drift (routes-monitoring.ts). */
-  readonly monitoring: MonitoringHub;
+  readonly monitoring: HubThread;
   private listenSocket: us_listen_socket | null = null;
   /** The gRPC transport, when a gRPC port is configured. */
   readonly grpc: GrpcServer | null = null;
@@ -257,12 +257,12 @@ export class InferaServer {
     });
     registerFeatureRoutes({ router: this.router, repository: this.repository, store: online, log: this.eventLog, metrics: this.metrics, maxBodyBytes: opts.maxBodyBytes });
     registerConvenienceRoutes({
-      repository: this.repository, router: this.router, registry: this.registry, metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
+      repository: this.repository, router: this.router, registry: this.registry, localMetrics: () => this.localMetrics(), metrics: this.metrics, monitoring: this.monitoring, maxBodyBytes: opts.maxBodyBytes,
       adminToken: opts.adminToken, cache: this.cache, defaultPredictModel: opts.defaultPredictModel, online, ready, reload: () => this.reload(), background: this.background,
       peers: opts.peers,
     });
     this.rollout = new RolloutController({
-      registry: this.modelRegistry, log: this.monitoring.log, alerts: this.monitoring.alerts, config: opts.rollout,
+      registry: this.modelRegistry, log: this.monitoring, alerts: this.monitoring.alerts, config: opts.rollout,
       onChange: (model) => this.repository.load(model, { onlyMissing: true }),
       thresholdOf: (model) => this.repository.get(model)?.config?.predict?.threshold,
     });
@@ -336,7 +336,7 @@ export class InferaServer {
     await this.eventLog?.sync();
     if (this.opts.peers) {
       this.opts.peers.serve({
-        collect: async (c) => (c.what === 'metrics' ? this.registry.getMetricsAsJSON() : this.localStats(c.query)),
+        collect: async (c) => (c.what === 'metrics' ? this.localMetrics() : this.localStats(c.query)),
         apply: (op) => this.applyLocally(op),
       });
       for (const op of await this.opts.peers.join()) await this.applyLocally(op);
@@ -348,8 +348,6 @@ export class InferaServer {
     }, REGISTRY_POLL_MS);
     this.registryTimer.unref();
     this.rolloutTimer = setInterval(() => {
-      // Observations are flushed by the hub first, so the controller sees every request.
-      this.monitoring.flush();
       // With a shared registry one replica decides promotions and rollbacks: the lock holder.
       void (async () => {
         if (this.sharedRegistry ? !(await this.sharedRegistry.leader()) : this.opts.peers && !this.opts.peers.first) return;
@@ -365,6 +363,11 @@ export class InferaServer {
   async reload(): Promise<void> {
     await this.applyLocally({ kind: 'reload' });
     await this.propagate({ kind: 'reload' });
+  }
+
+  /** This process's metrics as prom-client JSON: the server's registry and the monitoring thread's. */
+  private async localMetrics(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    return [...(await this.registry.getMetricsAsJSON()), ...(await this.monitoring.metricsJson())];
   }
 
   /** This process's statistics for a query; none where it does not serve the model or version. */

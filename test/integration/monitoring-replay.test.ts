@@ -5,10 +5,7 @@
  * are flagged; calm days are not; the live AUC of every day window equals the AUC
  * computed offline on the same rows within 0.005.
  *
- * Traffic goes through POST /predict (feature dicts + id) when the server's /predict
- * takes the flights feature dicts and feeds the monitoring hook; until then the server's
- * predictions come from POST .../infer on the transformed rows and the rows are observed
- * in-process exactly as the /predict hook will observe them.
+ * Traffic goes through POST /predict (feature dicts + id), which feeds the monitoring thread.
  * Needs models/flights-delay (`infera train pipelines/flights-delay.json`).
  */
 import { after, before, describe, it } from 'node:test';
@@ -16,7 +13,6 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { transform } from '../../src/features';
 import { auc } from '../../src/stats/classification';
 import { DayRows, OfflineModel, readDays } from '../../src/monitoring/replay';
 import { getJson, MODELS, postJson, Running, startServer } from '../helpers/server';
@@ -46,8 +42,6 @@ describe('replaying February–May 2001 through the server', { skip: !HAVE_MODEL
   let model: OfflineModel;
   let running: Running;
   let tmp: string;
-  let viaPredict = false;
-  let probed = false;
   const offline = new Map<string, { d: DayRows; p: Float32Array }>();
 
   before(async () => {
@@ -68,48 +62,15 @@ describe('replaying February–May 2001 through the server', { skip: !HAVE_MODEL
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** Serves one day's rows through the server; returns the server's probabilities. */
+  /** Serves one day's rows through POST /predict (feature dicts + id); returns the server's probabilities. */
   async function serveDay(d: DayRows): Promise<Float32Array> {
     const dicts = featureDicts(model, d);
     const ids = idsOf(d);
     const served = new Float32Array(d.rows);
-    const hub = running.server.monitoring;
-    const v = model.baseline.version;
-    const probe = !probed;
-    if (probe) {
-      probed = true;
-      // Does /predict take the feature dicts and feed the monitoring hook? Until it does,
-      // the probe is served but not observed, and the day goes through infer below.
-      const r = await postJson(`${running.url}/predict`, { model: 'flights-delay', features: dicts[0], id: ids[0] });
-      hub.flush();
-      viaPredict = r.status === 200 && (hub.monitor('flights-delay', v)?.seq ?? 0) === 1;
-      if (viaPredict) served[0] = r.json.probabilities[1];
-    }
-    if (viaPredict) {
-      await pool(Array.from({ length: d.rows }, (_, i) => i).filter((i) => !(probe && i === 0)), 32, async (i) => {
-        const r = await postJson(`${running.url}/predict`, { model: 'flights-delay', features: dicts[i], id: ids[i] });
-        assert.equal(r.status, 200, JSON.stringify(r.json));
-        served[i] = r.json.probabilities[1];
-      });
-      return served;
-    }
-    const batch = 256;
-    const starts = Array.from({ length: Math.ceil(d.rows / batch) }, (_, k) => k * batch);
-    await pool(starts, 4, async (s) => {
-      const e = Math.min(d.rows, s + batch);
-      const part = Object.fromEntries(model.inputs.map((k) => [k, Array.prototype.slice.call(d.columns[k], s, e)]));
-      const x = transform(model.spec, part);
-      const started = performance.now();
-      const r = await postJson(`${running.url}/v2/models/flights-delay/versions/${v}/infer`, { id: ids[s], inputs: [{ name: 'features', datatype: 'FP32', shape: [x.rows, x.width], data: Array.from(x.data) }] });
+    await pool(Array.from({ length: d.rows }, (_, i) => i), 32, async (i) => {
+      const r = await postJson(`${running.url}/predict`, { model: 'flights-delay', features: dicts[i], id: ids[i] });
       assert.equal(r.status, 200, JSON.stringify(r.json));
-      const probs = r.json.outputs[0].data as number[];
-      served.set(probs, s);
-      // What the /predict hook does per request, here per batch of requests. The infer
-      // path must not observe these rows itself (it has no feature dicts to give).
-      const before = (hub.flush(), hub.monitor('flights-delay', v)!.seq);
-      hub.observe('flights-delay', v, { rows: dicts.slice(s, e), predictions: probs, ids: ids.slice(s, e), latencyMs: performance.now() - started });
-      hub.flush();
-      assert.equal(hub.monitor('flights-delay', v)!.seq - before, e - s, 'the infer hook observes rows while /predict does not: wire /predict first');
+      served[i] = r.json.probabilities[1];
     });
     return served;
   }
@@ -154,6 +115,6 @@ describe('replaying February–May 2001 through the server', { skip: !HAVE_MODEL
     await running.server.monitoring.alerts.idle();
     const alerted = new Set(json.alerts.filter((a: any) => a.rule === 'target_drift').map((a: any) => new Date(a.bounds.start).toISOString().slice(0, 10)));
     assert.deepEqual([...alerted].sort(), STORMY.filter((d) => d !== DAYS[DAYS.length - 1]));
-    process.stdout.write(`# monitoring demo (${viaPredict ? '/predict' : 'infer + in-process observe'}):\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
+    process.stdout.write(`# monitoring demo (/predict):\n${report.map((l) => `#   ${l}`).join('\n')}\n`);
   });
 });

@@ -115,8 +115,10 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
     await predict(b, half, ROWS);
     // Feedback through the other replica. Its own outbox is flushed first; the serving
     // replica's rows reach the database within one outbox period (200 ms).
-    await a.server.monitoring.shared!.flush();
-    await b.server.monitoring.shared!.flush();
+    for (const r of [a, b]) {
+      await r.server.monitoring.flush();
+      await r.server.monitoring.shared!.flush();
+    }
     let matched = 0;
     for (let s = 0; s < half; s += 5_000) matched += (await feedback(b, s, s + 5_000)).matched;
     for (let s = half; s < ROWS; s += 5_000) matched += (await feedback(a, s, s + 5_000)).matched;
@@ -152,8 +154,8 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
   it("labels fed through one replica reach the other replica's own log (its windows and alerts)", async () => {
     // Each replica applied half of the labels itself; the other half arrive by the pull.
     for (const r of [a, b]) {
-      await waitFor('the pulled labels', () => r.server.monitoring.log.count('flights-delay').labelled === ROWS / 2);
-      assert.equal(r.server.monitoring.log.count('flights-delay').rows, ROWS / 2, 'each replica logs only what it served');
+      await waitFor('the pulled labels', async () => (await r.server.monitoring.count('flights-delay')).labelled === ROWS / 2);
+      assert.equal((await r.server.monitoring.count('flights-delay')).rows, ROWS / 2, 'each replica logs only what it served');
     }
     const metrics = await (await fetch(`${a.url}/metrics`)).text();
     assert.match(metrics, new RegExp(`infera_shared_log_pulled_labels_total ${ROWS / 2}\\b`));
@@ -173,7 +175,7 @@ describe('replicas sharing PostgreSQL: prediction log, feedback join, live quali
 
   it('EXPECTED FAILURE - database down: /predict still 200, health says degraded, rows buffered and written when it returns', async () => {
     for (const r of [a, b]) {
-      r.server.monitoring.flush();
+      await r.server.monitoring.flush();
       await r.server.monitoring.shared!.flush();
     }
     const before = Number((await sql.query("SELECT count(*)::int AS n FROM infera_predictions WHERE model = 'flights-delay'")).rows[0].n);

@@ -1,6 +1,6 @@
 /**
  * Real traffic for the monitoring tests: days of flights as /predict feature dicts, fed to
- * a MonitoringHub the way the serving hook feeds it (one observe() per request), and
+ * a MonitoringHub (or the server's monitoring thread) the way the serving hook feeds it (one observe() per request), and
  * their labels as feedback items.
  */
 import type { MonitoringHub } from '../../../src/monitoring/hub';
@@ -20,7 +20,7 @@ export function featureDicts(model: OfflineModel, d: DayRows): Record<string, un
 export const idsOf = (d: DayRows) => Array.from({ length: d.rows }, (_, r) => `${d.day}#${r}`);
 
 /** observe() per request of `batch` rows, as the /predict and infer hooks do. */
-export function observeDay(hub: MonitoringHub, model: OfflineModel, d: DayRows, predictions: Float32Array, batch = 50): string[] {
+export function observeDay(hub: Pick<MonitoringHub, 'observe'>, model: OfflineModel, d: DayRows, predictions: Float32Array, batch = 50): string[] {
   const dicts = featureDicts(model, d);
   const ids = idsOf(d);
   for (let s = 0; s < d.rows; s += batch) {

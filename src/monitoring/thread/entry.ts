@@ -1,0 +1,124 @@
+/**
+ * The monitoring thread: runs the MonitoringHub (per-row profiling, window closes with their
+ * drift tests and live quality, the SQLite prediction log) off the serving event loop.
+ * The main thread's HubThread (./hub-thread.ts) feeds it observations and asks it questions;
+ * this side answers, and sends back the alerts it decides, its log lines, and (with a shared
+ * database) the predictions it logged. Started only by HubThread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Registry } from 'prom-client';
+import type { Logger } from '../../config/logger';
+import type { MonitoringConfig } from '../config';
+import type { Observation } from '../encoder';
+import { FeedbackItem, MonitoringHub } from '../hub';
+import { performanceOptions, windowPerformance } from '../performance';
+import type { LoggedPrediction, RangeColumn } from '../prediction-log';
+import { renderReport } from '../report';
+import { ModelStatus, modelStatus, StatusOptions } from '../status';
+import { ThreadChannel } from './channel';
+
+export interface MonitoringThreadData {
+  repository: string;
+  config: MonitoringConfig;
+  /** Whether a shared (PostgreSQL) log is on the main thread. */
+  shared: boolean;
+  /** [0]: observation rows this thread has taken from its port (the main thread bounds what is in transit). */
+  received: SharedArrayBuffer;
+}
+
+/** One observation as the main thread queues it: error marks a failed request. */
+export interface ThreadObservation {
+  model: string;
+  version: number;
+  obs: Observation;
+  arrivalMs: number;
+  error?: boolean;
+}
+
+const data = workerData as MonitoringThreadData;
+const received = new Int32Array(data.received);
+const registry = new Registry();
+
+const channel = new ThreadChannel(parentPort!, (method, args) => handle(method, args));
+
+/** Log lines go to the main thread's logger (one log stream per server). */
+const log = Object.fromEntries(['trace', 'debug', 'info', 'warn', 'error', 'fatal'].map((level) => [
+  level, (obj: unknown, msg?: string) => channel.notify('log', level, obj, msg),
+])) as unknown as Logger;
+
+// Rules are decided here (dedup, cooldown, their metrics); the main thread keeps the history
+// and sends to the sinks (log, webhook, retraining), so this hub has one sink: the way there.
+const config: MonitoringConfig = { ...data.config, alerts: { ...data.config.alerts, log: false, webhook: undefined } };
+const hub = new MonitoringHub({
+  repository: data.repository, config, registry, log,
+  sinks: [{ name: 'main-thread', send: async (alert) => channel.notify('alert', alert) }],
+  shared: data.shared ? {
+    addPredictions: (rows: LoggedPrediction[]) => channel.notify('logged', rows),
+    addLabels: (model: string, items: FeedbackItem[], nowMs: number) => channel.call<number | null>('addLabels', model, items, nowMs),
+    close: async () => undefined,
+  } : undefined,
+});
+
+function handle(method: string, args: unknown[]): unknown {
+  if (method === 'observe') {
+    const batch = args[0] as ThreadObservation[];
+    Atomics.add(received, 0, batch.reduce((n, q) => n + q.obs.predictions.length, 0));
+    for (const q of batch) {
+      if (q.error) hub.observeError(q.model, q.version);
+      else hub.observe(q.model, q.version, q.obs);
+    }
+    return undefined;
+  }
+  // Every question sees every observation sent before it (one port, in order).
+  hub.flush();
+  switch (method) {
+    case 'flush':
+      return undefined;
+    case 'status': {
+      const [model, versions, o] = args as [string, number[], StatusOptions];
+      return modelStatus(hub, model, versions, [], o);
+    }
+    case 'report': {
+      const [model, versions, alertsOf, o] = args as [string, number[], ModelStatus['alerts'], StatusOptions];
+      const st = modelStatus(hub, model, versions, alertsOf, o);
+      return renderReport(st, (v) => {
+        const m = hub.monitor(model, v);
+        return m ? { columns: m.baseline.columns, prediction: m.baseline.prediction } : undefined;
+      });
+    }
+    case 'feedback': {
+      const [model, versions, items] = args as [string, number[], { id: unknown; label: unknown }[]];
+      const names = versions.map((v) => hub.monitor(model, v)?.baseline.label?.names).find(Boolean);
+      return hub.feedback(model, items, names);
+    }
+    case 'applyLabels': {
+      const [model, items] = args as [string, FeedbackItem[]];
+      return hub.applyLabels(model, items);
+    }
+    case 'quality': {
+      // Rows from the shared database when the main thread has them, else this log's.
+      const [model, version, start, end, rows] = args as [string, number, number, number, { labels: Float64Array; outputs: Float64Array } | null];
+      const r = rows ?? hub.log.joined(model, version, 'arrival_ms', start, end);
+      const baseline = hub.monitor(model, version)?.baseline;
+      return windowPerformance(r.labels, r.outputs, performanceOptions(hub.config.performance, baseline ?? {}));
+    }
+    case 'joined': {
+      const [model, version, column, start, end] = args as [string, number, RangeColumn, number, number];
+      return hub.log.joined(model, version, column, start, end);
+    }
+    case 'paired': {
+      const [model, stable, candidate, sinceMs] = args as [string, number, number, number];
+      return hub.log.paired(model, stable, candidate, sinceMs);
+    }
+    case 'count': {
+      const [model, version] = args as [string | undefined, number | undefined];
+      return hub.log.count(model, version);
+    }
+    case 'metrics':
+      return registry.getMetricsAsJSON();
+    case 'close':
+      return hub.close();
+    default:
+      throw new Error(`monitoring thread: no method '${method}'`);
+  }
+}
