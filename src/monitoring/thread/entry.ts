@@ -15,6 +15,7 @@ import { performanceOptions, windowPerformance } from '../performance';
 import type { LoggedPrediction, RangeColumn } from '../prediction-log';
 import { renderReport } from '../report';
 import { ModelStatus, modelStatus, StatusOptions } from '../status';
+import { setThreadIdlePriority } from '../../native/binding';
 import { ThreadChannel } from './channel';
 
 export interface MonitoringThreadData {
@@ -36,6 +37,17 @@ export interface ThreadObservation {
 }
 
 const data = workerData as MonitoringThreadData;
+// Serving first: at idle CPU priority this thread runs on time the event loop leaves, and a
+// request that wakes the loop takes the core back at once. Under sustained overload the
+// thread falls behind and rows beyond queue.max_rows are dropped and counted
+// (infera_monitoring_dropped_rows_total{reason="queue_full"}), never the requests.
+const priority = (() => {
+  try {
+    return setThreadIdlePriority();
+  } catch (e) {
+    return { ok: false, reason: (e as Error).message };
+  }
+})();
 const received = new Int32Array(data.received);
 const registry = new Registry();
 
@@ -58,6 +70,8 @@ const hub = new MonitoringHub({
     close: async () => undefined,
   } : undefined,
 });
+
+if (!priority.ok) log.warn({ reason: priority.reason }, 'the monitoring thread shares the CPU with serving at normal priority');
 
 function handle(method: string, args: unknown[]): unknown {
   if (method === 'observe') {
