@@ -6,6 +6,7 @@
  * observe() only queues (O(1), bounded: rows beyond queue.max_rows are dropped and
  * counted); the queue is profiled on setImmediate, in batches, off the request path.
  * Versions without a card.json baseline get request health (latency, errors) only.
+ * The server runs it on the monitoring thread (thread/hub-thread.ts), off the event loop.
  */
 import type { Registry } from 'prom-client';
 import type { Logger } from '../config/logger';

@@ -125,7 +125,7 @@ export function createMonitoringMetrics(registry: Registry): MonitoringMetrics {
     liveLogLoss: new Gauge({ name: 'infera_live_log_loss', help: 'Log loss of labelled predictions, last window with enough labels.', labelNames: w, registers, aggregator: 'average' }),
     liveEce: new Gauge({ name: 'infera_live_ece', help: 'Expected calibration error (10 bins), last window with enough labels.', labelNames: w, registers, aggregator: 'average' }),
     observedRows: new Counter({ name: 'infera_monitored_rows_total', help: 'Prediction rows profiled by the monitoring hub.', labelNames: mv, registers }),
-    droppedRows: new Counter({ name: 'infera_monitoring_dropped_rows_total', help: 'Rows not profiled (queue_full, late, invalid).', labelNames: [...mv, 'reason'], registers }),
+    droppedRows: new Counter({ name: 'infera_monitoring_dropped_rows_total', help: 'Rows not profiled (queue_full, late, invalid, thread_down).', labelNames: [...mv, 'reason'], registers }),
     feedback: new Counter({ name: 'infera_feedback_labels_total', help: 'Ground-truth labels received (matched, unknown id, invalid).', labelNames: ['model', 'outcome'], registers }),
     alertsFired: new Counter({ name: 'infera_alerts_fired_total', help: 'Alerts sent to the sinks.', labelNames: [...mv, 'rule'], registers }),
     alertsSuppressed: new Counter({ name: 'infera_alerts_suppressed_total', help: 'Alerts held back by cooldown.', labelNames: [...mv, 'rule'], registers }),
