@@ -255,7 +255,7 @@ describe('live profiles of real flights traffic', () => {
       observeRow(3);
       await new Promise((r) => setImmediate(r));
       assert.equal(hub.log.count('flights-delay', v).rows, 3);
-      await new Promise((r) => setTimeout(r, 300)); // the batch age limit (100 ms) has passed
+      await new Promise((r) => setTimeout(r, 300)); // the batch age limit (LOG_BATCH_MS, 100 ms) has passed
       assert.equal(hub.log.count('flights-delay', v).rows, 4);
       observeRow(4);
       await new Promise((r) => setImmediate(r));
