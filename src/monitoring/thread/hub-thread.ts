@@ -10,8 +10,9 @@
  * The main thread keeps what must be here: the alert history and sinks (log, webhook, the
  * retraining trigger; rules are decided on the thread), the shared PostgreSQL log (the
  * thread sends it what it logged, and labels pulled from it go back), and the rollout
- * controller's per-request counters (onObserved). Every question (status, feedback,
- * quality, the log reads) is asked after the observations queued before it.
+ * controller's per-request counters (onObserved). Every question is asked after the
+ * observations queued before it; status, report, feedback, quality and count wait until the
+ * thread has profiled them, the rollout's log reads and the metrics answer from what it holds.
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -227,12 +228,12 @@ export class HubThread {
     return this.call('quality', model, version, start, end, rows);
   }
 
-  /** Labelled predictions of a version in the embedded log (see PredictionLog.joined). */
+  /** Labelled predictions of a version in the embedded log now (see PredictionLog.joined; no flush). */
   joined(model: string, version: number, column: RangeColumn, start: number, end: number): Promise<Joined> {
     return this.call('joined', model, version, column, start, end);
   }
 
-  /** The requests two versions both answered (see PredictionLog.paired). */
+  /** The requests two versions both answered, in the log now (see PredictionLog.paired; no flush). */
   paired(model: string, stable: number, candidate: number, sinceMs: number): Promise<{ stable: Float64Array; candidate: Float64Array; labels: Float64Array }> {
     return this.call('paired', model, stable, candidate, sinceMs);
   }
