@@ -34,6 +34,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"buildInfo", infera::BuildInfo},
       {"computeThreads", infera::ComputeThreads},
       {"setThreadIdlePriority", infera::SetThreadIdlePriority},
+      {"setThreadPolicy", infera::SetThreadPolicy},
       {"kernelInfo", infera::quant::KernelInfo},
       {"gemmF32", infera::quant::GemmF32Binding},
       {"int8Gemm", infera::quant::Int8GemmBinding},

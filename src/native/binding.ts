@@ -75,13 +75,14 @@ export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding,
   buildInfo(): BuildInfo;
   computeThreads(): number;
   setThreadIdlePriority(): { ok: boolean; reason?: string };
+  setThreadPolicy(tid: number, idle: boolean): { ok: boolean; reason?: string };
 }
 
 /** Every function a usable addon must export (a stale build missing one is skipped). */
 export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'concatAxis', 'concatAxisSync', 'sliceAxis', 'sliceAxisSync',
   'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo', 'computeThreads',
-  'setThreadIdlePriority',
+  'setThreadIdlePriority', 'setThreadPolicy',
   // native/src/quant (typed wrappers in kernels.ts)
   'kernelInfo', 'gemmF32', 'int8Gemm', 'quantizeWeights', 'quantizeRows',
   // native/src/exec (typed wrappers in executor.ts)
@@ -337,4 +338,16 @@ export function computeThreads(): number {
  */
 export function setThreadIdlePriority(): { ok: boolean; reason?: string } {
   return loadBinding().setThreadIdlePriority();
+}
+
+/**
+ * Moves one thread of this process (a Linux thread id: /proc/thread-self names the caller's)
+ * to SCHED_IDLE, or back to SCHED_OTHER at its nice value. Another thread may call it: the
+ * monitoring thread is raised by the main thread while an answer from it is awaited
+ * (src/monitoring/thread/hub-thread.ts).
+ * @returns ok, or the reason it could not (not Linux; going back to SCHED_OTHER needs
+ * RLIMIT_NICE room or CAP_SYS_NICE).
+ */
+export function setThreadPolicy(tid: number, idle: boolean): { ok: boolean; reason?: string } {
+  return loadBinding().setThreadPolicy(tid, idle);
 }

@@ -5,6 +5,7 @@
  * this side answers, and sends back the alerts it decides, its log lines, and (with a shared
  * database) the predictions it logged. Started only by HubThread.
  */
+import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { Registry } from 'prom-client';
@@ -16,6 +17,7 @@ import { performanceOptions, windowPerformance } from '../performance';
 import type { LoggedPrediction, RangeColumn } from '../prediction-log';
 import { renderReport } from '../report';
 import { ModelStatus, modelStatus, StatusOptions } from '../status';
+import { setThreadPolicy } from '../../native/binding';
 import { ThreadChannel } from './channel';
 
 export interface MonitoringThreadData {
@@ -37,21 +39,33 @@ export interface ThreadObservation {
 }
 
 const data = workerData as MonitoringThreadData;
-// Serving first, but never starved: at nice 10 this thread weighs about a tenth of the event
-// loop's thread when both want the core, so a request that wakes the loop preempts it, and
-// under overload it still gets ~10 % of the core — it answers the rollout controller, the
-// status and feedback routes, which must not wait for idle time (SCHED_IDLE, tried first,
-// left a deployment change's answer waiting over 5 s at 70 % load: bench/README.md). What it
-// cannot keep up with is dropped and counted at the queue bound
-// (infera_monitoring_dropped_rows_total{reason="queue_full"}), never the requests.
+// Serving first: the thread runs at SCHED_IDLE, on CPU time the event loop leaves, and a
+// request that wakes the loop takes the core back at once (at nice 10 without SCHED_IDLE the
+// kernel let it finish its slice first: p99 at 30 % load 3.1–3.7 ms against 1.6–1.7 without
+// the thread, bench/README.md). Idle time may never come under overload, and the rollout
+// controller, the status, feedback and management routes wait for this thread's answers, so
+// the main thread raises it to SCHED_OTHER (at nice 10) while an answer is overdue. That
+// needs the right to raise a priority (CAP_SYS_NICE, or RLIMIT_NICE ≥ 11): without it the
+// thread stays at nice 10. Rows it cannot keep up with are dropped and counted at the queue
+// bound (infera_monitoring_dropped_rows_total{reason="queue_full"}), never the requests.
 const NICE = 10;
-const priority = (() => {
+const priority = ((): { tid: number | null; idle: boolean; reason?: string } => {
+  let tid: number | null = null;
   try {
-    os.setPriority(NICE); // on Linux: this thread only (setpriority on the calling thread's id)
-    return { ok: true };
+    os.setPriority(NICE); // Linux: this thread only (setpriority on the calling thread's id)
+    tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop()); // "<pid>/task/<tid>"
   } catch (e) {
-    return { ok: false, reason: (e as Error).message };
+    return { tid, idle: false, reason: (e as Error).message };
   }
+  try {
+    // Leaving SCHED_IDLE needs what raising the nice value needs: try one step and go back.
+    os.setPriority(NICE - 1);
+    os.setPriority(NICE);
+  } catch {
+    return { tid, idle: false, reason: 'raising a thread priority is not permitted (CAP_SYS_NICE or RLIMIT_NICE)' };
+  }
+  const r = setThreadPolicy(tid, true);
+  return r.ok ? { tid, idle: true } : { tid, idle: false, reason: r.reason };
 })();
 const received = new Int32Array(data.received);
 const registry = new Registry();
@@ -76,7 +90,9 @@ const hub = new MonitoringHub({
   } : undefined,
 });
 
-if (!priority.ok) log.warn({ reason: priority.reason }, `the monitoring thread could not lower its CPU priority (nice ${NICE}); it shares the CPU with serving as an equal`);
+if (!priority.idle) log.warn({ reason: priority.reason }, `the monitoring thread runs at nice ${NICE}, not SCHED_IDLE: a request may wait for its time slice`);
+// The main thread raises this thread while it awaits an answer (only where it can be lowered again).
+if (priority.idle) channel.notify('threadId', priority.tid);
 
 function handle(method: string, args: unknown[]): unknown {
   if (method === 'observe') {
