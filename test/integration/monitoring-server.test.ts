@@ -136,6 +136,9 @@ describe('monitoring through the server', () => {
     assert.match(metrics, new RegExp(`infera_alerts_fired_total\\{model="flights-delay",version="${v}",rule="target_drift"\\} 1`));
     assert.match(metrics, /infera_feedback_labels_total\{model="flights-delay",outcome="matched"\} 6000/);
     assert.match(metrics, /infera_alert_webhook_deliveries_total\{outcome="delivered"\} \d/);
+    // Every observation was taken by the monitoring thread (the feedback and status calls flushed).
+    assert.match(metrics, /\ninfera_monitoring_backlog_rows 0\n/);
+    assert.match(metrics, /\ninfera_monitoring_thread_idle_priority [01]\n/);
   });
 
   it('serves the HTML report with inline SVG charts', async () => {

@@ -16,7 +16,7 @@
  */
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { MetricObjectWithValues, MetricValue, Registry } from 'prom-client';
+import { Gauge, type MetricObjectWithValues, type MetricValue, type Registry } from 'prom-client';
 import type { Logger } from '../../config/logger';
 import { ErrorCodes, InferaError } from '../../errors';
 import { setThreadPolicy } from '../../native/binding';
@@ -92,6 +92,25 @@ export class HubThread {
   constructor(private readonly opts: HubThreadOptions) {
     this.config = opts.config ?? resolveConfig();
     this.metrics = opts.registry ? createMonitoringMetrics(opts.registry) : undefined;
+    if (opts.registry) {
+      // Monitoring lags under overload by design (the thread runs on idle time): say by how much, and at which priority.
+      const hub = this;
+      const registers = [opts.registry];
+      new Gauge({
+        name: 'infera_monitoring_backlog_rows', help: 'Observed rows the monitoring thread has not taken yet (queued here, or sent and not read).',
+        registers, aggregator: 'sum',
+        collect() {
+          this.set(hub.backlogRows());
+        },
+      });
+      new Gauge({
+        name: 'infera_monitoring_thread_idle_priority', help: '1 when the monitoring thread runs at SCHED_IDLE (raised only while an answer is overdue), 0 when at nice 10 (no permission to raise it again).',
+        registers, aggregator: 'min',
+        collect() {
+          this.set(hub.threadId === null ? 0 : 1);
+        },
+      });
+    }
     this.shared = opts.shared;
     if (this.shared) this.shared.onLabels = (model, items) => this.notify('applyLabels', model, items);
     this.alerts = createAlertManager(this.config, { log: opts.log, metrics: this.metrics });
@@ -145,6 +164,11 @@ export class HubThread {
     }
   }
 
+  /** Rows queued here or sent and not yet read by the thread. */
+  private backlogRows(): number {
+    return this.queuedRows + ((this.sentRows - Atomics.load(this.received, 0)) | 0);
+  }
+
   /** Queues one request's rows and predictions. Never throws, never blocks. */
   observe(model: string, version: number | string, obs: Observation): void {
     if (this.closed) return;
@@ -163,8 +187,7 @@ export class HubThread {
 
   private enqueue(q: ThreadObservation, rows: number): void {
     // Bounded: rows queued here or in transit to the thread (its own queue bound applies there).
-    const inTransit = (this.sentRows - Atomics.load(this.received, 0)) | 0;
-    if (this.dead || inTransit + this.queuedRows + rows > this.config.queue.max_rows) {
+    if (this.dead || this.backlogRows() + rows > this.config.queue.max_rows) {
       if (rows > 0) this.metrics?.droppedRows.inc({ model: q.model, version: String(q.version), reason: this.dead ? 'thread_down' : 'queue_full' }, rows);
       return;
     }
