@@ -20,15 +20,15 @@
  */
 import type { AlertManager } from '../monitoring/alerts';
 import type { Joined, PredictionLog } from '../monitoring/prediction-log';
+import type { Deployment, ModelRegistry } from '../registry/registry';
+import { auc } from '../stats/classification';
+import { compareArms } from './sequential-test';
 
 /** The reads of the prediction log the controller makes (synchronous on the log itself). */
 export interface LoggedPredictions {
   joined(...args: Parameters<PredictionLog['joined']>): Joined | Promise<Joined>;
   paired(...args: Parameters<PredictionLog['paired']>): ReturnType<PredictionLog['paired']> | Promise<ReturnType<PredictionLog['paired']>>;
 }
-import type { Deployment, ModelRegistry } from '../registry/registry';
-import { auc } from '../stats/classification';
-import { compareArms } from './sequential-test';
 
 export interface RolloutConfig {
   /** Decide automatically (false: evidence is gathered and shown, nothing is decided). */
