@@ -331,16 +331,6 @@ export function computeThreads(): number {
 }
 
 /**
- * Moves the calling thread to Linux's SCHED_IDLE class: it then runs only on CPU time no
- * normal thread wants, and is preempted at once when one wakes. For best-effort work on the
- * serving cores (src/runtime/background-runner.ts).
- * @returns ok, or the reason it could not (not Linux, refused by the kernel).
- */
-export function setThreadIdlePriority(): { ok: boolean; reason?: string } {
-  return loadBinding().setThreadIdlePriority();
-}
-
-/**
  * Moves one thread of this process (a Linux thread id: /proc/thread-self names the caller's)
  * to SCHED_IDLE, or back to SCHED_OTHER at its nice value. Another thread may call it: the
  * monitoring thread is raised by the main thread while an answer from it is awaited

@@ -1,7 +1,7 @@
 /**
  * The candidate's side of shadow traffic. Shadow runs are best-effort and must not slow
- * stable's answers; they execute off the event loop, on the background runner's thread at idle
- * CPU priority (src/runtime/background-runner.ts), and this queue bounds what is sent there:
+ * stable's answers; they execute off the event loop, in the background runner's process at
+ * idle CPU priority (src/runtime/background-runner.ts), and this queue bounds what is sent there:
  * - one run in flight per candidate; what arrives meanwhile waits and then runs together
  *   (one batch, one message each way: a row costs far less in a batch of 30 than alone);
  * - the first request of a batch waits at most `maxDelayMs` for company;

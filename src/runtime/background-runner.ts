@@ -1,22 +1,26 @@
 /**
- * Best-effort model runs off the serving path: one Piscina worker thread at idle CPU priority
- * (background-worker.ts) with its own copies of the versions it runs. Shadow traffic runs
- * here (src/rollout/shadow-queue.ts): stable's requests never wait for a candidate's compute,
- * on any number of cores — on a busy core the candidate gets only the time serving leaves.
+ * Best-effort model runs off the serving path: one child process whose every thread runs at
+ * idle CPU priority (background-process.ts), with its own copies of the versions it runs.
+ * Shadow traffic runs here (src/rollout/shadow-queue.ts): stable's requests never wait for a
+ * candidate's compute, on any number of cores — on a busy core the candidate gets only the
+ * time serving leaves.
  *
- * Measured reason (bench/README.md, "Stop 28: shadow at idle priority"): on one core, at 50 %
- * of capacity with every request mirrored, the candidate's batches on the event loop (started
- * only when no request was in flight) raised stable's p99 2.7–2.9×; here 1.1× (61 % of the
- * mirrored requests run, the rest dropped). At normal priority the same thread took half the
- * core whenever both wanted it: stable's p99 rose to 20–388 ms.
+ * Measured reasons: on the event loop, the candidate's batches raised stable's p99 2.7–2.9× at
+ * half of capacity on one core; at normal priority on another thread, 20–388 ms ("Stop 28:
+ * shadow at idle priority"); at idle priority on a worker thread of this process, stable's p50
+ * still rose 20–60 µs and its p90 doubled, a cost of sharing the process that a separate
+ * idle-priority process does not have ("Stop 31", bench/README.md).
+ *
+ * The process starts on first use. If it exits, the calls waiting on it fail (shadow runs are
+ * counted as errors, never seen by a client) and the next call starts a new one, at most once
+ * per `restartGapMs`; sooner, calls fail at once.
  */
+import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { Piscina } from 'piscina';
 import type { ModelConfig } from '../config/model-config';
 import type { Tensor } from '../protocol/datatypes';
-import type { BackgroundModel, BackgroundTask } from './background-worker';
+import type { BackgroundModel, BackgroundReply, BackgroundRequest, BackgroundTask } from './background-process';
 import type { PlainTensor } from './ort-session';
-import { wholeBuffers } from './worker-transfer';
 
 /** What the runner needs of a served version. */
 export interface BackgroundVersion {
@@ -31,49 +35,127 @@ export interface RunAnswer {
   error?: string;
 }
 
+export interface BackgroundRunnerOptions {
+  /** Learns the process's priority once it runs (idle, or why not); again after a restart. */
+  onStart?: (priority: { ok: boolean; reason?: string }) => void;
+  /** Least time between two starts of the process (default 10 s): a crash loop costs the loop a fork each time. */
+  restartGapMs?: number;
+}
+
+interface Waiting {
+  resolve: (value: unknown) => void;
+  reject: (e: Error) => void;
+}
+
 export class BackgroundRunner {
-  private pool: Piscina | null = null;
+  private child: ChildProcess | null = null;
+  private readonly waiting = new Map<number, Waiting>();
+  private nextId = 1;
+  private lastStart = -Infinity;
+  private closed = false;
 
-  /** `onStart` learns the thread's priority once it runs (idle, or why not). */
-  constructor(private readonly opts: { onStart?: (priority: { ok: boolean; reason?: string }) => void } = {}) {}
+  constructor(private readonly opts: BackgroundRunnerOptions = {}) {}
 
-  private get workers(): Piscina {
-    // Started on first use: a server that shadows nothing has no extra thread.
-    if (!this.pool) {
-      this.pool = new Piscina({
-        filename: path.resolve(__dirname, 'background-worker.js'),
-        minThreads: 1,
-        maxThreads: 1,
-        concurrentTasksPerWorker: 1,
-        idleTimeout: Infinity,
-      });
-      if (this.opts.onStart) this.priority().then(this.opts.onStart, () => undefined);
-    }
-    return this.pool;
+  /** The process's id while it runs (tests read its threads' policies in /proc). */
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
-  /** Whether the worker thread runs at idle priority (SCHED_IDLE), or why not. */
+  /** Whether every thread of the process runs at idle priority (SCHED_IDLE), or why not. */
   priority(): Promise<{ ok: boolean; reason?: string }> {
-    return this.workers.run({ op: 'priority' } satisfies BackgroundTask);
+    return this.call({ op: 'priority' }) as Promise<{ ok: boolean; reason?: string }>;
   }
 
-  /** Runs each request's inputs (consumed: their buffers may move to the worker); one answer per request. */
+  /** Runs each request's inputs; one answer per request. */
   async run(v: BackgroundVersion, requests: Tensor[][], outputs: string[]): Promise<RunAnswer[]> {
-    const task: BackgroundTask = { op: 'run', model: modelOf(v), requests: requests as PlainTensor[][], outputs };
-    return (await this.workers.run(task, { transferList: wholeBuffers(requests.flat()) })) as RunAnswer[];
+    return (await this.call({ op: 'run', model: modelOf(v), requests: requests as PlainTensor[][], outputs })) as RunAnswer[];
   }
 
   /** /predict rows through the version's feature transform and model: the output tensor of each run of at most maxBatchRows rows. */
   async predict(v: BackgroundVersion, rows: Record<string, unknown>[], output: string, maxBatchRows: number): Promise<Tensor[]> {
-    const task: BackgroundTask = { op: 'predict', model: modelOf(v), rows, output, maxBatchRows };
-    return (await this.workers.run(task)) as Tensor[];
+    return (await this.call({ op: 'predict', model: modelOf(v), rows, output, maxBatchRows })) as Tensor[];
   }
 
   async close(): Promise<void> {
-    const p = this.pool;
-    this.pool = null;
-    await p?.destroy();
+    this.closed = true;
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    // Disconnecting ends the child (it exits with its parent's channel); a kill if it does not.
+    if (child.connected) child.disconnect();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
   }
+
+  private call(task: BackgroundTask): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let child: ChildProcess;
+      try {
+        child = this.process();
+      } catch (e) {
+        reject(e as Error);
+        return;
+      }
+      const id = this.nextId++;
+      this.waiting.set(id, { resolve, reject });
+      this.holdLoop(child);
+      const request: BackgroundRequest = { id, task };
+      child.send(request, undefined, undefined, (err) => {
+        if (err) this.settle({ id, error: `the background process did not take the task: ${err.message}` });
+      });
+    });
+  }
+
+  private process(): ChildProcess {
+    if (this.child) return this.child;
+    if (this.closed) throw new Error('the background runner is closed');
+    const now = performance.now();
+    if (now - this.lastStart < (this.opts.restartGapMs ?? 10_000)) throw new Error('the background process exited moments after it started; it restarts on a later call');
+    this.lastStart = now;
+    const child = fork(path.resolve(__dirname, 'background-process.js'), [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: inheritedExecArgv(),
+    });
+    this.child = child;
+    child.on('message', (m: BackgroundReply) => this.settle(m));
+    const gone = (why: string) => {
+      if (this.child === child) this.child = null;
+      for (const [id] of this.waiting) this.settle({ id, error: `the background process ${why}` });
+    };
+    child.on('exit', (code, signal) => gone(`exited (${signal ?? `code ${code}`})`));
+    child.on('error', (e) => gone(`failed: ${e.message}`));
+    this.holdLoop(child);
+    const { onStart } = this.opts;
+    if (onStart) this.priority().then(onStart, () => undefined);
+    return child;
+  }
+
+  private settle(m: BackgroundReply): void {
+    const w = this.waiting.get(m.id);
+    if (!w) return;
+    this.waiting.delete(m.id);
+    if (m.error !== undefined) w.reject(new Error(m.error));
+    else w.resolve(m.value);
+    if (this.child) this.holdLoop(this.child);
+  }
+
+  /** The child keeps this process's event loop alive only while a call waits on it. */
+  private holdLoop(child: ChildProcess): void {
+    if (this.waiting.size > 0) {
+      child.ref();
+      child.channel?.ref();
+    } else {
+      child.unref();
+      child.channel?.unref();
+    }
+  }
+}
+
+/** The parent's V8 and Node flags, less those that would clash or write files twice (inspector, profilers). */
+function inheritedExecArgv(): string[] {
+  return process.execArgv.filter((a) => !/^--(inspect|debug|cpu-prof|heap-prof|prof\b)/.test(a));
 }
 
 function modelOf(v: BackgroundVersion): BackgroundModel {

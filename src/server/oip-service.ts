@@ -212,7 +212,7 @@ export class OipService {
 
   /**
    * A shadow batch's requests go to the background runner together (one message each way);
-   * the candidate runs them on its own thread at idle priority, so stable's requests never
+   * the candidate runs them in its own process at idle priority, so stable's requests never
    * wait for its compute (runtime/background-runner.ts).
    */
   private async runShadow(shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> {

@@ -79,7 +79,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
       const p = mv.config.predict!;
       const rows = withOnlineFeatures(ctx.online, mv, batch.flatMap((b) => b.features), ctx.metrics);
       const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
-      // The candidate's transform and run, on the background thread at idle priority.
+      // The candidate's transform and run, in the background process at idle priority.
       const outs = await ctx.background.predict(mv, rows, p.output, size);
       const predictions: number[] = [];
       outs.forEach((out, j) => {

@@ -1,9 +1,10 @@
-// The background runner (shadow traffic off the event loop, at idle CPU priority) against
+// The background runner (shadow traffic in a child process at idle CPU priority) against
 // the serving path in this process: the flights-delay version the pipeline trained (native
 // executor) on real held-out February 2001 rows, and Silero VAD (onnxruntime) on real speech.
 // Its answers must be the serving path's, bit for bit; a bad request fails alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { PACKAGE_ROOT } from '../../../src/native/binding';
@@ -26,10 +27,63 @@ async function repository(model: string) {
   return { repo, backend, mv: repo.resolve(model, 1) };
 }
 
-test('the background thread runs at idle CPU priority (Linux SCHED_IDLE)', { skip: process.platform !== 'linux' && 'SCHED_IDLE is Linux only' }, async () => {
+/** Scheduling policy of every thread of a process, read from /proc (field 41 of stat: 5 is SCHED_IDLE). */
+function threadPolicies(pid: number): number[] {
+  return fs.readdirSync(`/proc/${pid}/task`).map((tid) => Number(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ')[38]));
+}
+const SCHED_IDLE = 5;
+
+test('every thread of the background process runs at idle CPU priority (Linux SCHED_IDLE), this process\'s stay as they were', { skip: process.platform !== 'linux' && 'SCHED_IDLE is Linux only' }, async () => {
   const bg = new BackgroundRunner();
   try {
+    assert.equal(bg.pid, undefined, 'no process before the first call');
     assert.deepEqual(await bg.priority(), { ok: true });
+    const pid = bg.pid!;
+    assert.ok(pid > 0 && pid !== process.pid);
+    const policies = threadPolicies(pid);
+    assert.ok(policies.length >= 2, `the child's threads: ${policies}`);
+    assert.deepEqual(policies, policies.map(() => SCHED_IDLE));
+    assert.ok(threadPolicies(process.pid).every((p) => p !== SCHED_IDLE), 'the parent is untouched');
+  } finally {
+    await bg.close();
+  }
+});
+
+test('a background process that dies fails its waiting calls with a clear error, and the next call starts a new one', { skip }, async () => {
+  const { repo, backend, mv } = await repository('flights-delay');
+  const bg = new BackgroundRunner({ restartGapMs: 0 });
+  try {
+    const data = await februaryRows(8);
+    const spec = mv.featureSpec!;
+    const rows = Array.from({ length: data.rows }, (_, i) => Object.fromEntries(spec.inputs.map((f) => [f.name, (data.columns[f.name] as ArrayLike<unknown>)[i]])));
+    const output = mv.config.predict!.output;
+    const first = await bg.predict(mv, rows, output, 8);
+    const pid = bg.pid!;
+    const waiting = bg.predict(mv, rows, output, 8);
+    process.kill(pid, 'SIGKILL');
+    await assert.rejects(waiting, /background process exited \(SIGKILL\)|background process did not take/);
+    const again = await bg.predict(mv, rows, output, 8);
+    assert.notEqual(bg.pid, pid);
+    assert.deepEqual(again[0].data, first[0].data);
+  } finally {
+    await bg.close();
+    await repo.close();
+    await backend.close();
+  }
+  // Closed: calls fail at once instead of starting a process.
+  await assert.rejects(bg.priority(), /closed/);
+});
+
+test('within the restart gap a dead background process is not restarted: calls fail at once', { skip: process.platform !== 'linux' && 'Linux only' }, async () => {
+  const bg = new BackgroundRunner({ restartGapMs: 60_000 });
+  try {
+    await bg.priority();
+    const pid = bg.pid!;
+    process.kill(pid, 'SIGKILL');
+    // The exit reaches this process asynchronously: wait for the runner to notice.
+    for (let i = 0; i < 200 && bg.pid !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(bg.pid, undefined);
+    await assert.rejects(bg.priority(), /restarts on a later call/);
   } finally {
     await bg.close();
   }
