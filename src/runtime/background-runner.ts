@@ -63,17 +63,20 @@ export class BackgroundRunner {
 
   /** Whether every thread of the process runs at idle priority (SCHED_IDLE), or why not. */
   priority(): Promise<{ ok: boolean; reason?: string }> {
-    return this.call({ op: 'priority' }) as Promise<{ ok: boolean; reason?: string }>;
+    return this.call(() => ({ op: 'priority' })) as Promise<{ ok: boolean; reason?: string }>;
   }
 
+  // run() and predict() serialize their arguments before they return and keep no reference:
+  // not async functions, whose suspended frames would hold the rows until the answer.
+
   /** Runs each request's inputs; one answer per request. */
-  async run(v: BackgroundVersion, requests: Tensor[][], outputs: string[]): Promise<RunAnswer[]> {
-    return (await this.call({ op: 'run', model: modelOf(v), requests: requests as PlainTensor[][], outputs })) as RunAnswer[];
+  run(v: BackgroundVersion, requests: Tensor[][], outputs: string[]): Promise<RunAnswer[]> {
+    return this.call(() => ({ op: 'run', model: modelOf(v), requests: requests as PlainTensor[][], outputs })) as Promise<RunAnswer[]>;
   }
 
   /** /predict rows through the version's feature transform and model: the output tensor of each run of at most maxBatchRows rows. */
-  async predict(v: BackgroundVersion, rows: Record<string, unknown>[], output: string, maxBatchRows: number): Promise<Tensor[]> {
-    return (await this.call({ op: 'predict', model: modelOf(v), rows, output, maxBatchRows })) as Tensor[];
+  predict(v: BackgroundVersion, rows: Record<string, unknown>[], output: string, maxBatchRows: number): Promise<Tensor[]> {
+    return this.call(() => ({ op: 'predict', model: modelOf(v), rows, output, maxBatchRows })) as Promise<Tensor[]>;
   }
 
   async close(): Promise<void> {
@@ -88,10 +91,13 @@ export class BackgroundRunner {
     clearTimeout(timer);
   }
 
-  private call(task: BackgroundTask): Promise<unknown> {
+  /** Sends the task `makeTask` builds (a throw there rejects the call); settles with the process's answer. */
+  private call(makeTask: () => BackgroundTask): Promise<unknown> {
     return new Promise((resolve, reject) => {
       let child: ChildProcess;
+      let task: BackgroundTask;
       try {
+        task = makeTask();
         child = this.process();
       } catch (e) {
         reject(e as Error);

@@ -13,7 +13,7 @@ import { ModelRepository } from '../repository/model-repository';
 import { ModelVersion } from '../serving/model-version';
 import { checkModelName } from '../repository/paths';
 import { shadowQueues } from '../rollout/shadow-queue';
-import type { BackgroundRunner } from '../runtime/background-runner';
+import type { BackgroundRunner, RunAnswer } from '../runtime/background-runner';
 import { failureOutcome, versionRequestMetrics, type ModelMetrics } from '../monitoring/metrics';
 import type { HubThread } from '../monitoring/thread/hub-thread';
 
@@ -59,7 +59,6 @@ interface ShadowInfer {
   inputs: Tensor[];
   outputs: string[];
   id: string | undefined;
-  release: () => void;
 }
 
 export class OipService {
@@ -195,7 +194,7 @@ export class OipService {
       const r = await mv.infer({ inputs: req.inputs, outputs: outputNames, timeoutMs: req.timeoutMs, priority: sched.priority, sequence: sched.sequence });
       answer(mv, req, r.outputs);
       observePredictions(monitoring, mv, r.outputs, req.id, performance.now() - started);
-      if (shadow && mirror) this.shadowQueue(shadow).offer({ rows: mirror[0]?.shape[0] ?? 1, inputs: mirror, outputs: outputNames, id: req.id, release: shadow.lease() });
+      if (shadow && mirror) this.shadowQueue(shadow).offer({ rows: mirror[0]?.shape[0] ?? 1, inputs: mirror, outputs: outputNames, id: req.id });
       counted?.success.inc();
       counted?.queueSeconds.observe(r.queueMs / 1000);
       counted?.requestSeconds.observe((performance.now() - started) / 1000);
@@ -211,47 +210,57 @@ export class OipService {
   }
 
   /**
-   * A shadow batch's requests go to the background runner together (one message each way);
-   * the candidate runs them in its own process at idle priority, so stable's requests never
-   * wait for its compute (runtime/background-runner.ts).
+   * A shadow batch's requests go to the background runner together, one message per set of
+   * requested outputs, sent at once (the inputs are garbage before the answers come); the
+   * candidate runs them in its own process at idle priority, so stable's requests never wait
+   * for its compute (runtime/background-runner.ts).
    */
-  private async runShadow(shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> {
+  private runShadow(shadow: ModelVersion, batch: ShadowInfer[]): Promise<void> {
+    const started = performance.now();
+    // Requests that named no outputs get every output, as on the serving path.
+    const groups = new Map<string, ShadowInfer[]>();
+    for (const item of batch) {
+      const k = item.outputs.join('\u0000');
+      const group = groups.get(k);
+      if (group) group.push(item);
+      else groups.set(k, [item]);
+    }
+    const sent: Promise<void>[] = [];
+    for (const items of groups.values()) {
+      const outputs = items[0].outputs.length > 0 ? items[0].outputs : shadow.outputNames;
+      let answers: Promise<RunAnswer[]>;
+      try {
+        answers = this.opts.background.run(shadow, items.map((i) => i.inputs), outputs);
+      } catch (e) {
+        answers = Promise.reject(e);
+      }
+      sent.push(this.shadowAnswered(shadow, answers, items.map((i) => i.id), started));
+    }
+    return Promise.all(sent).then(() => undefined);
+  }
+
+  /** The candidate's answers to one message: its monitoring and prediction log, under the requests' ids. */
+  private async shadowAnswered(shadow: ModelVersion, answer: Promise<RunAnswer[]>, ids: (string | undefined)[], started: number): Promise<void> {
     const { metrics, monitoring } = this.opts;
     const labels = { model: shadow.name, version: String(shadow.version) };
-    const started = performance.now();
     const failed = () => {
       metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
       monitoring?.observeError(shadow.name, shadow.version);
     };
+    let answers: RunAnswer[];
     try {
-      // Requests that named no outputs get every output, as on the serving path.
-      const groups = new Map<string, ShadowInfer[]>();
-      for (const item of batch) {
-        const k = item.outputs.join('\u0000');
-        const group = groups.get(k);
-        if (group) group.push(item);
-        else groups.set(k, [item]);
-      }
-      for (const items of groups.values()) {
-        const outputs = items[0].outputs.length > 0 ? items[0].outputs : shadow.outputNames;
-        let answers;
-        try {
-          answers = await this.opts.background.run(shadow, items.map((i) => i.inputs), outputs);
-        } catch {
-          for (const _ of items) failed();
-          continue;
-        }
-        const latencyMs = performance.now() - started;
-        items.forEach((item, k) => {
-          const a = answers[k];
-          if (!a?.outputs) return failed();
-          metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
-          observePredictions(monitoring, shadow, a.outputs, item.id, latencyMs);
-        });
-      }
-    } finally {
-      for (const item of batch) item.release();
+      answers = await answer;
+    } catch {
+      for (const _ of ids) failed();
+      return;
     }
+    const latencyMs = performance.now() - started;
+    ids.forEach((id, k) => {
+      const a = answers[k];
+      if (!a?.outputs) return failed();
+      metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
+      observePredictions(monitoring, shadow, a.outputs, id, latencyMs);
+    });
   }
 }
 

@@ -7,8 +7,9 @@ import { checkRanges } from '../protocol/feature-ranges';
 import { ModelRepository } from '../repository/model-repository';
 import { checkModelName, parseVersionSelector } from '../repository/paths';
 import type { ModelVersion } from '../serving/model-version';
-import { shadowQueues } from '../rollout/shadow-queue';
+import { SHADOW_MAX_BATCH_ROWS, shadowQueues } from '../rollout/shadow-queue';
 import type { BackgroundRunner } from '../runtime/background-runner';
+import type { Tensor } from '../protocol/datatypes';
 import { requireAdmin } from './admin-auth';
 import type { PredictionCache } from './prediction-cache';
 import { RequestIds } from './request-id';
@@ -66,45 +67,54 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
     rows: number;
     features: Record<string, unknown>[];
     ids: string[];
-    release: () => void;
   }
   const shadowQueue = shadowQueues<ModelVersion, ShadowRows>({
     run: (v, batch) => runShadow(v, batch),
     dropped: (v) => ctx.metrics?.shadowRequests.inc({ model: v.name, version: String(v.version), outcome: 'dropped' }),
   });
-  const runShadow = async (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
-    const labels = { model: mv.name, version: String(mv.version) };
+  /** Sends the batch's rows now (serialized at once: the rows are garbage before the answer comes). */
+  const runShadow = (mv: ModelVersion, batch: ShadowRows[]): Promise<void> => {
     const started = performance.now();
+    const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : SHADOW_MAX_BATCH_ROWS;
+    let outs: Promise<Tensor[]>;
     try {
-      const p = mv.config.predict!;
       const rows = withOnlineFeatures(ctx.online, mv, batch.flatMap((b) => b.features), ctx.metrics);
-      const size = mv.config.max_batch_size > 0 ? mv.config.max_batch_size : rows.length;
       // The candidate's transform and run, in the background process at idle priority.
-      const outs = await ctx.background.predict(mv, rows, p.output, size);
-      const predictions: number[] = [];
-      outs.forEach((out, j) => {
-        const n = Math.min(size, rows.length - j * size);
-        for (let k = 0; k < n; k++) {
-          const q = outputToPrediction(p, out, k, n);
-          predictions.push(q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction));
-        }
-      });
-      const latencyMs = performance.now() - started;
-      let at = 0;
-      for (const b of batch) {
-        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' });
-        // Logged under the same ids as stable's answers: one label joins both (per-version AUC,
-        // agreement). Without the rows: they are stable's, whose monitor already counts them and
-        // whose log row holds them (half the monitoring cost of a shadow run, measured).
-        ctx.monitoring?.observe(mv.name, mv.version, { ids: b.ids, predictions: predictions.slice(at, (at += b.rows)), latencyMs });
-      }
+      outs = ctx.background.predict(mv, rows, mv.config.predict!.output, size);
+    } catch (e) {
+      outs = Promise.reject(e);
+    }
+    return shadowAnswered(mv, outs, batch.map((b) => b.ids), size, started);
+  };
+  /** The candidate's answers to one batch: its monitoring and prediction log, under stable's ids. */
+  const shadowAnswered = async (mv: ModelVersion, answer: Promise<Tensor[]>, ids: string[][], size: number, started: number): Promise<void> => {
+    const labels = { model: mv.name, version: String(mv.version) };
+    let outs: Tensor[];
+    try {
+      outs = await answer;
     } catch {
-      for (let k = 0; k < batch.length; k++) {
-        ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' });
-        ctx.monitoring?.observeError(mv.name, mv.version);
+      ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'error' }, ids.length);
+      for (let k = 0; k < ids.length; k++) ctx.monitoring?.observeError(mv.name, mv.version);
+      return;
+    }
+    const p = mv.config.predict!;
+    const total = ids.reduce((n, r) => n + r.length, 0);
+    const predictions: number[] = [];
+    outs.forEach((out, j) => {
+      const n = Math.min(size, total - j * size);
+      for (let k = 0; k < n; k++) {
+        const q = outputToPrediction(p, out, k, n);
+        predictions.push(q.probabilities ? q.probabilities[q.probabilities.length - 1] : Number(q.prediction));
       }
-    } finally {
-      for (const b of batch) b.release();
+    });
+    const latencyMs = performance.now() - started;
+    ctx.metrics?.shadowRequests.inc({ ...labels, outcome: 'success' }, ids.length);
+    let at = 0;
+    for (const requestIds of ids) {
+      // Logged under the same ids as stable's answers: one label joins both (per-version AUC,
+      // agreement). Without the rows: they are stable's, whose monitor already counts them and
+      // whose log row holds them (half the monitoring cost of a shadow run, measured).
+      ctx.monitoring?.observe(mv.name, mv.version, { ids: requestIds, predictions: predictions.slice(at, (at += requestIds.length)), latencyMs });
     }
   };
 
@@ -193,7 +203,7 @@ export function registerConvenienceRoutes(ctx: ConvenienceContext): void {
           model: mv.name, model_version: modelVersion, processing_time_ms: processingMs, warnings,
         });
       }
-      if (shadow) shadowQueue(shadow).offer({ rows: sent.length, features: sent, ids, release: shadow.lease() });
+      if (shadow) shadowQueue(shadow).offer({ rows: sent.length, features: sent, ids });
       counted?.success.inc();
       counted?.requestSeconds.observe((performance.now() - started) / 1000);
     } catch (e) {

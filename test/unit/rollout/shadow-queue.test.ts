@@ -1,5 +1,6 @@
-// The shadow queue's rules: one batch in flight, batches formed from what waited, whole
-// requests up to the row limit, drops beyond the pending bound.
+// The shadow queue's rules: batches gathered for at most the delay or up to the row limit,
+// sent at once (several may be in flight), whole requests per batch, drops beyond the bound on
+// rows sent and not answered.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { ShadowQueue, shadowLimits, SHADOW_MAX_BATCH_ROWS } from '../../../src/rollout/shadow-queue';
@@ -31,38 +32,56 @@ function recorder(limits: { maxBatchRows: number; maxPendingRows: number; maxDel
   return { q, batches, dropped, maxConcurrent: () => maxConcurrent };
 }
 
-test('what arrives during a run waits and runs as the next batch, one batch at a time', async () => {
-  const r = recorder({ maxBatchRows: 32, maxPendingRows: 128, maxDelayMs: 2 });
+test('a batch is sent after the delay or at the row limit, whichever first; batches do not wait for each other', async () => {
+  const r = recorder({ maxBatchRows: 4, maxPendingRows: 128, maxDelayMs: 3 }, 30);
   r.q.offer({ rows: 1, id: 0 });
-  await tick(4); // the first batch is running
-  for (let i = 1; i <= 10; i++) r.q.offer({ rows: 1, id: i });
+  assert.deepEqual(r.batches, [], 'the first request waits for company');
+  await tick(10); // the delay sent it; its run takes 30 ms
   assert.deepEqual(r.batches, [[0]]);
-  await tick(30);
-  assert.deepEqual(r.batches, [[0], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]]);
-  assert.equal(r.maxConcurrent(), 1);
+  for (let i = 1; i <= 5; i++) r.q.offer({ rows: 1, id: i });
+  // Four rows reach the limit: sent at once, while the first batch is still running.
+  assert.deepEqual(r.batches, [[0], [1, 2, 3, 4]]);
+  assert.equal(r.q.waiting, 1);
+  assert.equal(r.q.inFlight, 5);
+  await tick(10);
+  assert.deepEqual(r.batches, [[0], [1, 2, 3, 4], [5]]);
+  assert.equal(r.maxConcurrent(), 3);
+  await tick(60);
+  assert.equal(r.q.inFlight, 0);
   assert.equal(r.q.waiting, 0);
 });
 
-test('a batch holds whole requests up to maxBatchRows; a larger request runs alone', async () => {
+test('a batch holds whole requests up to maxBatchRows; a larger request goes alone', async () => {
   const r = recorder({ maxBatchRows: 8, maxPendingRows: 100, maxDelayMs: 50 });
   for (const [id, rows] of [[0, 3], [1, 3], [2, 3], [3, 20], [4, 1]]) r.q.offer({ rows, id });
-  // 3 + 3 + 3 reaches the batch limit: the first batch starts without waiting for the delay.
-  await tick(1);
-  assert.deepEqual(r.batches, [[0, 1]]);
-  await tick(40);
+  // 3 + 3 + 3 would pass the limit: [0, 1] goes, 2 gathers; 20 rows go alone (2 first).
+  assert.deepEqual(r.batches, [[0, 1], [2], [3]]);
+  assert.equal(r.q.waiting, 1);
+  await tick(70);
   assert.deepEqual(r.batches, [[0, 1], [2], [3], [4]]);
 });
 
-test('beyond maxPendingRows a request is dropped and reported, never queued', async () => {
-  const r = recorder({ maxBatchRows: 4, maxPendingRows: 6, maxDelayMs: 1 }, 20);
-  r.q.offer({ rows: 4, id: 0 });
-  await tick(5); // running
-  const accepted = [1, 2, 3, 4].map((id) => r.q.offer({ rows: 2, id }));
-  assert.deepEqual(accepted, [true, true, true, false]);
-  assert.deepEqual(r.dropped, [4]);
-  assert.equal(r.q.waiting, 3);
-  await tick(80);
-  assert.deepEqual(r.batches, [[0], [1, 2], [3]]);
+test('beyond maxPendingRows (sent and unanswered, or gathering) a request is dropped and reported, never queued', async () => {
+  const r = recorder({ maxBatchRows: 4, maxPendingRows: 6, maxDelayMs: 1 }, 40);
+  r.q.offer({ rows: 4, id: 0 }); // sent at once: 4 in flight
+  const accepted = [1, 2].map((id) => r.q.offer({ rows: 2, id }));
+  assert.deepEqual(accepted, [true, false]);
+  assert.deepEqual(r.dropped, [2]);
+  await tick(10); // 1 sent after the delay: 6 in flight
+  assert.equal(r.q.inFlight, 6);
+  assert.equal(r.q.offer({ rows: 1, id: 3 }), false);
+  await tick(60); // both answered: room again
+  assert.equal(r.q.inFlight, 0);
+  assert.equal(r.q.offer({ rows: 1, id: 4 }), true);
+  await tick(10);
+  assert.deepEqual(r.batches, [[0], [1], [4]]);
+  assert.deepEqual(r.dropped, [2, 3]);
+});
+
+test('a request arriving at an empty queue is taken whatever its size', () => {
+  const r = recorder({ maxBatchRows: 4, maxPendingRows: 8, maxDelayMs: 1 });
+  assert.equal(r.q.offer({ rows: 50, id: 0 }), true);
+  assert.deepEqual(r.batches, [[0]]);
 });
 
 test('a run that fails does not stop the queue', async () => {
