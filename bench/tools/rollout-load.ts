@@ -203,9 +203,11 @@ async function main(): Promise<void> {
         console.log(`  round ${r + 1} ${arm}: ${run.reqPerSec} req/s, shadowed ${shadowed} dropped ${dropped}, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}, errors ${run.errors}`);
       }
     }
-    const p99 = { stable: median(arms.stable.map((s) => s.latencyMs.p99)), shadow: median(arms.shadow.map((s) => s.latencyMs.p99)) };
-    const p50 = { stable: median(arms.stable.map((s) => s.latencyMs.p50)), shadow: median(arms.shadow.map((s) => s.latencyMs.p50)) };
-    const p90 = { stable: median(arms.stable.map((s) => s.latencyMs.p90)), shadow: median(arms.shadow.map((s) => s.latencyMs.p90)) };
+    const ms3 = (x: number) => Math.round(x * 1000) / 1000;
+    const armMedian = (q: 'p50' | 'p90' | 'p99') => ({ stable: ms3(median(arms.stable.map((s) => s.latencyMs[q]))), shadow: ms3(median(arms.shadow.map((s) => s.latencyMs[q]))) });
+    const p99 = armMedian('p99');
+    const p50 = armMedian('p50');
+    const p90 = armMedian('p90');
     const p99Ratio = Math.round((p99.shadow / p99.stable) * 1000) / 1000;
     const shadowRequests = arms.shadow.reduce((n, s) => n + s.ok2xx, 0);
 
