@@ -123,6 +123,7 @@ export class BackgroundRunner {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       execArgv: inheritedExecArgv(),
+      env: childEnv(),
     });
     this.child = child;
     child.on('message', (m: BackgroundReply) => this.settle(m));
@@ -162,6 +163,16 @@ export class BackgroundRunner {
 /** The parent's V8 and Node flags, less those that would clash or write files twice (inspector, profilers). */
 function inheritedExecArgv(): string[] {
   return process.execArgv.filter((a) => !/^--(inspect|debug|cpu-prof|heap-prof|prof\b)/.test(a));
+}
+
+/**
+ * The parent's environment, less NODE_UNIQUE_ID: in a `--processes` serving process (a cluster
+ * worker) it would make the child start as a cluster worker too.
+ */
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_UNIQUE_ID;
+  return env;
 }
 
 function modelOf(v: BackgroundVersion): BackgroundModel {
