@@ -33,7 +33,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
       {"cpuFeatures", infera::CpuFeaturesInfo},
       {"buildInfo", infera::BuildInfo},
       {"computeThreads", infera::ComputeThreads},
-      {"setThreadIdlePriority", infera::SetThreadIdlePriority},
       {"setThreadPolicy", infera::SetThreadPolicy},
       {"kernelInfo", infera::quant::KernelInfo},
       {"gemmF32", infera::quant::GemmF32Binding},

@@ -74,7 +74,6 @@ export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding,
   cpuFeatures(): CpuFeatures;
   buildInfo(): BuildInfo;
   computeThreads(): number;
-  setThreadIdlePriority(): { ok: boolean; reason?: string };
   setThreadPolicy(tid: number, idle: boolean): { ok: boolean; reason?: string };
 }
 
@@ -82,7 +81,7 @@ export interface Binding extends KernelBinding, ExecutorBinding, FeatureBinding,
 export const BINDING_FUNCTIONS: readonly (keyof Binding)[] = [
   'concatAxis', 'concatAxisSync', 'sliceAxis', 'sliceAxisSync',
   'parseJsonNumberArrays', 'parseJsonNumberArraysSync', 'cudaInfo', 'cpuFeatures', 'buildInfo', 'computeThreads',
-  'setThreadIdlePriority', 'setThreadPolicy',
+  'setThreadPolicy',
   // native/src/quant (typed wrappers in kernels.ts)
   'kernelInfo', 'gemmF32', 'int8Gemm', 'quantizeWeights', 'quantizeRows',
   // native/src/exec (typed wrappers in executor.ts)
