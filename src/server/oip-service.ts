@@ -228,12 +228,8 @@ export class OipService {
     const sent: Promise<void>[] = [];
     for (const items of groups.values()) {
       const outputs = items[0].outputs.length > 0 ? items[0].outputs : shadow.outputNames;
-      let answers: Promise<RunAnswer[]>;
-      try {
-        answers = this.opts.background.run(shadow, items.map((i) => i.inputs), outputs);
-      } catch (e) {
-        answers = Promise.reject(e);
-      }
+      // run() never throws: a failure comes back as a rejected answer.
+      const answers = this.opts.background.run(shadow, items.map((i) => i.inputs), outputs);
       sent.push(this.shadowAnswered(shadow, answers, items.map((i) => i.id), started));
     }
     return Promise.all(sent).then(() => undefined);
