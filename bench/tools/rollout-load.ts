@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { servingFlags } from '../../src/cli/serving-runtime';
+import { coreShare, servingPid, threadTime, type ThreadTime } from '../lib/thread-time';
 import { cpuFeatures } from '../../src/native/binding';
 import { FLIGHTS_MODEL, PREDICT_PATH, flightsParquet, loadFebruaryFlights, predictBody } from '../lib/flights';
 import { closedLoop, openLoop, type LoadTarget } from '../lib/load';
@@ -185,6 +186,10 @@ async function main(): Promise<void> {
     const shadowRate = Math.round(0.5 * capacityRps);
     console.log(`shadow (share ${shadowShare}): open loop at ${shadowRate} req/s (50 %), ${rounds} rounds × 2 arms × ${Math.min(seconds, 10)} s`);
     const arms: Record<'stable' | 'shadow', LoadRunStats[]> = { stable: [], shadow: [] };
+    // How busy the serving process's event loop (and all its threads) was in each arm: "50 % of
+    // the closed-loop capacity" is not half of the core under open-loop arrivals (bench/README.md, "Stop 32").
+    const busy: Record<'stable' | 'shadow', { main: number; all: number }[]> = { stable: [], shadow: [] };
+    const serving = servingPid(server.child.pid!);
     let shadowed = 0;
     let dropped = 0;
     for (let r = 0; r < rounds; r++) {
@@ -193,14 +198,23 @@ async function main(): Promise<void> {
         await deploy(arm === 'stable' ? STABLE_V1 : SHADOW);
         await sleep(500);
         const before = { success: await shadowRuns('success'), dropped: await shadowRuns('dropped') };
+        let cpuBefore: ThreadTime | null = null;
+        let measuredFrom = 0;
+        const afterWarmUp = setTimeout(() => {
+          cpuBefore = threadTime(serving);
+          measuredFrom = performance.now();
+        }, 1000);
         const run = await openLoop(target, { rate: shadowRate, durationS: Math.min(seconds, 10), warmupS: 1, maxSockets: 64 });
+        clearTimeout(afterWarmUp);
+        const share = coreShare(cpuBefore, threadTime(serving), measuredFrom > 0 ? performance.now() - measuredFrom : 0);
+        if (share) busy[arm].push(share);
         await sleep(300);
         if (arm === 'shadow') {
           shadowed += (await shadowRuns('success')) - before.success;
           dropped += (await shadowRuns('dropped')) - before.dropped;
         }
         arms[arm].push(run);
-        console.log(`  round ${r + 1} ${arm}: ${run.reqPerSec} req/s, shadowed ${shadowed} dropped ${dropped}, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}, errors ${run.errors}`);
+        console.log(`  round ${r + 1} ${arm}: ${run.reqPerSec} req/s, shadowed ${shadowed} dropped ${dropped}, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms, non-2xx ${run.non2xx}, errors ${run.errors}${share ? `, event loop ${Math.round(share.main * 100)} % busy (all threads ${Math.round(share.all * 100)} %)` : ''}`);
       }
     }
     const ms3 = (x: number) => Math.round(x * 1000) / 1000;
@@ -209,6 +223,9 @@ async function main(): Promise<void> {
     const p50 = armMedian('p50');
     const p90 = armMedian('p90');
     const p99Ratio = Math.round((p99.shadow / p99.stable) * 1000) / 1000;
+    const busyMedian = (arm: 'stable' | 'shadow') => (busy[arm].length ? { event_loop: ms3(median(busy[arm].map((b) => b.main))), all_threads: ms3(median(busy[arm].map((b) => b.all))) } : null);
+    const busyStable = busyMedian('stable');
+    const busyShadow = busyMedian('shadow');
     const shadowRequests = arms.shadow.reduce((n, s) => n + s.ok2xx, 0);
 
     const failures = [changeRun, splitRun, abRun, ...arms.stable, ...arms.shadow].reduce((n, s) => n + s.non2xx + s.errors + (s.incomplete ?? 0), 0) + capacity.non2xx + capacity.errors;
@@ -245,6 +262,7 @@ async function main(): Promise<void> {
         p99_ratio: p99Ratio,
         shadow_runs: shadowed,
         shadow_dropped: dropped,
+        core_busy: { stable: busyStable, shadow: busyShadow },
         shadow_arm_requests: shadowRequests,
         runs: arms,
       },
@@ -268,7 +286,7 @@ async function main(): Promise<void> {
         `| ${changes} deployment changes at 70 % (${changeRate} req/s, ${seconds} s) | ${answers.length} answers, status ${JSON.stringify(changeRun.statusCodes)}, errors ${changeRun.errors}, by version ${JSON.stringify(byVersion)}, **${inconsistent.length} inconsistent with the deployment in effect**; p50 ${changeRun.latencyMs.p50} / p99 ${changeRun.latencyMs.p99} ms (between changes v1 stays loaded: the server's --keep-warm) |`,
         `| canary at 20 %, 10,000 requests at 70 % | ${split['2']} of ${split['1'] + split['2']} from the candidate: **${(splitShare * 100).toFixed(2)} %** |`,
         `| A/B at 50 % by X-Routing-Key, ${seen.size} keys × ${Math.round(abSent / Math.max(1, seen.size))} requests | **${switched} keys saw more than one version**; ${keysOnCandidate} keys on the candidate |`,
-        `| shadow of ${shadowShare === 1 ? 'every request' : `${shadowShare * 100} % of the requests`} at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests) |`,
+        `| shadow of ${shadowShare === 1 ? 'every request' : `${shadowShare * 100} % of the requests`} at 50 % (${shadowRate} req/s), median of ${rounds} ABBA rounds | stable only p50 ${p50.stable} / p90 ${p90.stable} / p99 ${p99.stable} ms; with shadow p50 ${p50.shadow} / p90 ${p90.shadow} / p99 ${p99.shadow} ms; **p99 ratio ${p99Ratio}** (${shadowed} shadow runs and ${dropped} dropped for ${shadowRequests} requests)${busyStable && busyShadow ? `; event loop busy ${Math.round(busyStable.event_loop * 100)} % without shadow, ${Math.round(busyShadow.event_loop * 100)} % with (all threads ${Math.round(busyStable.all_threads * 100)} / ${Math.round(busyShadow.all_threads * 100)} %)` : ''} |`,
         '',
       ].join('\n'),
     );
