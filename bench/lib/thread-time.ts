@@ -53,3 +53,23 @@ export function coreShare(before: ThreadTime | null, after: ThreadTime | null, w
   if (!before || !after || !(wallMs > 0)) return null;
   return { main: (after.mainMs - before.mainMs) / wallMs, all: (after.allMs - before.allMs) / wallMs };
 }
+
+/**
+ * Runs `run` (a load run whose first `warmupMs` are warm-up) and measures the share of a core
+ * the process `pid` used over the rest of it: the reading starts when the warm-up ends.
+ */
+export async function coreShareDuring<T>(pid: number, warmupMs: number, run: () => Promise<T>): Promise<{ result: T; share: { main: number; all: number } | null; wallMs: number }> {
+  let before: ThreadTime | null = null;
+  let from = 0;
+  const timer = setTimeout(() => {
+    before = threadTime(pid);
+    from = performance.now();
+  }, warmupMs);
+  try {
+    const result = await run();
+    const wallMs = from > 0 ? performance.now() - from : 0;
+    return { result, share: coreShare(before, threadTime(pid), wallMs), wallMs };
+  } finally {
+    clearTimeout(timer);
+  }
+}

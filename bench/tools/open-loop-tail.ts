@@ -26,7 +26,7 @@ import { VAD_INFER_PATH, vadInferBody } from '../lib/oip';
 import { pinProcess } from '../lib/pinning';
 import { freePort, launchServer } from '../lib/server';
 import { measureStalls } from '../lib/stall-probe';
-import { coreShare, servingPid, threadTime, type ThreadTime } from '../lib/thread-time';
+import { coreShareDuring, servingPid } from '../lib/thread-time';
 import { inferaServer, naiveServer, naiveUwsServer, oursRepository, READY_PATH, type ServerDef } from '../lib/targets';
 import { FLIGHTS_MODEL, PREDICT_PATH, flightsModelFiles, flightsParquet, loadFebruaryFlights, predictBody } from '../lib/flights';
 import type { PinningInfo } from '../lib/types';
@@ -102,12 +102,8 @@ async function main(): Promise<void> {
   let rates: number[] = [];
   let capacityLoopUs: number | null = null;
   const capacity = await onServer(defs[0], async (t, pid) => {
-    let before: ThreadTime | null = null;
-    const timer = setTimeout(() => (before = threadTime(pid)), 1000); // after the warm-up second
-    const c = await closedLoop(t, { connections: 64, durationS: 5, warmupS: 1 });
-    clearTimeout(timer);
-    const after = threadTime(pid);
-    if (before && after) capacityLoopUs = (((after as ThreadTime).mainMs - (before as ThreadTime).mainMs) * 1000) / Math.max(1, c.responses);
+    const { result: c, share, wallMs } = await coreShareDuring(pid, 1000, () => closedLoop(t, { connections: 64, durationS: 5, warmupS: 1 }));
+    if (share) capacityLoopUs = (share.main * wallMs * 1000) / Math.max(1, c.responses);
     rates = fractions.map((f) => Math.max(1, Math.round(f * c.reqPerSec)));
     // The generator's own warm-up (its JIT, its sockets), unmeasured: on the device its first
     // open-loop runs lagged 4-7 ms behind their send times, against 0.4-0.5 ms once warm.
@@ -122,17 +118,8 @@ async function main(): Promise<void> {
     for (const def of order) {
       await onServer(def, async (t, pid) => {
         for (let i = 0; i < rates.length; i++) {
-          let before: ThreadTime | null = null;
-          let started = 0;
           // Measured over the run's measured window: its warm-up second runs first.
-          const timer = setTimeout(() => {
-            before = threadTime(pid);
-            started = performance.now();
-          }, 1000);
-          const s = await openLoop(t, { rate: rates[i], durationS: seconds, warmupS: 1, maxSockets: 64 });
-          clearTimeout(timer);
-          const wallMs = performance.now() - started;
-          const busy = coreShare(before, threadTime(pid), started > 0 ? wallMs : 0);
+          const { result: s, share: busy, wallMs } = await coreShareDuring(pid, 1000, () => openLoop(t, { rate: rates[i], durationS: seconds, warmupS: 1, maxSockets: 64 }));
           const loopUs = busy ? (busy.main * wallMs * 1000) / Math.max(1, s.responses) : null;
           const cell: Cell = {
             server: def.name, round, fraction: fractions[i], rate: rates[i], p50Ms: s.latencyMs.p50, p99Ms: s.latencyMs.p99, non2xx: s.non2xx, errors: s.errors, maxSendLagMs: s.maxSendLagMs ?? 0,

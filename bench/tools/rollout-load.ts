@@ -26,7 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { servingFlags } from '../../src/cli/serving-runtime';
-import { coreShare, servingPid, threadTime, type ThreadTime } from '../lib/thread-time';
+import { coreShareDuring, servingPid } from '../lib/thread-time';
 import { cpuFeatures } from '../../src/native/binding';
 import { FLIGHTS_MODEL, PREDICT_PATH, flightsParquet, loadFebruaryFlights, predictBody } from '../lib/flights';
 import { closedLoop, openLoop, type LoadTarget } from '../lib/load';
@@ -198,15 +198,7 @@ async function main(): Promise<void> {
         await deploy(arm === 'stable' ? STABLE_V1 : SHADOW);
         await sleep(500);
         const before = { success: await shadowRuns('success'), dropped: await shadowRuns('dropped') };
-        let cpuBefore: ThreadTime | null = null;
-        let measuredFrom = 0;
-        const afterWarmUp = setTimeout(() => {
-          cpuBefore = threadTime(serving);
-          measuredFrom = performance.now();
-        }, 1000);
-        const run = await openLoop(target, { rate: shadowRate, durationS: Math.min(seconds, 10), warmupS: 1, maxSockets: 64 });
-        clearTimeout(afterWarmUp);
-        const share = coreShare(cpuBefore, threadTime(serving), measuredFrom > 0 ? performance.now() - measuredFrom : 0);
+        const { result: run, share } = await coreShareDuring(serving, 1000, () => openLoop(target, { rate: shadowRate, durationS: Math.min(seconds, 10), warmupS: 1, maxSockets: 64 }));
         if (share) busy[arm].push(share);
         await sleep(300);
         if (arm === 'shadow') {
