@@ -7,32 +7,25 @@
  *   kill -USR2 <pid>; (load); kill -USR2 <pid>      # one line per interval
  *
  * `infera serve` re-launches itself with its V8 flags; NODE_OPTIONS reaches the serving child,
- * whose file is the one with load in it. Linux only (/proc/self/task).
+ * whose file is the one with load in it. Linux only (/proc/<pid>/task/<tid>/schedstat).
  */
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { threadTime } from '../lib/thread-time';
 
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
 
-/** utime + stime of a thread in ms (clock ticks of 10 ms). */
-function threadCpuMs(tid: string): number {
-  try {
-    const f = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) * 10;
-  } catch {
-    return 0; // the thread ended between the listing and the read
-  }
-}
-const mainCpu = () => threadCpuMs(String(process.pid));
-const allCpu = () => fs.readdirSync('/proc/self/task').reduce((n, tid) => n + threadCpuMs(tid), 0);
+// On-CPU ms of the event loop's thread and of all the process's threads (the scheduler's own
+// count, bench/lib/thread-time.ts; 0 where /proc has none), with the wall clock.
+const reading = () => ({ wall: Date.now(), ...(threadTime(process.pid) ?? { mainMs: 0, allMs: 0 }) });
 
-let since = { wall: Date.now(), main: mainCpu(), all: allCpu() };
+let since = reading();
 process.on('SIGUSR2', () => {
-  const now = { wall: Date.now(), main: mainCpu(), all: allCpu() };
+  const now = reading();
   const ms = (ns: number) => (ns / 1e6).toFixed(2);
   fs.appendFileSync(`/tmp/thread-cpu-probe.${process.pid}`,
-    `wall_ms ${now.wall - since.wall} loop_thread_cpu_ms ${now.main - since.main} all_threads_cpu_ms ${now.all - since.all} ` +
+    `wall_ms ${now.wall - since.wall} loop_thread_cpu_ms ${(now.mainMs - since.mainMs).toFixed(1)} all_threads_cpu_ms ${(now.allMs - since.allMs).toFixed(1)} ` +
     `loop_delay_ms p50 ${ms(loop.percentile(50))} p99 ${ms(loop.percentile(99))} p99.9 ${ms(loop.percentile(99.9))} max ${ms(loop.max)}\n`);
   loop.reset();
   since = now;
